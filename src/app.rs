@@ -1,0 +1,56 @@
+//! The HTML shell, the application component and the route table.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::ui::pages::integrations::IntegrationsPage;
+use crate::ui::pages::not_found::NotFound;
+
+/// The document around every page, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: navigation and the routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/junction.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Junction".to_owned() } else { format!("{page} · Junction") }
+        } />
+        <Router>
+            <header class="topbar">
+                <A href="/" attr:class="brand">
+                    <span class="brand-mark" aria-hidden="true">"⟡"</span>
+                    "Junction"
+                </A>
+                <nav aria-label="Main">
+                    <A href="/">"Integrations"</A>
+                </nav>
+            </header>
+            <main id="main">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=IntegrationsPage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,167 @@
+//! The one error type that crosses the wire, from server functions to the browser and
+//! (as JSON) to API clients. Internal causes never cross: they are logged on the server
+//! and the user gets a request id to quote.
+
+use leptos::server_fn::ServerFnError;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// A problem with one input field, located by its path (`name`, `steps[2].url`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl ToString) -> Self {
+        Self {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Everything that can go wrong in a request, as the caller should understand it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum AppError {
+    /// The input breaks a rule; each field says what is wrong with it. HTTP 422.
+    #[error("{}", summarize(fields))]
+    ValidationFailed { fields: Vec<FieldError> },
+    /// The request itself could not be read (bad encoding, missing or mistyped
+    /// argument). HTTP 400.
+    #[error("the request could not be read: {message}")]
+    MalformedRequest { message: String },
+    /// The thing asked for does not exist. HTTP 404.
+    #[error("{what} was not found")]
+    NotFound { what: String },
+    /// The request never reached the server, or its answer could not be read.
+    /// Only the browser produces this one.
+    #[error("the server could not be reached: {message}")]
+    Unreachable { message: String },
+    /// Something failed inside the server. The cause is in the server's log under
+    /// `request_id`. HTTP 500.
+    #[error("something went wrong on the server (request {request_id})")]
+    Internal { request_id: String },
+}
+
+fn summarize(fields: &[FieldError]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.path, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl AppError {
+    /// One field is wrong.
+    pub fn field(path: impl Into<String>, message: impl ToString) -> Self {
+        Self::ValidationFailed {
+            fields: vec![FieldError::new(path, message)],
+        }
+    }
+
+    /// The message for a given field, if this error names it.
+    pub fn message_for(&self, path: &str) -> Option<String> {
+        match self {
+            Self::ValidationFailed { fields } => fields
+                .iter()
+                .find(|f| f.path == path)
+                .map(|f| f.message.clone()),
+            Self::MalformedRequest { .. }
+            | Self::NotFound { .. }
+            | Self::Unreachable { .. }
+            | Self::Internal { .. } => None,
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::ValidationFailed { .. } => 422,
+            Self::MalformedRequest { .. } => 400,
+            Self::NotFound { .. } => 404,
+            Self::Unreachable { .. } => 502,
+            Self::Internal { .. } => 500,
+        }
+    }
+
+    /// A stable, lower-case code for clients to branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ValidationFailed { .. } => "validation_failed",
+            Self::MalformedRequest { .. } => "malformed_request",
+            Self::NotFound { .. } => "not_found",
+            Self::Unreachable { .. } => "unreachable",
+            Self::Internal { .. } => "internal",
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(message)
+            | ServerFnErrorErr::MissingArg(message)
+            | ServerFnErrorErr::Deserialization(message)
+            | ServerFnErrorErr::UnsupportedRequestMethod(message) => {
+                Self::MalformedRequest { message }
+            }
+            ServerFnErrorErr::Request(message) | ServerFnErrorErr::Response(message) => {
+                Self::Unreachable { message }
+            }
+            ServerFnErrorErr::Registration(message)
+            | ServerFnErrorErr::Serialization(message)
+            | ServerFnErrorErr::ServerError(message)
+            | ServerFnErrorErr::MiddlewareError(message) => {
+                tracing::error!(%message, "server function machinery failed");
+                Self::Internal {
+                    request_id: "unknown".into(),
+                }
+            }
+        }
+    }
+}
+
+impl From<ServerFnError> for AppError {
+    fn from(value: ServerFnError) -> Self {
+        Self::Unreachable {
+            message: value.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_validation_error_names_each_field_in_its_message() {
+        let err = AppError::ValidationFailed {
+            fields: vec![
+                FieldError::new("name", "a name is required"),
+                FieldError::new("description", "too long"),
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "name: a name is required; description: too long"
+        );
+        assert_eq!(err.message_for("description").as_deref(), Some("too long"));
+        assert_eq!(err.status(), 422);
+    }
+
+    #[test]
+    fn errors_travel_as_json_with_a_code() {
+        let err = AppError::NotFound {
+            what: "integration 42".into(),
+        };
+        let json = serde_json::to_value(&err).unwrap();
+        assert_eq!(json["code"], "not_found");
+        assert_eq!(serde_json::from_value::<AppError>(json).unwrap(), err);
+    }
+}

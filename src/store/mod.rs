@@ -1,0 +1,215 @@
+//! The database: one pool for the process, the dialect it speaks, migrations, and one
+//! module per resource. SQLite and PostgreSQL are reached through sqlx's `Any` driver
+//! so that every query is written once; the schema (and the invariants it enforces)
+//! is written per dialect under `migrations/`.
+
+pub mod integrations;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::time::Duration;
+
+/// Which database the store talks to. Chosen at run time from the URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Reads the dialect from a database URL, refusing anything else by name.
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split_once(':').map(|(scheme, _)| scheme).unwrap_or("");
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(StoreError::UnsupportedUrl(redact(url))),
+        }
+    }
+}
+
+/// What can go wrong in the store, in terms the callers can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DATABASE_URL must start with sqlite:// or postgres:// (got {0})")]
+    UnsupportedUrl(String),
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("an integration named {0:?} already exists")]
+    NameTaken(String),
+    #[error("a stored row is not what this version of Junction expects: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// The process's one connection pool and the dialect behind it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// How long start-up waits for the database before saying it cannot be reached.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Store {
+    /// Connects, creating an SQLite file if needed, and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let dialect = Dialect::of_url(url)?;
+        let options = AnyPoolOptions::new()
+            .max_connections(match dialect {
+                // SQLite has one writer at a time; a few readers beside it are plenty.
+                Dialect::Sqlite => 8,
+                Dialect::Postgres => 16,
+            })
+            .acquire_timeout(CONNECT_TIMEOUT);
+        let options = match dialect {
+            Dialect::Sqlite => options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; the busy timeout makes a
+                    // second writer wait its turn instead of failing at once.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }),
+            Dialect::Postgres => options,
+        };
+        let pool = options
+            .connect(&with_sqlite_create_mode(url, dialect))
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact(url),
+                source,
+            })?;
+        let store = Self { pool, dialect };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.dialect {
+            Dialect::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Dialect::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The pool, for tests that attack the schema with raw SQL.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up
+    /// front (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
+    /// fails with "database is locked" when another writer got there in between,
+    /// instead of waiting its turn.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// SQLite URLs create their file unless told otherwise: a fresh data directory
+/// should just work.
+fn with_sqlite_create_mode(url: &str, dialect: Dialect) -> String {
+    if dialect == Dialect::Sqlite && !url.contains("mode=") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}
+
+/// A URL fit for logs and error messages: any password is replaced.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Now, as stored: milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A stored time back as a date, refusing values no clock produces.
+pub(crate) fn time_from_ms(ms: i64) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("time {ms} is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dialect_follows_the_url_scheme() {
+        assert_eq!(
+            Dialect::of_url("sqlite://data/j.db").unwrap(),
+            Dialect::Sqlite
+        );
+        assert_eq!(
+            Dialect::of_url("postgres://u@h/db").unwrap(),
+            Dialect::Postgres
+        );
+        assert_eq!(
+            Dialect::of_url("postgresql://u@h/db").unwrap(),
+            Dialect::Postgres
+        );
+    }
+
+    #[test]
+    fn an_unsupported_url_is_named_without_its_password() {
+        let err = Dialect::of_url("mysql://root:hunter2@db/x").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DATABASE_URL must start with sqlite:// or postgres:// (got mysql://root:***@db/x)"
+        );
+    }
+
+    #[test]
+    fn sqlite_urls_create_their_file_unless_told_otherwise() {
+        assert_eq!(
+            with_sqlite_create_mode("sqlite://a.db", Dialect::Sqlite),
+            "sqlite://a.db?mode=rwc"
+        );
+        assert_eq!(
+            with_sqlite_create_mode("sqlite://a.db?mode=ro", Dialect::Sqlite),
+            "sqlite://a.db?mode=ro"
+        );
+        assert_eq!(
+            with_sqlite_create_mode("postgres://h/db", Dialect::Postgres),
+            "postgres://h/db"
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per route.
+
+pub mod integrations;
+pub mod not_found;
