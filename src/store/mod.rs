@@ -6,7 +6,7 @@
 pub mod integrations;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 use std::time::Duration;
 
 /// Which database the store talks to. Chosen at run time from the URL.
@@ -82,13 +82,19 @@ impl Store {
             }),
             Dialect::Postgres => options,
         };
-        let pool = options
-            .connect(&with_sqlite_create_mode(url, dialect))
+        let url_to_open = with_sqlite_create_mode(url, dialect);
+        // One direct connection first: when the database cannot be reached, the pool
+        // only says it timed out, while this says why (refused, unknown host, auth).
+        let connect_error = |source| StoreError::Connect {
+            url: redact(url),
+            source,
+        };
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(&url_to_open))
             .await
-            .map_err(|source| StoreError::Connect {
-                url: redact(url),
-                source,
-            })?;
+            .map_err(|_| connect_error(sqlx::Error::PoolTimedOut))?
+            .map_err(connect_error)?;
+        probe.close().await.map_err(connect_error)?;
+        let pool = options.connect(&url_to_open).await.map_err(connect_error)?;
         let store = Self { pool, dialect };
         store.migrate().await?;
         Ok(store)
