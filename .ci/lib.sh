@@ -72,6 +72,7 @@ ensure_wasm_opt() {
         mkdir -p "$JUNCTION_CACHE/binaryen"
         npm install --silent --no-audit --no-fund --prefix "$JUNCTION_CACHE/binaryen" "binaryen@$BINARYEN_VERSION"
         wasm-opt --version | grep -q "version $BINARYEN_VERSION" || fail "wasm-opt $BINARYEN_VERSION did not install"
+        ok "installed $(wasm-opt --version)"
     fi
 }
 

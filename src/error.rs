@@ -7,6 +7,8 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::lifecycle::{ActionKind, InvalidTransition, State, TargetState};
+
 /// A problem with one input field, located by its path (`name`, `steps[2].url`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
@@ -37,6 +39,25 @@ pub enum AppError {
     /// The thing asked for does not exist. HTTP 404.
     #[error("{what} was not found")]
     NotFound { what: String },
+    /// The action is not allowed in the integration's present state; nothing changed.
+    /// HTTP 409.
+    #[error("{message}")]
+    InvalidTransition {
+        message: String,
+        current_state: State,
+        target_state: TargetState,
+        allowed_actions: Vec<ActionKind>,
+    },
+    /// Someone else changed the integration since the caller read it; nothing was
+    /// overwritten. HTTP 412.
+    #[error(
+        "someone else changed this integration (it is at revision {current_revision}, \
+         you edited revision {expected_revision}); reload it and apply your change again"
+    )]
+    RevisionMismatch {
+        expected_revision: i64,
+        current_revision: i64,
+    },
     /// The request never reached the server, or its answer could not be read.
     /// Only the browser produces this one.
     #[error("the server could not be reached: {message}")]
@@ -72,6 +93,8 @@ impl AppError {
                 .map(|f| f.message.clone()),
             Self::MalformedRequest { .. }
             | Self::NotFound { .. }
+            | Self::InvalidTransition { .. }
+            | Self::RevisionMismatch { .. }
             | Self::Unreachable { .. }
             | Self::Internal { .. } => None,
         }
@@ -83,6 +106,8 @@ impl AppError {
             Self::ValidationFailed { .. } => 422,
             Self::MalformedRequest { .. } => 400,
             Self::NotFound { .. } => 404,
+            Self::InvalidTransition { .. } => 409,
+            Self::RevisionMismatch { .. } => 412,
             Self::Unreachable { .. } => 502,
             Self::Internal { .. } => 500,
         }
@@ -94,8 +119,21 @@ impl AppError {
             Self::ValidationFailed { .. } => "validation_failed",
             Self::MalformedRequest { .. } => "malformed_request",
             Self::NotFound { .. } => "not_found",
+            Self::InvalidTransition { .. } => "invalid_transition",
+            Self::RevisionMismatch { .. } => "revision_mismatch",
             Self::Unreachable { .. } => "unreachable",
             Self::Internal { .. } => "internal",
+        }
+    }
+}
+
+impl From<InvalidTransition> for AppError {
+    fn from(refusal: InvalidTransition) -> Self {
+        Self::InvalidTransition {
+            message: refusal.to_string(),
+            current_state: refusal.current,
+            target_state: refusal.target,
+            allowed_actions: refusal.allowed,
         }
     }
 }

@@ -17,11 +17,13 @@ pub async fn create_integration(
     name: String,
     description: String,
 ) -> Result<IntegrationSummary, AppError> {
-    use crate::domain::NewIntegration;
+    use crate::domain::{Actor, NewIntegration};
 
     let result = async {
         let new = NewIntegration::parse(&name, &description)?;
-        Ok(super::store()?.create_integration(&new).await?)
+        Ok(super::store()?
+            .create_integration(&new, None, &Actor::user(""))
+            .await?)
     }
     .await;
     super::reply_to_form(result, &[("name", &name), ("description", &description)]).await

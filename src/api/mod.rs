@@ -34,6 +34,12 @@ mod server {
                     "name",
                     format!("an integration named “{name}” already exists"),
                 ),
+                StoreError::NotFound(what) => AppError::NotFound { what },
+                StoreError::InvalidTransition(refusal) => refusal.into(),
+                StoreError::RevisionMismatch { expected, current } => AppError::RevisionMismatch {
+                    expected_revision: expected,
+                    current_revision: current,
+                },
                 StoreError::UnsupportedUrl(_)
                 | StoreError::Connect { .. }
                 | StoreError::Migrate(_)
@@ -63,10 +69,10 @@ mod server {
         let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
             return axum::response::Response::from_parts(parts, axum::body::Body::empty());
         };
-        if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
-            if let Ok(status) = axum::http::StatusCode::from_u16(err.status()) {
-                parts.status = status;
-            }
+        if let Ok(err) = serde_json::from_slice::<AppError>(&bytes)
+            && let Ok(status) = axum::http::StatusCode::from_u16(err.status())
+        {
+            parts.status = status;
         }
         axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
     }

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
 
+use super::lifecycle::{ActionKind, Situation, State, TargetState};
 use super::name::IntegrationName;
+use super::version::VersionNumber;
 
 /// Longest description accepted, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 2000;
@@ -107,13 +109,177 @@ impl NewIntegration {
     }
 }
 
-/// An integration as the list page shows it.
+/// Who did something: a person (by name) or the reconciler.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Actor(String);
+
+impl Actor {
+    /// The reconciler, the only actor that writes current states.
+    pub fn reconciler() -> Self {
+        Self("reconciler".into())
+    }
+
+    /// A person. Junction has no accounts yet, so people acting through the web UI
+    /// are all "user", and API clients may name themselves.
+    pub fn user(name: &str) -> Self {
+        let name = name.trim();
+        Self(if name.is_empty() {
+            "user".into()
+        } else {
+            name.chars().take(100).collect()
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An integration as lists show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntegrationSummary {
     pub id: IntegrationId,
     pub name: String,
     pub description: String,
+    pub current_state: State,
+    pub target_state: TargetState,
+    /// The version the user wants running (the active-version badge).
+    pub active_version: Option<VersionNumber>,
+    /// The version actually running, as the reconciler reports it.
+    pub current_version: Option<VersionNumber>,
+    pub draft_version: Option<VersionNumber>,
+    pub published_before: bool,
+    pub revision: i64,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl IntegrationSummary {
+    /// Pending while the reconciler has yet to make the current state (or running
+    /// version) what the user asked for. Derived, never stored.
+    pub fn pending(&self) -> bool {
+        let version_differs =
+            self.target_state == TargetState::Active && self.current_version != self.active_version;
+        self.current_state != self.target_state.state() || version_differs
+    }
+
+    /// What decides which actions are allowed now.
+    pub fn situation(&self) -> Situation {
+        Situation {
+            current: self.current_state,
+            target: self.target_state,
+            has_draft: self.draft_version.is_some(),
+            published_before: self.published_before,
+        }
+    }
+}
+
+/// A version as history lists show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionSummary {
+    pub number: VersionNumber,
+    /// `None` for the draft.
+    pub published: Option<Publication>,
+    /// The version of this integration the draft was started from.
+    pub based_on: Option<VersionNumber>,
+    /// For a blueprint: the version it was copied from.
+    pub source: Option<VersionRef>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl VersionSummary {
+    pub fn is_draft(&self) -> bool {
+        self.published.is_none()
+    }
+}
+
+/// When, by whom and why a version was frozen, and what it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publication {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub note: Option<String>,
+    /// SHA-256 of the canonical definition: equal hashes, identical flows.
+    pub content_hash: String,
+}
+
+/// A version of some integration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRef {
+    pub integration_id: IntegrationId,
+    pub number: VersionNumber,
+}
+
+/// A version with its flow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    #[serde(flatten)]
+    pub summary: VersionSummary,
+    pub definition: serde_json::Value,
+}
+
+/// One integration with what its pages need.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationDetail {
+    pub integration: IntegrationSummary,
+    pub active: Option<Version>,
+    pub draft: Option<Version>,
+    /// Newest first; discarded drafts are not listed.
+    pub versions: Vec<VersionSummary>,
+    pub allowed_actions: Vec<ActionKind>,
+}
+
+/// One recorded change of a state or version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub id: i64,
+    pub version: Option<VersionNumber>,
+    /// `current_state`, `target_state`, `current_version` or `target_version`.
+    pub field: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub actor: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A page of a longer list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: u64,
+}
+
+/// Which page of a list to read; pages count from 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl PageRequest {
+    pub const MAX_PER_PAGE: u32 = 200;
+
+    pub fn new(page: Option<u32>, per_page: Option<u32>) -> Self {
+        Self {
+            page: page.unwrap_or(1).max(1),
+            per_page: per_page.unwrap_or(50).clamp(1, Self::MAX_PER_PAGE),
+        }
+    }
+
+    pub fn offset(self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.per_page)
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::new(None, None)
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,14 @@
 //! Types and rules shared by the server and the browser. Nothing here touches I/O, so
 //! the browser validates with exactly the rules the server enforces.
 
+pub mod definition;
 pub mod integration;
+pub mod lifecycle;
 pub mod name;
+pub mod version;
 
-pub use integration::{Description, IntegrationId, IntegrationSummary, NewIntegration};
+pub use integration::{
+    Actor, Description, IntegrationDetail, IntegrationId, IntegrationSummary, NewIntegration, Page,
+    PageRequest, Publication, Transition, Version, VersionRef, VersionSummary,
+};
 pub use name::IntegrationName;

@@ -1,67 +1,770 @@
-//! Integrations: creating and listing them.
+//! Integrations and their versions: creating, reading, editing, and every user action,
+//! each in one transaction. Whether an action is allowed is decided by
+//! `domain::lifecycle::decide`, on the row as locked inside the transaction; the
+//! transition log is written by the database's triggers in the same transaction.
 
-use sqlx::Row;
+use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use super::{Store, StoreError, now_ms, time_from_ms};
-use crate::domain::{IntegrationId, IntegrationSummary, NewIntegration};
+use super::{Dialect, Store, StoreError, now_ms, time_from_ms};
+use crate::domain::definition::Definition;
+use crate::domain::lifecycle::{
+    Action, State, TargetState, VersionChange, allowed_actions, decide,
+};
+use crate::domain::version::{PublishNote, VersionNumber};
+use crate::domain::{
+    Actor, Description, IntegrationDetail, IntegrationId, IntegrationName, IntegrationSummary,
+    NewIntegration, Page, PageRequest, Publication, Transition, Version, VersionRef,
+    VersionSummary,
+};
+
+/// A user's action on an existing integration, with its arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Publish { note: PublishNote },
+    Stop,
+    Start,
+    Activate(VersionNumber),
+    Unpublish,
+    Delete,
+    DiscardDraft,
+    RestoreAsDraft(VersionNumber),
+}
+
+/// An edit of the integration and its draft; fields left `None` stay as they are.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DraftEdit {
+    /// The revision the editor started from: the edit is refused if it moved on.
+    pub expected_revision: i64,
+    pub name: Option<IntegrationName>,
+    pub description: Option<Description>,
+    pub definition: Option<Definition>,
+}
+
+const SUMMARY_SELECT: &str = "SELECT i.id, i.name, i.description, i.current_state, i.target_state,
+        i.target_version, i.current_version, i.revision, i.created_at, i.updated_at,
+        d.number AS draft_version
+    FROM integrations i
+    LEFT JOIN versions d
+        ON d.integration_id = i.id AND d.published_at IS NULL AND d.discarded_at IS NULL";
+
+const VERSION_COLUMNS: &str = "number, based_on, source_integration_id, source_version,
+    created_at, updated_at, published_at, published_by, note, content_hash";
 
 impl Store {
-    /// Stores a new integration. A name that differs from an existing one only in case
-    /// is refused by the database's unique index, so two racing requests cannot both
-    /// win.
+    /// Stores a new integration in Draft with its first draft (v1): the definition
+    /// given, or a starter webhook named after it.
     pub async fn create_integration(
         &self,
         new: &NewIntegration,
+        definition: Option<&Definition>,
+        actor: &Actor,
     ) -> Result<IntegrationSummary, StoreError> {
-        let id = IntegrationId::new();
-        let now = now_ms();
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO integrations (id, name, name_key, description, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(id.to_string())
-        .bind(new.name.as_str())
-        .bind(new.name.key())
-        .bind(new.description.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|err| match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::NameTaken(new.name.to_string())
+        let starter;
+        let definition = match definition {
+            Some(definition) => definition,
+            None => {
+                starter = Definition::starter(new.name.as_str());
+                &starter
             }
-            _ => StoreError::Database(err),
-        })?;
+        };
+        let mut tx = self.begin_write().await?;
+        let id = insert_integration(&mut tx, new, actor, "created").await?;
+        insert_draft(&mut tx, id, definition, None, None).await?;
+        let summary = self.summary_in(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(IntegrationSummary {
-            id,
-            name: new.name.to_string(),
-            description: new.description.as_str().to_owned(),
-            created_at: time_from_ms(now)?,
-        })
+        Ok(summary)
+    }
+
+    /// "New integration from this version": a new integration whose first draft is a
+    /// copy of a published version of any integration, Deleted ones included.
+    pub async fn create_from_version(
+        &self,
+        source: &VersionRef,
+        new: &NewIntegration,
+        actor: &Actor,
+    ) -> Result<IntegrationSummary, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let source_version = frozen_version(&mut tx, source.integration_id, source.number).await?;
+        let reason = format!(
+            "created from {} of integration {}",
+            source.number, source.integration_id
+        );
+        let id = insert_integration(&mut tx, new, actor, &reason).await?;
+        insert_draft(&mut tx, id, &source_version, None, Some(source)).await?;
+        let summary = self.summary_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(summary)
     }
 
     /// Every integration, newest first.
     pub async fn list_integrations(&self) -> Result<Vec<IntegrationSummary>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, name, description, created_at FROM integrations
-             ORDER BY created_at DESC, id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!("{SUMMARY_SELECT} ORDER BY i.created_at DESC, i.id");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(summary_from_row).collect()
     }
+
+    /// One integration with its active version, its draft and all its versions.
+    pub async fn integration(&self, id: IntegrationId) -> Result<IntegrationDetail, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let integration = summary(&mut conn, id, "").await?;
+        let versions = version_summaries(&mut conn, id).await?;
+        let active = match integration.active_version {
+            Some(number) => Some(version(&mut conn, id, number).await?),
+            None => None,
+        };
+        let draft = match integration.draft_version {
+            Some(number) => Some(version(&mut conn, id, number).await?),
+            None => None,
+        };
+        let allowed_actions = allowed_actions(integration.situation());
+        Ok(IntegrationDetail {
+            integration,
+            active,
+            draft,
+            versions,
+            allowed_actions,
+        })
+    }
+
+    pub async fn summary(&self, id: IntegrationId) -> Result<IntegrationSummary, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        summary(&mut conn, id, "").await
+    }
+
+    /// One version with its flow (secrets included: callers showing it mask them).
+    pub async fn version(
+        &self,
+        id: IntegrationId,
+        number: VersionNumber,
+    ) -> Result<Version, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        summary(&mut conn, id, "").await?;
+        version(&mut conn, id, number).await
+    }
+
+    /// The transition log of an integration, newest first.
+    pub async fn transitions(
+        &self,
+        id: IntegrationId,
+        page: PageRequest,
+    ) -> Result<Page<Transition>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        summary(&mut conn, id, "").await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM transitions WHERE integration_id = $1")
+                .bind(id.to_string())
+                .fetch_one(&mut *conn)
+                .await?;
+        let rows = sqlx::query(
+            "SELECT id, version, field, from_value, to_value, actor, reason, at
+             FROM transitions WHERE integration_id = $1
+             ORDER BY id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(id.to_string())
+        .bind(i64::from(page.per_page))
+        .bind(page.offset())
+        .fetch_all(&mut *conn)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                Ok(Transition {
+                    id: row.try_get("id")?,
+                    version: optional_number(row, "version")?,
+                    field: row.try_get("field")?,
+                    from: row.try_get("from_value")?,
+                    to: row.try_get("to_value")?,
+                    actor: row.try_get("actor")?,
+                    reason: row.try_get("reason")?,
+                    at: time_from_ms(row.try_get("at")?)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Page {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    /// Changes the name, description and draft, creating the draft (a copy of the
+    /// active version) when there is none. Refused when the integration moved on
+    /// since the editor read it at `expected_revision`: nothing is overwritten.
+    pub async fn edit_draft(
+        &self,
+        id: IntegrationId,
+        edit: &DraftEdit,
+    ) -> Result<IntegrationSummary, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = self.lock(&mut tx, id).await?;
+        if row.revision != edit.expected_revision {
+            return Err(StoreError::RevisionMismatch {
+                expected: edit.expected_revision,
+                current: row.revision,
+            });
+        }
+        decide(Action::Edit, row.situation())?;
+        if edit.name.is_some() || edit.description.is_some() {
+            let name = edit.name.as_ref();
+            sqlx::query(
+                "UPDATE integrations SET
+                    name = coalesce($2, name), name_key = coalesce($3, name_key),
+                    description = coalesce($4, description)
+                 WHERE id = $1",
+            )
+            .bind(id.to_string())
+            .bind(name.map(IntegrationName::as_str))
+            .bind(name.map(IntegrationName::key))
+            .bind(edit.description.as_ref().map(Description::as_str))
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| name_taken_or(err, name))?;
+        }
+        if let Some(definition) = &edit.definition {
+            let mut definition = definition.clone();
+            let draft = match row.draft_version {
+                Some(number) => number,
+                None => start_draft_from_active(&mut tx, &row).await?,
+            };
+            // Secrets come back masked from the editor: keep the stored ones.
+            let stored = version_definition(&mut tx, id, draft).await?;
+            definition.unmask_from(&stored);
+            sqlx::query(
+                "UPDATE versions SET definition = $3, updated_at = $4
+                 WHERE integration_id = $1 AND number = $2",
+            )
+            .bind(id.to_string())
+            .bind(draft.get())
+            .bind(definition.canonical_json())
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        bump_revision(&mut tx, &row).await?;
+        let summary = self.summary_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    /// Performs a user's action. Returns the integration as it now stands, or `None`
+    /// once deleted.
+    pub async fn perform(
+        &self,
+        id: IntegrationId,
+        command: &Command,
+        actor: &Actor,
+    ) -> Result<Option<IntegrationSummary>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = self.lock(&mut tx, id).await?;
+        let action = match command {
+            Command::Publish { .. } => Action::Publish,
+            Command::Stop => Action::Stop,
+            Command::Start => Action::Start,
+            Command::Unpublish => Action::Unpublish,
+            Command::Delete => Action::Delete,
+            Command::DiscardDraft => Action::DiscardDraft,
+            Command::Activate(number) => Action::Activate {
+                number: *number,
+                frozen: is_frozen(&mut tx, id, *number).await?,
+            },
+            Command::RestoreAsDraft(number) => Action::RestoreAsDraft {
+                number: *number,
+                frozen: is_frozen(&mut tx, id, *number).await?,
+            },
+        };
+        let change = decide(action, row.situation())?;
+        let mut target_version = row.active_version;
+        let mut reason = match command {
+            Command::Publish { .. } => format!("republished {}", describe(row.active_version)),
+            Command::Stop => "stopped".to_owned(),
+            Command::Start => "started".to_owned(),
+            Command::Activate(number) => format!("activated {number}"),
+            Command::Unpublish => "unpublished".to_owned(),
+            Command::Delete => "deleted".to_owned(),
+            Command::DiscardDraft => "discarded the draft".to_owned(),
+            Command::RestoreAsDraft(number) => format!("restored {number} as the draft"),
+        };
+        match change.versions {
+            VersionChange::None | VersionChange::WriteDraft => {}
+            VersionChange::FreezeDraftAsActive => {
+                let note = match command {
+                    Command::Publish { note } => note.non_empty(),
+                    _ => None,
+                };
+                let number = freeze_draft(&mut tx, &row, actor, note).await?;
+                target_version = Some(number);
+                reason = match note {
+                    Some(note) => format!("published {number}: {note}"),
+                    None => format!("published {number}"),
+                };
+            }
+            VersionChange::Activate(number) => target_version = Some(number),
+            VersionChange::CopyIntoDraft(number) => {
+                let definition = frozen_version(&mut tx, id, number).await?;
+                match row.draft_version {
+                    Some(draft) => {
+                        sqlx::query(
+                            "UPDATE versions SET definition = $3, based_on = $4, updated_at = $5,
+                                source_integration_id = NULL, source_version = NULL
+                             WHERE integration_id = $1 AND number = $2",
+                        )
+                        .bind(id.to_string())
+                        .bind(draft.get())
+                        .bind(definition.canonical_json())
+                        .bind(number.get())
+                        .bind(now_ms())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None => {
+                        insert_draft(&mut tx, id, &definition, Some(number), None).await?;
+                    }
+                }
+            }
+            VersionChange::RemoveDraft => {
+                sqlx::query(
+                    "UPDATE versions SET discarded_at = $2
+                     WHERE integration_id = $1 AND published_at IS NULL AND discarded_at IS NULL",
+                )
+                .bind(id.to_string())
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            }
+            VersionChange::RemoveIntegration => {
+                sqlx::query("DELETE FROM integrations WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(None);
+            }
+        }
+        let now = now_ms().max(row.created_at);
+        sqlx::query(
+            "UPDATE integrations SET target_state = $2, target_version = $3,
+                revision = revision + 1, change_id = $4, change_actor = $5, change_reason = $6,
+                updated_at = $7
+             WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(change.target.unwrap_or(row.target_state).as_str())
+        .bind(target_version.map(VersionNumber::get))
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(actor.as_str())
+        .bind(&reason)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let summary = self.summary_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Some(summary))
+    }
+
+    /// Records what is true now. Reserved for the reconciler: actions write targets,
+    /// and only the reconciler knows what is actually running.
+    pub async fn set_current(
+        &self,
+        id: IntegrationId,
+        state: State,
+        version: Option<VersionNumber>,
+        reason: &str,
+    ) -> Result<IntegrationSummary, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = self.lock(&mut tx, id).await?;
+        sqlx::query(
+            "UPDATE integrations SET current_state = $2, current_version = $3,
+                change_id = $4, change_actor = $5, change_reason = $6, updated_at = $7
+             WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(state.as_str())
+        .bind(version.map(VersionNumber::get))
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(Actor::reconciler().as_str())
+        .bind(reason)
+        .bind(now_ms().max(row.created_at))
+        .execute(&mut *tx)
+        .await?;
+        let summary = self.summary_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    /// Reads and locks the integration for the rest of the transaction. SQLite's write
+    /// transactions already hold the database's write lock; PostgreSQL locks the row.
+    async fn lock(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: IntegrationId,
+    ) -> Result<LockedRow, StoreError> {
+        let suffix = match self.dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE OF i",
+        };
+        let summary = summary(tx, id, suffix).await?;
+        let created_at = summary.created_at.timestamp_millis();
+        Ok(LockedRow {
+            summary,
+            created_at,
+        })
+    }
+
+    async fn summary_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: IntegrationId,
+    ) -> Result<IntegrationSummary, StoreError> {
+        summary(tx, id, "").await
+    }
+}
+
+/// The integration as read under its lock.
+struct LockedRow {
+    summary: IntegrationSummary,
+    /// Stored creation time: `updated_at` may never precede it.
+    created_at: i64,
+}
+
+impl std::ops::Deref for LockedRow {
+    type Target = IntegrationSummary;
+    fn deref(&self) -> &IntegrationSummary {
+        &self.summary
+    }
+}
+
+fn describe(version: Option<VersionNumber>) -> String {
+    version.map_or_else(|| "no version".to_owned(), |number| number.to_string())
+}
+
+async fn insert_integration(
+    tx: &mut Transaction<'static, Any>,
+    new: &NewIntegration,
+    actor: &Actor,
+    reason: &str,
+) -> Result<IntegrationId, StoreError> {
+    let id = IntegrationId::new();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO integrations
+            (id, name, name_key, description, change_id, change_actor, change_reason, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(id.to_string())
+    .bind(new.name.as_str())
+    .bind(new.name.key())
+    .bind(new.description.as_str())
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(actor.as_str())
+    .bind(reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|err| name_taken_or(err, Some(&new.name)))?;
+    Ok(id)
+}
+
+/// Adds the draft with the next number.
+async fn insert_draft(
+    tx: &mut Transaction<'static, Any>,
+    id: IntegrationId,
+    definition: &Definition,
+    based_on: Option<VersionNumber>,
+    source: Option<&VersionRef>,
+) -> Result<VersionNumber, StoreError> {
+    let next: i64 = sqlx::query_scalar(
+        "SELECT coalesce(max(number), 0) + 1 FROM versions WHERE integration_id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    let number = VersionNumber::new(next).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO versions
+            (integration_id, number, definition, based_on, source_integration_id, source_version,
+             created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(id.to_string())
+    .bind(number.get())
+    .bind(definition.canonical_json())
+    .bind(based_on.map(VersionNumber::get))
+    .bind(source.map(|source| source.integration_id.to_string()))
+    .bind(source.map(|source| source.number.get()))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(number)
+}
+
+/// A new draft copied from the active version (or the latest published one).
+async fn start_draft_from_active(
+    tx: &mut Transaction<'static, Any>,
+    row: &LockedRow,
+) -> Result<VersionNumber, StoreError> {
+    let base = match row.active_version {
+        Some(number) => Some(number),
+        None => {
+            let latest: Option<i64> = sqlx::query_scalar(
+                "SELECT max(number) FROM versions WHERE integration_id = $1 AND published_at IS NOT NULL",
+            )
+            .bind(row.id.to_string())
+            .fetch_one(&mut **tx)
+            .await?;
+            latest
+                .map(VersionNumber::new)
+                .transpose()
+                .map_err(|err| StoreError::Corrupt(err.to_string()))?
+        }
+    };
+    let definition = match base {
+        Some(number) => version_definition(tx, row.id, number).await?,
+        None => Definition::starter("hook"),
+    };
+    insert_draft(tx, row.id, &definition, base, None).await
+}
+
+/// Freezes the draft: its number, flow and publish data never change again.
+async fn freeze_draft(
+    tx: &mut Transaction<'static, Any>,
+    row: &LockedRow,
+    actor: &Actor,
+    note: Option<&str>,
+) -> Result<VersionNumber, StoreError> {
+    let number = row
+        .draft_version
+        .ok_or_else(|| StoreError::Corrupt("publishing without a draft".into()))?;
+    let definition: String = sqlx::query_scalar(
+        "SELECT definition FROM versions WHERE integration_id = $1 AND number = $2",
+    )
+    .bind(row.id.to_string())
+    .bind(number.get())
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE versions SET published_at = $3, published_by = $4, note = $5, content_hash = $6
+         WHERE integration_id = $1 AND number = $2",
+    )
+    .bind(row.id.to_string())
+    .bind(number.get())
+    .bind(now_ms())
+    .bind(actor.as_str())
+    .bind(note)
+    .bind(content_hash(&definition))
+    .execute(&mut **tx)
+    .await?;
+    Ok(number)
+}
+
+/// SHA-256 of a canonical definition, in hex.
+pub fn content_hash(canonical_definition: &str) -> String {
+    Sha256::digest(canonical_definition.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+async fn bump_revision(
+    tx: &mut Transaction<'static, Any>,
+    row: &LockedRow,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE integrations SET revision = revision + 1, updated_at = $2 WHERE id = $1")
+        .bind(row.id.to_string())
+        .bind(now_ms().max(row.created_at))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn is_frozen(
+    tx: &mut Transaction<'static, Any>,
+    id: IntegrationId,
+    number: VersionNumber,
+) -> Result<bool, StoreError> {
+    let published: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT published_at FROM versions
+         WHERE integration_id = $1 AND number = $2 AND discarded_at IS NULL",
+    )
+    .bind(id.to_string())
+    .bind(number.get())
+    .fetch_optional(&mut **tx)
+    .await?;
+    match published {
+        Some(published_at) => Ok(published_at.is_some()),
+        None => Err(version_not_found(id, number)),
+    }
+}
+
+/// The flow of a published version.
+async fn frozen_version(
+    tx: &mut Transaction<'static, Any>,
+    id: IntegrationId,
+    number: VersionNumber,
+) -> Result<Definition, StoreError> {
+    if !is_frozen(tx, id, number).await? {
+        return Err(StoreError::NotFound(format!(
+            "published version {number} of integration {id} ({number} is a draft)"
+        )));
+    }
+    version_definition(tx, id, number).await
+}
+
+async fn version_definition(
+    conn: &mut AnyConnection,
+    id: IntegrationId,
+    number: VersionNumber,
+) -> Result<Definition, StoreError> {
+    let text: Option<String> = sqlx::query_scalar(
+        "SELECT definition FROM versions WHERE integration_id = $1 AND number = $2",
+    )
+    .bind(id.to_string())
+    .bind(number.get())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let text = text.ok_or_else(|| version_not_found(id, number))?;
+    Definition::parse_str(&text).map_err(|errors| {
+        StoreError::Corrupt(format!(
+            "stored definition of {number} of {id} does not parse: {}",
+            errors
+                .first()
+                .map_or(String::new(), |e| format!("{}: {}", e.path, e.message))
+        ))
+    })
+}
+
+fn version_not_found(id: IntegrationId, number: VersionNumber) -> StoreError {
+    StoreError::NotFound(format!("version {number} of integration {id}"))
+}
+
+async fn summary(
+    conn: &mut AnyConnection,
+    id: IntegrationId,
+    lock_suffix: &str,
+) -> Result<IntegrationSummary, StoreError> {
+    let sql = format!("{SUMMARY_SELECT} WHERE i.id = $1{lock_suffix}");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("integration {id}")))?;
+    summary_from_row(&row)
+}
+
+async fn version_summaries(
+    conn: &mut AnyConnection,
+    id: IntegrationId,
+) -> Result<Vec<VersionSummary>, StoreError> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM versions
+         WHERE integration_id = $1 AND discarded_at IS NULL ORDER BY number DESC"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(version_summary_from_row).collect()
+}
+
+async fn version(
+    conn: &mut AnyConnection,
+    id: IntegrationId,
+    number: VersionNumber,
+) -> Result<Version, StoreError> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS}, definition FROM versions
+         WHERE integration_id = $1 AND number = $2 AND discarded_at IS NULL"
+    );
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .bind(number.get())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| version_not_found(id, number))?;
+    let text: String = row.try_get("definition")?;
+    Ok(Version {
+        summary: version_summary_from_row(&row)?,
+        definition: serde_json::from_str(&text)
+            .map_err(|err| StoreError::Corrupt(format!("stored definition is not JSON: {err}")))?,
+    })
+}
+
+fn name_taken_or(err: sqlx::Error, name: Option<&IntegrationName>) -> StoreError {
+    match (&err, name) {
+        (sqlx::Error::Database(db), Some(name)) if db.is_unique_violation() => {
+            StoreError::NameTaken(name.to_string())
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+fn optional_number(row: &AnyRow, column: &str) -> Result<Option<VersionNumber>, StoreError> {
+    let number: Option<i64> = row.try_get(column)?;
+    number
+        .map(VersionNumber::new)
+        .transpose()
+        .map_err(|err| StoreError::Corrupt(format!("{column}: {err}")))
 }
 
 fn summary_from_row(row: &AnyRow) -> Result<IntegrationSummary, StoreError> {
     let id: String = row.try_get("id")?;
+    let current: String = row.try_get("current_state")?;
+    let target: String = row.try_get("target_state")?;
+    let active_version = optional_number(row, "target_version")?;
     Ok(IntegrationSummary {
         id: IntegrationId::parse(&id)
             .map_err(|err| StoreError::Corrupt(format!("integration id {id:?}: {err}")))?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
+        current_state: State::parse(&current)
+            .ok_or_else(|| StoreError::Corrupt(format!("current state {current:?}")))?,
+        target_state: TargetState::parse(&target)
+            .ok_or_else(|| StoreError::Corrupt(format!("target state {target:?}")))?,
+        active_version,
+        current_version: optional_number(row, "current_version")?,
+        draft_version: optional_number(row, "draft_version")?,
+        // The active version is set by the first publish and never unset.
+        published_before: active_version.is_some(),
+        revision: row.try_get("revision")?,
         created_at: time_from_ms(row.try_get("created_at")?)?,
+        updated_at: time_from_ms(row.try_get("updated_at")?)?,
+    })
+}
+
+fn version_summary_from_row(row: &AnyRow) -> Result<VersionSummary, StoreError> {
+    let published_at: Option<i64> = row.try_get("published_at")?;
+    let published = match published_at {
+        Some(at) => Some(Publication {
+            at: time_from_ms(at)?,
+            by: row
+                .try_get::<Option<String>, _>("published_by")?
+                .unwrap_or_default(),
+            note: row.try_get("note")?,
+            content_hash: row
+                .try_get::<Option<String>, _>("content_hash")?
+                .unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let source_id: Option<String> = row.try_get("source_integration_id")?;
+    let source = match (source_id, optional_number(row, "source_version")?) {
+        (Some(id), Some(number)) => Some(VersionRef {
+            integration_id: IntegrationId::parse(&id)
+                .map_err(|err| StoreError::Corrupt(format!("source integration {id:?}: {err}")))?,
+            number,
+        }),
+        _ => None,
+    };
+    Ok(VersionSummary {
+        number: optional_number(row, "number")?
+            .ok_or_else(|| StoreError::Corrupt("a version without a number".into()))?,
+        published,
+        based_on: optional_number(row, "based_on")?,
+        source,
+        created_at: time_from_ms(row.try_get("created_at")?)?,
+        updated_at: time_from_ms(row.try_get("updated_at")?)?,
     })
 }

@@ -39,6 +39,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("an integration named {0:?} already exists")]
     NameTaken(String),
+    #[error("{0} was not found")]
+    NotFound(String),
+    #[error(transparent)]
+    InvalidTransition(#[from] crate::domain::lifecycle::InvalidTransition),
+    #[error("the integration is at revision {current}, not {expected}")]
+    RevisionMismatch { expected: i64, current: i64 },
     #[error("a stored row is not what this version of Junction expects: {0}")]
     Corrupt(String),
     #[error(transparent)]

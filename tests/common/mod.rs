@@ -3,6 +3,8 @@
 //! afterwards), and a macro that runs each case on both.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod fixtures;
+
 use std::net::SocketAddr;
 
 use junction::config::Config;

@@ -117,10 +117,10 @@ fn NewIntegrationForm(create: ServerAction<CreateIntegration>) -> impl IntoView 
     });
 
     let name_error = Signal::derive(move || {
-        if edited.get() {
-            if let Err(err) = IntegrationName::parse(&name.read()) {
-                return Some(err.to_string());
-            }
+        if edited.get()
+            && let Err(err) = IntegrationName::parse(&name.read())
+        {
+            return Some(err.to_string());
         }
         server_error.with(|err| err.as_ref().and_then(|err| err.message_for("name")))
     });
