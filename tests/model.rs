@@ -34,8 +34,8 @@ on_both_databases! {
         assert_eq!(published.target_state, TargetState::Active);
         assert_eq!(published.current_state, State::Draft, "only the reconciler writes the current state");
         assert!(published.pending());
-        let detail = app.store.integration(created.id).await.unwrap();
-        let v1 = &detail.versions[0];
+        let versions = app.store.versions(created.id, PageRequest::default()).await.unwrap();
+        let v1 = &versions.items[0];
         let publication = v1.published.as_ref().unwrap();
         assert_eq!(publication.by, "alice");
         assert_eq!(publication.note.as_deref(), Some("first cut"));
@@ -62,8 +62,8 @@ on_both_databases! {
         let edited = edit_flow(&app.store, running.id, "third").await;
 
         assert_eq!(edited.draft_version, Some(v(2)));
-        let versions = app.store.integration(running.id).await.unwrap().versions;
-        assert_eq!(versions.len(), 2);
+        let versions = app.store.versions(running.id, PageRequest::default()).await.unwrap();
+        assert_eq!(versions.total, 2);
     }
 
     async fn publishing_a_draft_while_active_replaces_the_running_version(app: TestApp) {
@@ -169,8 +169,8 @@ on_both_databases! {
         let edited = edit_flow(&app.store, running.id, "third").await;
 
         assert_eq!(edited.draft_version, Some(v(3)));
-        let numbers: Vec<_> = app.store.integration(running.id).await.unwrap()
-            .versions.iter().map(|version| version.number.get()).collect();
+        let numbers: Vec<_> = app.store.versions(running.id, PageRequest::default()).await.unwrap()
+            .items.iter().map(|version| version.number.get()).collect();
         assert_eq!(numbers, [3, 1], "the discarded v2 is not listed");
     }
 
@@ -389,7 +389,7 @@ on_both_databases! {
         edit_flow(&app.store, running.id, "v1").await;
         publish(&app.store, running.id, "same again").await;
 
-        let versions = app.store.integration(running.id).await.unwrap().versions;
+        let versions = app.store.versions(running.id, PageRequest::default()).await.unwrap().items;
 
         let hashes: Vec<_> = versions.iter().map(|v| v.published.as_ref().unwrap().content_hash.clone()).collect();
         assert_eq!(hashes[0], hashes[1]);
@@ -404,6 +404,20 @@ on_both_databases! {
         let missing = app.store.perform(running.id, &Command::Activate(v(9)), &user()).await;
         let Err(StoreError::NotFound(what)) = missing else { panic!("{missing:?}") };
         assert_eq!(what, format!("version v9 of integration {}", running.id));
+    }
+
+    async fn versions_are_listed_newest_first_a_page_at_a_time(app: TestApp) {
+        let running = active(&app.store, "Orders").await;
+        for marker in ["2", "3", "4"] {
+            edit_flow(&app.store, running.id, marker).await;
+            publish(&app.store, running.id, "").await;
+        }
+
+        let second_page = app.store.versions(running.id, PageRequest::new(Some(2), Some(3))).await.unwrap();
+
+        assert_eq!(second_page.total, 4);
+        let numbers: Vec<_> = second_page.items.iter().map(|version| version.number.get()).collect();
+        assert_eq!(numbers, [1]);
     }
 
     async fn the_detail_lists_the_actions_allowed_now(app: TestApp) {

@@ -19,6 +19,12 @@ mod server {
         })
     }
 
+    /// Who acts through the web UI. Junction has no accounts yet: every person is
+    /// "user" in the transition log and on published versions.
+    pub fn web_user() -> crate::domain::Actor {
+        crate::domain::Actor::user("user")
+    }
+
     /// Logs an internal failure once, with its causes, and gives the caller only the
     /// id to quote.
     pub fn internal(err: &(dyn std::error::Error + 'static)) -> AppError {

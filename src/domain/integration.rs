@@ -226,9 +226,26 @@ pub struct IntegrationDetail {
     pub integration: IntegrationSummary,
     pub active: Option<Version>,
     pub draft: Option<Version>,
-    /// Newest first; discarded drafts are not listed.
-    pub versions: Vec<VersionSummary>,
     pub allowed_actions: Vec<ActionKind>,
+}
+
+impl Version {
+    /// The same version with its secrets (HTTP header values) masked, as it may be shown.
+    pub fn masked(mut self) -> Self {
+        if let Ok(definition) = super::definition::Definition::parse(&self.definition) {
+            self.definition = definition.masked().to_value();
+        }
+        self
+    }
+}
+
+impl IntegrationDetail {
+    /// The same detail with every secret masked.
+    pub fn masked(mut self) -> Self {
+        self.active = self.active.map(Version::masked);
+        self.draft = self.draft.map(Version::masked);
+        self
+    }
 }
 
 /// One recorded change of a state or version.

@@ -105,11 +105,10 @@ impl Store {
         rows.iter().map(summary_from_row).collect()
     }
 
-    /// One integration with its active version, its draft and all its versions.
+    /// One integration with its active version and its draft.
     pub async fn integration(&self, id: IntegrationId) -> Result<IntegrationDetail, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let integration = summary(&mut conn, id, "").await?;
-        let versions = version_summaries(&mut conn, id).await?;
         let active = match integration.active_version {
             Some(number) => Some(version(&mut conn, id, number).await?),
             None => None,
@@ -123,7 +122,6 @@ impl Store {
             integration,
             active,
             draft,
-            versions,
             allowed_actions,
         })
     }
@@ -142,6 +140,42 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         summary(&mut conn, id, "").await?;
         version(&mut conn, id, number).await
+    }
+
+    /// The versions of an integration, newest first; discarded drafts are not listed.
+    pub async fn versions(
+        &self,
+        id: IntegrationId,
+        page: PageRequest,
+    ) -> Result<Page<VersionSummary>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        summary(&mut conn, id, "").await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM versions WHERE integration_id = $1 AND discarded_at IS NULL",
+        )
+        .bind(id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM versions
+             WHERE integration_id = $1 AND discarded_at IS NULL
+             ORDER BY number DESC LIMIT $2 OFFSET $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id.to_string())
+            .bind(i64::from(page.per_page))
+            .bind(page.offset())
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(Page {
+            items: rows
+                .iter()
+                .map(version_summary_from_row)
+                .collect::<Result<_, _>>()?,
+            page: page.page,
+            per_page: page.per_page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
     }
 
     /// The transition log of an integration, newest first.
@@ -652,21 +686,6 @@ async fn summary(
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("integration {id}")))?;
     summary_from_row(&row)
-}
-
-async fn version_summaries(
-    conn: &mut AnyConnection,
-    id: IntegrationId,
-) -> Result<Vec<VersionSummary>, StoreError> {
-    let sql = format!(
-        "SELECT {VERSION_COLUMNS} FROM versions
-         WHERE integration_id = $1 AND discarded_at IS NULL ORDER BY number DESC"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(version_summary_from_row).collect()
 }
 
 async fn version(
