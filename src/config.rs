@@ -30,25 +30,88 @@ pub struct Config {
     /// Directory holding the compiled browser bundle (set by cargo-leptos).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+
+    /// This server's name in the leases it takes on integrations. Servers sharing one
+    /// PostgreSQL need different names. [default: kept in DATA_DIR/replica-id]
+    #[arg(long, env = "JUNCTION_REPLICA_ID")]
+    pub replica_id: Option<String>,
+
+    /// How often the reconciler looks for due retries and dead integrations, in ms.
+    #[arg(long, env = "JUNCTION_RECONCILE_TICK_MS", default_value_t = 1000)]
+    pub reconcile_tick_ms: u64,
+
+    /// How long a reconciler's lease on an integration lasts unless renewed, in seconds.
+    #[arg(long, env = "JUNCTION_LEASE_SECONDS", default_value_t = 15)]
+    pub lease_seconds: u64,
+
+    /// First retry delay after a failed deployment, in ms.
+    #[arg(long, env = "JUNCTION_RETRY_BASE_MS", default_value_t = 1000)]
+    pub retry_base_ms: u64,
+
+    /// Each further retry waits this many times longer.
+    #[arg(long, env = "JUNCTION_RETRY_FACTOR", default_value_t = 2.0)]
+    pub retry_factor: f64,
+
+    /// The longest wait between retries, in seconds.
+    #[arg(long, env = "JUNCTION_RETRY_CAP_SECONDS", default_value_t = 300)]
+    pub retry_cap_seconds: u64,
+
+    /// Random spread of each retry delay, as a fraction (0.2 = ±20 %).
+    #[arg(long, env = "JUNCTION_RETRY_JITTER", default_value_t = 0.2)]
+    pub retry_jitter: f64,
+
+    /// Failed attempts after which the reconciler gives up until a user acts.
+    #[arg(long, env = "JUNCTION_RETRY_MAX_ATTEMPTS", default_value_t = 10)]
+    pub retry_max_attempts: u32,
+
+    /// Largest webhook body accepted, in bytes (larger ones get 413).
+    #[arg(long, env = "JUNCTION_WEBHOOK_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub webhook_body_limit: usize,
+
+    /// How many recent messages of activity are kept per integration.
+    #[arg(long, env = "JUNCTION_ACTIVITY_KEEP", default_value_t = 1000)]
+    pub activity_keep: u32,
+
+    /// Run without the reconciler: nothing is deployed or stopped (for tests that
+    /// drive it themselves, or a read-only server).
+    #[arg(long, env = "JUNCTION_NO_RECONCILER")]
+    pub no_reconciler: bool,
 }
 
 impl Config {
     /// The database to use: the one named, or an SQLite file in the data directory.
     pub fn database_url(&self) -> String {
-        match &self.database_url {
-            Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir.join("junction.db").display()),
+        match self.database_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => url.to_owned(),
+            _ => format!("sqlite://{}", self.data_dir.join("junction.db").display()),
         }
     }
 
-    /// A configuration for tests and tools: a free port, the given database.
+    /// A configuration for tests and tools: a free port, the given database, and the
+    /// defaults for everything else.
     pub fn for_database(database_url: impl Into<String>, data_dir: PathBuf) -> Self {
-        Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir,
-            database_url: Some(database_url.into()),
-            log_filter: "info".into(),
-            site_root: PathBuf::from("target/site"),
+        let mut config = Self::parse_from(["junction"]);
+        config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.data_dir = data_dir;
+        config.database_url = Some(database_url.into());
+        config
+    }
+
+    /// The reconciler's settings.
+    pub fn reconciler(&self, owner: String) -> crate::reconciler::ReconcilerConfig {
+        use std::time::Duration;
+        crate::reconciler::ReconcilerConfig {
+            owner,
+            tick: Duration::from_millis(self.reconcile_tick_ms.max(10)),
+            lease: Duration::from_secs(self.lease_seconds.max(1)),
+            retry: crate::reconciler::retry::RetryPolicy {
+                base: Duration::from_millis(self.retry_base_ms),
+                factor: self.retry_factor,
+                cap: Duration::from_secs(self.retry_cap_seconds),
+                jitter: self.retry_jitter,
+                max_attempts: self.retry_max_attempts.max(1),
+            },
+            ..crate::reconciler::ReconcilerConfig::default()
         }
     }
 }

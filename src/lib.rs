@@ -9,6 +9,10 @@ pub mod ui;
 #[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
+pub mod reconciler;
+#[cfg(feature = "ssr")]
+pub mod runtime;
+#[cfg(feature = "ssr")]
 pub mod startup;
 #[cfg(feature = "ssr")]
 pub mod store;

@@ -1,18 +1,25 @@
 //! Building the server from a configuration, and running it until told to stop.
 
 use axum::Router;
+use axum::routing::post;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::app::{App, shell};
 use crate::config::Config;
+use crate::reconciler::{Reconciler, Waker};
+use crate::runtime::Runtime;
+use crate::runtime::activity::ActivitySink;
+use crate::runtime::builtin::BuiltinRuntime;
 use crate::store::{Store, StoreError};
 use crate::telemetry;
 
@@ -34,11 +41,18 @@ pub enum StartupError {
 }
 
 /// What every request handler and server function can reach.
-#[derive(Clone, Debug, axum::extract::FromRef)]
+#[derive(Clone, axum::extract::FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
+    pub runtime: Arc<BuiltinRuntime>,
+    pub waker: Waker,
+    pub webhook_body_limit: BodyLimit,
 }
+
+/// The largest webhook body accepted, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
 
 /// A server that is bound to its port and connected to its database, ready to run.
 pub struct Application {
@@ -46,6 +60,8 @@ pub struct Application {
     addr: SocketAddr,
     router: Router,
     store: Store,
+    runtime: Arc<BuiltinRuntime>,
+    reconciler: Option<Reconciler>,
 }
 
 impl Application {
@@ -68,15 +84,28 @@ impl Application {
             addr: config.addr,
             source,
         })?;
+        let activity = ActivitySink::start(store.clone(), config.activity_keep);
+        let runtime = Arc::new(BuiltinRuntime::new(activity));
+        let owner = replica_id(config)?;
+        let reconciler = Reconciler::new(
+            store.clone(),
+            runtime.clone() as Arc<dyn Runtime>,
+            config.reconciler(owner),
+        );
         let state = AppState {
             leptos_options: leptos_options(config, addr),
             store: store.clone(),
+            runtime: runtime.clone(),
+            waker: reconciler.waker(),
+            webhook_body_limit: BodyLimit(config.webhook_body_limit),
         };
         Ok(Self {
             listener,
             addr,
             router: router(state),
             store,
+            runtime,
+            reconciler: (!config.no_reconciler).then_some(reconciler),
         })
     }
 
@@ -89,17 +118,64 @@ impl Application {
         &self.store
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight finish and
-    /// closes the database pool.
+    pub fn runtime(&self) -> &Arc<BuiltinRuntime> {
+        &self.runtime
+    }
+
+    /// Serves, and reconciles, until `shutdown` completes; then lets requests in flight
+    /// finish, lets the reconciler finish the integration in hand and hand back its
+    /// leases, and closes the database pool.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let reconciler = self.reconciler.map(|reconciler| {
+            let stopped = stopped.clone();
+            tokio::spawn(reconciler.run(wait_for(stopped)))
+        });
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(wait_for(stopped))
+            .await;
+        if let Some(reconciler) = reconciler {
+            let _ = reconciler.await;
+        }
         self.store.close().await;
-        Ok(())
+        served
+    }
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stopped| *stopped).await;
+}
+
+/// This server's lease name: given, or made once and kept in the data directory so
+/// that a restarted server finds its own leases and resumes at once.
+fn replica_id(config: &Config) -> Result<String, StartupError> {
+    if let Some(id) = config
+        .replica_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+    {
+        return Ok(id.to_owned());
+    }
+    let path = config.data_dir.join("replica-id");
+    let data_dir_error = |source| StartupError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        Ok(_) | Err(_) => {
+            let id = format!("junction-{}", uuid::Uuid::new_v4().simple());
+            std::fs::write(&path, &id).map_err(data_dir_error)?;
+            Ok(id)
+        }
     }
 }
 
@@ -116,13 +192,18 @@ fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let store = state.store.clone();
-        move || provide_context(store.clone())
+        let waker = state.waker.clone();
+        move || {
+            provide_context(store.clone());
+            provide_context(waker.clone());
+        }
     };
     let render_shell = {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
     Router::new()
+        .route("/hooks/{path}", post(crate::api::hooks::call_webhook))
         .leptos_routes_with_context(&state, routes, context.clone(), render_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::domain::activity::ActivityEntry;
 use crate::domain::{
     IntegrationDetail, IntegrationSummary, Page, Transition, Version, VersionSummary,
 };
@@ -62,6 +63,21 @@ pub async fn list_versions(
         .await?)
 }
 
+/// The recent activity of an integration: each message with its steps, newest first.
+#[server(endpoint = "list_activity")]
+pub async fn list_activity(
+    id: String,
+    page: Option<u32>,
+    per_page: Option<u32>,
+) -> Result<Page<ActivityEntry>, AppError> {
+    use crate::domain::PageRequest;
+
+    let id = server::parse_id(&id)?;
+    Ok(super::store()?
+        .activity(id, PageRequest::new(page, per_page))
+        .await?)
+}
+
 /// The transition log, newest first.
 #[server(endpoint = "list_transitions")]
 pub async fn list_transitions(
@@ -111,6 +127,12 @@ pub async fn stop(id: String) -> Result<IntegrationSummary, AppError> {
 #[server(endpoint = "start")]
 pub async fn start(id: String) -> Result<IntegrationSummary, AppError> {
     server::perform(&id, crate::store::integrations::Command::Start).await
+}
+
+/// Re-arms the reconciler's retries of a failing integration now.
+#[server(endpoint = "retry")]
+pub async fn retry(id: String) -> Result<IntegrationSummary, AppError> {
+    server::perform(&id, crate::store::integrations::Command::Retry).await
 }
 
 #[server(endpoint = "unpublish")]
@@ -247,11 +269,13 @@ mod server {
 
     pub async fn perform(id: &str, command: Command) -> Result<IntegrationSummary, AppError> {
         let id = parse_id(id)?;
-        super::super::store()?
+        let summary = super::super::store()?
             .perform(id, &command, &super::super::web_user())
             .await?
             .ok_or_else(|| AppError::NotFound {
                 what: format!("integration {id}"),
-            })
+            })?;
+        super::super::wake_reconciler();
+        Ok(summary)
     }
 }

@@ -2,6 +2,8 @@
 //! store from context, call one store function) and, on the server, the mapping of
 //! store failures onto the error that crosses the wire.
 
+#[cfg(feature = "ssr")]
+pub mod hooks;
 pub mod integrations;
 
 #[cfg(feature = "ssr")]
@@ -17,6 +19,14 @@ mod server {
                 "the store is not in the request context",
             ))
         })
+    }
+
+    /// Tells the reconciler that something changed, so it acts now rather than at its
+    /// next tick.
+    pub fn wake_reconciler() {
+        if let Some(waker) = leptos::prelude::use_context::<crate::reconciler::Waker>() {
+            waker.wake();
+        }
     }
 
     /// Who acts through the web UI. Junction has no accounts yet: every person is

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::lifecycle::{ActionKind, Situation, State, TargetState};
 use super::name::IntegrationName;
+use super::reconcile::ReconcileStatus;
 use super::version::VersionNumber;
 
 /// Longest description accepted, in characters.
@@ -151,6 +152,7 @@ pub struct IntegrationSummary {
     pub draft_version: Option<VersionNumber>,
     pub published_before: bool,
     pub revision: i64,
+    pub reconcile: ReconcileStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -118,6 +118,7 @@ pub enum ActionKind {
     Publish,
     Stop,
     Start,
+    Retry,
     Activate,
     Unpublish,
     Delete,
@@ -127,10 +128,11 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 9] = [
+    pub const ALL: [ActionKind; 10] = [
         ActionKind::Publish,
         ActionKind::Stop,
         ActionKind::Start,
+        ActionKind::Retry,
         ActionKind::Activate,
         ActionKind::Unpublish,
         ActionKind::Delete,
@@ -145,6 +147,7 @@ impl ActionKind {
             ActionKind::Publish => "Publish",
             ActionKind::Stop => "Stop",
             ActionKind::Start => "Start",
+            ActionKind::Retry => "Retry",
             ActionKind::Activate => "Activate",
             ActionKind::Unpublish => "Unpublish",
             ActionKind::Delete => "Delete",
@@ -167,6 +170,8 @@ pub enum Action {
     Publish,
     Stop,
     Start,
+    /// Re-arm the reconciler's retries of a failing integration now.
+    Retry,
     /// Make version `number` the active one; `frozen` says whether it is published.
     Activate {
         number: VersionNumber,
@@ -189,6 +194,7 @@ impl Action {
             Action::Publish => ActionKind::Publish,
             Action::Stop => ActionKind::Stop,
             Action::Start => ActionKind::Start,
+            Action::Retry => ActionKind::Retry,
             Action::Activate { .. } => ActionKind::Activate,
             Action::Unpublish => ActionKind::Unpublish,
             Action::Delete => ActionKind::Delete,
@@ -306,6 +312,7 @@ pub fn allowed_actions(situation: Situation) -> Vec<ActionKind> {
                 ActionKind::Publish => Some(Action::Publish),
                 ActionKind::Stop => Some(Action::Stop),
                 ActionKind::Start => Some(Action::Start),
+                ActionKind::Retry => Some(Action::Retry),
                 ActionKind::Activate => any_published(|number| Action::Activate {
                     number,
                     frozen: true,
@@ -371,6 +378,12 @@ fn rule(action: Action, situation: Situation) -> Result<Change, Option<String>> 
         Action::Start => match current {
             State::Inactive => Ok(retarget(TargetState::Active, VersionChange::None)),
             State::Draft | State::Active | State::Error | State::Deleted => Err(None),
+        },
+        Action::Retry => match current {
+            State::Error => Ok(keep_target(VersionChange::None)),
+            State::Draft | State::Active | State::Inactive | State::Deleted => {
+                Err(because("nothing is failing"))
+            }
         },
         Action::Activate { number, frozen } => match (current, frozen) {
             (State::Active | State::Inactive | State::Error, true) => Ok(retarget(
@@ -448,6 +461,7 @@ mod tests {
             K::Publish => Action::Publish,
             K::Stop => Action::Stop,
             K::Start => Action::Start,
+            K::Retry => Action::Retry,
             K::Activate => Action::Activate {
                 number: V3,
                 frozen: true,
@@ -474,6 +488,7 @@ mod tests {
         (S::Draft,    K::Publish,        Some((Some(T::Active),   V::FreezeDraftAsActive))),
         (S::Draft,    K::Stop,           NO),
         (S::Draft,    K::Start,          NO),
+        (S::Draft,    K::Retry,          NO),
         (S::Draft,    K::Activate,       NO),
         (S::Draft,    K::Unpublish,      NO),
         (S::Draft,    K::Delete,         Some((None,              V::RemoveIntegration))),
@@ -484,6 +499,7 @@ mod tests {
         (S::Active,   K::Publish,        NO),
         (S::Active,   K::Stop,           Some((Some(T::Inactive), V::None))),
         (S::Active,   K::Start,          NO),
+        (S::Active,   K::Retry,          NO),
         (S::Active,   K::Activate,       Some((Some(T::Active),   V::Activate(V3)))),
         (S::Active,   K::Unpublish,      NO),
         (S::Active,   K::Delete,         NO),
@@ -494,6 +510,7 @@ mod tests {
         (S::Inactive, K::Publish,        Some((Some(T::Active),   V::None))),
         (S::Inactive, K::Stop,           NO),
         (S::Inactive, K::Start,          Some((Some(T::Active),   V::None))),
+        (S::Inactive, K::Retry,          NO),
         (S::Inactive, K::Activate,       Some((Some(T::Active),   V::Activate(V3)))),
         (S::Inactive, K::Unpublish,      Some((Some(T::Deleted),  V::None))),
         (S::Inactive, K::Delete,         NO),
@@ -504,6 +521,7 @@ mod tests {
         (S::Deleted,  K::Publish,        NO),
         (S::Deleted,  K::Stop,           NO),
         (S::Deleted,  K::Start,          NO),
+        (S::Deleted,  K::Retry,          NO),
         (S::Deleted,  K::Activate,       NO),
         (S::Deleted,  K::Unpublish,      NO),
         (S::Deleted,  K::Delete,         NO),
@@ -514,6 +532,7 @@ mod tests {
         (S::Error,    K::Publish,        Some((Some(T::Active),   V::None))),
         (S::Error,    K::Stop,           Some((Some(T::Inactive), V::None))),
         (S::Error,    K::Start,          NO),
+        (S::Error,    K::Retry,          Some((None,              V::None))),
         (S::Error,    K::Activate,       Some((Some(T::Active),   V::Activate(V3)))),
         (S::Error,    K::Unpublish,      NO),
         (S::Error,    K::Delete,         NO),

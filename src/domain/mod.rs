@@ -1,10 +1,12 @@
 //! Types and rules shared by the server and the browser. Nothing here touches I/O, so
 //! the browser validates with exactly the rules the server enforces.
 
+pub mod activity;
 pub mod definition;
 pub mod integration;
 pub mod lifecycle;
 pub mod name;
+pub mod reconcile;
 pub mod version;
 
 pub use integration::{

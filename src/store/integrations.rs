@@ -12,6 +12,7 @@ use crate::domain::definition::Definition;
 use crate::domain::lifecycle::{
     Action, State, TargetState, VersionChange, allowed_actions, decide,
 };
+use crate::domain::reconcile::{Phase, ReconcileStatus};
 use crate::domain::version::{PublishNote, VersionNumber};
 use crate::domain::{
     Actor, Description, IntegrationDetail, IntegrationId, IntegrationName, IntegrationSummary,
@@ -25,6 +26,7 @@ pub enum Command {
     Publish { note: PublishNote },
     Stop,
     Start,
+    Retry,
     Activate(VersionNumber),
     Unpublish,
     Delete,
@@ -44,6 +46,7 @@ pub struct DraftEdit {
 
 const SUMMARY_SELECT: &str = "SELECT i.id, i.name, i.description, i.current_state, i.target_state,
         i.target_version, i.current_version, i.revision, i.created_at, i.updated_at,
+        i.reconcile_phase, i.reconcile_attempts, i.next_attempt_at, i.last_error, i.gave_up,
         d.number AS draft_version
     FROM integrations i
     LEFT JOIN versions d
@@ -297,6 +300,7 @@ impl Store {
             Command::Publish { .. } => Action::Publish,
             Command::Stop => Action::Stop,
             Command::Start => Action::Start,
+            Command::Retry => Action::Retry,
             Command::Unpublish => Action::Unpublish,
             Command::Delete => Action::Delete,
             Command::DiscardDraft => Action::DiscardDraft,
@@ -315,6 +319,7 @@ impl Store {
             Command::Publish { .. } => format!("republished {}", describe(row.active_version)),
             Command::Stop => "stopped".to_owned(),
             Command::Start => "started".to_owned(),
+            Command::Retry => "retry requested".to_owned(),
             Command::Activate(number) => format!("activated {number}"),
             Command::Unpublish => "unpublished".to_owned(),
             Command::Delete => "deleted".to_owned(),
@@ -378,10 +383,18 @@ impl Store {
             }
         }
         let now = now_ms().max(row.created_at);
+        // Asking for the integration to run again re-arms the reconciler's retries.
+        let rearm = matches!(
+            command,
+            Command::Publish { .. } | Command::Start | Command::Activate(_) | Command::Retry
+        );
         sqlx::query(
             "UPDATE integrations SET target_state = $2, target_version = $3,
                 revision = revision + 1, change_id = $4, change_actor = $5, change_reason = $6,
-                updated_at = $7
+                updated_at = $7,
+                reconcile_attempts = CASE WHEN $8 = 1 THEN 0 ELSE reconcile_attempts END,
+                next_attempt_at = CASE WHEN $8 = 1 THEN NULL ELSE next_attempt_at END,
+                gave_up = CASE WHEN $8 = 1 THEN 0 ELSE gave_up END
              WHERE id = $1",
         )
         .bind(id.to_string())
@@ -391,6 +404,7 @@ impl Store {
         .bind(actor.as_str())
         .bind(&reason)
         .bind(now)
+        .bind(i64::from(rearm))
         .execute(&mut *tx)
         .await?;
         let summary = self.summary_in(&mut tx, id).await?;
@@ -398,39 +412,9 @@ impl Store {
         Ok(Some(summary))
     }
 
-    /// Records what is true now. Reserved for the reconciler: actions write targets,
-    /// and only the reconciler knows what is actually running.
-    pub async fn set_current(
-        &self,
-        id: IntegrationId,
-        state: State,
-        version: Option<VersionNumber>,
-        reason: &str,
-    ) -> Result<IntegrationSummary, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = self.lock(&mut tx, id).await?;
-        sqlx::query(
-            "UPDATE integrations SET current_state = $2, current_version = $3,
-                change_id = $4, change_actor = $5, change_reason = $6, updated_at = $7
-             WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .bind(state.as_str())
-        .bind(version.map(VersionNumber::get))
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(Actor::reconciler().as_str())
-        .bind(reason)
-        .bind(now_ms().max(row.created_at))
-        .execute(&mut *tx)
-        .await?;
-        let summary = self.summary_in(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(summary)
-    }
-
     /// Reads and locks the integration for the rest of the transaction. SQLite's write
     /// transactions already hold the database's write lock; PostgreSQL locks the row.
-    async fn lock(
+    pub(super) async fn lock(
         &self,
         tx: &mut Transaction<'static, Any>,
         id: IntegrationId,
@@ -457,10 +441,10 @@ impl Store {
 }
 
 /// The integration as read under its lock.
-struct LockedRow {
-    summary: IntegrationSummary,
+pub(super) struct LockedRow {
+    pub(super) summary: IntegrationSummary,
     /// Stored creation time: `updated_at` may never precede it.
-    created_at: i64,
+    pub(super) created_at: i64,
 }
 
 impl std::ops::Deref for LockedRow {
@@ -647,7 +631,7 @@ async fn frozen_version(
     version_definition(tx, id, number).await
 }
 
-async fn version_definition(
+pub(super) async fn version_definition(
     conn: &mut AnyConnection,
     id: IntegrationId,
     number: VersionNumber,
@@ -674,7 +658,7 @@ fn version_not_found(id: IntegrationId, number: VersionNumber) -> StoreError {
     StoreError::NotFound(format!("version {number} of integration {id}"))
 }
 
-async fn summary(
+pub(super) async fn summary(
     conn: &mut AnyConnection,
     id: IntegrationId,
     lock_suffix: &str,
@@ -728,7 +712,7 @@ fn optional_number(row: &AnyRow, column: &str) -> Result<Option<VersionNumber>, 
         .map_err(|err| StoreError::Corrupt(format!("{column}: {err}")))
 }
 
-fn summary_from_row(row: &AnyRow) -> Result<IntegrationSummary, StoreError> {
+pub(super) fn summary_from_row(row: &AnyRow) -> Result<IntegrationSummary, StoreError> {
     let id: String = row.try_get("id")?;
     let current: String = row.try_get("current_state")?;
     let target: String = row.try_get("target_state")?;
@@ -748,8 +732,27 @@ fn summary_from_row(row: &AnyRow) -> Result<IntegrationSummary, StoreError> {
         // The active version is set by the first publish and never unset.
         published_before: active_version.is_some(),
         revision: row.try_get("revision")?,
+        reconcile: reconcile_from_row(row)?,
         created_at: time_from_ms(row.try_get("created_at")?)?,
         updated_at: time_from_ms(row.try_get("updated_at")?)?,
+    })
+}
+
+fn reconcile_from_row(row: &AnyRow) -> Result<ReconcileStatus, StoreError> {
+    let phase: Option<String> = row.try_get("reconcile_phase")?;
+    let next_attempt_at: Option<i64> = row.try_get("next_attempt_at")?;
+    let attempts: i64 = row.try_get("reconcile_attempts")?;
+    let gave_up: i64 = row.try_get("gave_up")?;
+    Ok(ReconcileStatus {
+        phase: phase
+            .map(|phase| {
+                Phase::parse(&phase).ok_or_else(|| StoreError::Corrupt(format!("phase {phase:?}")))
+            })
+            .transpose()?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_attempt_at: next_attempt_at.map(time_from_ms).transpose()?,
+        last_error: row.try_get("last_error")?,
+        gave_up: gave_up != 0,
     })
 }
 

@@ -3,7 +3,9 @@
 //! so that every query is written once; the schema (and the invariants it enforces)
 //! is written per dialect under `migrations/`.
 
+pub mod activity;
 pub mod integrations;
+pub mod reconcile;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};

@@ -4,14 +4,17 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod fixtures;
+pub mod runtime;
 
 use std::net::SocketAddr;
 
 use junction::config::Config;
+use junction::runtime::builtin::BuiltinRuntime;
 use junction::startup::Application;
 use junction::store::Store;
 use reqwest::header::{ACCEPT, HeaderValue, REFERER};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug)]
@@ -21,10 +24,11 @@ pub enum Backend {
 }
 
 /// Runs each `async fn case(app: TestApp) {..}` once on SQLite and once on PostgreSQL,
-/// as `case::on_sqlite` and `case::on_postgres`.
+/// as `case::on_sqlite` and `case::on_postgres`. `TestApp` has no reconciler running
+/// (tests play its part); `LiveApp` has one, as a real server does.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($( $(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block )*) => {
+    ($( $(#[$meta:meta])* async fn $name:ident($app:ident: $kind:ident) $body:block )*) => {
         $(
             $(#[$meta])*
             mod $name {
@@ -33,13 +37,13 @@ macro_rules! on_both_databases {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_sqlite() {
-                    let $app = $crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await;
+                    let $app = $crate::common::$kind::spawn($crate::common::Backend::Sqlite).await;
                     $body
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_postgres() {
-                    let $app = $crate::common::TestApp::spawn($crate::common::Backend::Postgres).await;
+                    let $app = $crate::common::$kind::spawn($crate::common::Backend::Postgres).await;
                     $body
                 }
             }
@@ -61,6 +65,15 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// No database (what a stopped server leaves behind once its database moved on).
+    fn none() -> Self {
+        Self {
+            url: String::new(),
+            _dir: None,
+            postgres_name: None,
+        }
+    }
+
     pub async fn create(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
@@ -144,20 +157,66 @@ pub fn with_database(url: &str, database: &str) -> String {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Store,
+    pub runtime: Arc<BuiltinRuntime>,
     pub client: reqwest::Client,
     pub database: TestDatabase,
-    data_dir: tempfile::TempDir,
+    pub data_dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A test server with its reconciler running, retrying quickly.
+pub struct LiveApp(pub TestApp);
+
+impl std::ops::Deref for LiveApp {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
+}
+
+impl LiveApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self(TestApp::spawn_with(backend, live).await)
+    }
+}
+
+/// The settings of a live test server: a fast tick and quick retries.
+pub fn live(config: &mut Config) {
+    config.no_reconciler = false;
+    config.reconcile_tick_ms = 50;
+    config.retry_base_ms = 20;
+    config.retry_jitter = 0.0;
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
         let database = TestDatabase::create(backend).await;
         let data_dir = tempfile::tempdir().unwrap();
-        let config = Config::for_database(database.url.clone(), data_dir.path().to_owned());
+        Self::start(database, data_dir, configure).await
+    }
+
+    /// Starts a server on an existing database and data directory.
+    pub async fn start(
+        database: TestDatabase,
+        data_dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config::for_database(database.url.clone(), data_dir.path().to_owned());
+        config.no_reconciler = true;
+        configure(&mut config);
         let app = Application::build(&config).await.unwrap();
         let addr = app.addr();
         let store = app.store().clone();
-        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let runtime = app.runtime().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -165,10 +224,57 @@ impl TestApp {
         Self {
             addr,
             store,
+            runtime,
             client,
             database,
             data_dir,
+            stop: Some(stop),
+            server: Some(server),
         }
+    }
+
+    /// Stops the server as Ctrl-C does and hands back its database and data directory.
+    pub async fn shut_down(mut self) -> (TestDatabase, tempfile::TempDir) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        // Everything the server ran stops with it.
+        let database = std::mem::replace(&mut self.database, TestDatabase::none());
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
+        (database, data_dir)
+    }
+
+    /// Calls a webhook: the status and the JSON answer (null when there is none).
+    pub async fn hook(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(&format!("/hooks/{path}")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Polls until `check` holds, for at most 20 s; panics with `what` otherwise.
+    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("timed out waiting until {what}");
     }
 
     pub fn url(&self, path: &str) -> String {

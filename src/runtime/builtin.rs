@@ -1,0 +1,284 @@
+//! The built-in runtime: each active integration runs inside this server. A webhook
+//! flow runs in the request that calls it; a timer flow in a task of its own, watched
+//! so that its death is seen and reported.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::task::AbortHandle;
+
+use super::activity::{Activity, ActivitySink};
+use super::flow::{CompiledFlow, Run};
+use super::{Health, Runtime, RuntimeError, Status};
+use crate::domain::IntegrationId;
+use crate::domain::definition::{Definition, Trigger};
+use crate::domain::version::VersionNumber;
+
+/// Runs flows in this process.
+pub struct BuiltinRuntime {
+    inner: Mutex<Inner>,
+    http: reqwest::Client,
+    activity: ActivitySink,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Compiled and ready, not yet deployed.
+    built: HashMap<IntegrationId, (VersionNumber, Arc<CompiledFlow>)>,
+    deployed: HashMap<IntegrationId, Deployed>,
+    /// Which integration each webhook path belongs to.
+    hooks: HashMap<String, IntegrationId>,
+}
+
+struct Deployed {
+    version: VersionNumber,
+    flow: Arc<CompiledFlow>,
+    started: bool,
+    timer: Option<AbortHandle>,
+    /// Why the flow's task died, once it has.
+    death: Arc<Mutex<Option<String>>>,
+    /// Set before a deliberate stop, so that the watcher does not report a death.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A webhook call answered by a flow.
+pub enum WebhookAnswer {
+    /// No started integration listens at this path.
+    NotFound,
+    Ran(Run),
+}
+
+impl BuiltinRuntime {
+    pub fn new(activity: ActivitySink) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            http: reqwest::Client::builder()
+                .user_agent(concat!("junction/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default(),
+            activity,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock leaves maps that are still consistent (each
+        // change is one insert or remove), so carrying on is safe.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs the flow listening at `/hooks/{path}` on one message.
+    pub async fn call_webhook(&self, path: &str, body: Value) -> WebhookAnswer {
+        let found = {
+            let inner = self.lock();
+            inner.hooks.get(path).and_then(|id| {
+                let deployed = inner.deployed.get(id)?;
+                deployed
+                    .started
+                    .then(|| (*id, deployed.version, deployed.flow.clone()))
+            })
+        };
+        let Some((id, version, flow)) = found else {
+            return WebhookAnswer::NotFound;
+        };
+        let run = run_and_record(
+            &flow,
+            body,
+            &self.http,
+            &self.activity,
+            id,
+            version,
+            "webhook",
+        )
+        .await;
+        WebhookAnswer::Ran(run)
+    }
+
+    /// Kills the task that runs an integration, as a crash would: for tests and for
+    /// operators checking that the reconciler brings it back.
+    pub fn kill(&self, id: IntegrationId, reason: &str) {
+        let inner = self.lock();
+        if let Some(deployed) = inner.deployed.get(&id) {
+            *deployed.death.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_owned());
+            if let Some(timer) = &deployed.timer {
+                timer.abort();
+            }
+        }
+    }
+
+    fn start_timer(&self, id: IntegrationId, deployed: &mut Deployed, every: Duration) {
+        let flow = deployed.flow.clone();
+        let version = deployed.version;
+        let http = self.http.clone();
+        let activity = self.activity.clone();
+        let ticking = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut tick: u64 = 0;
+            loop {
+                interval.tick().await;
+                tick += 1;
+                let body = json!({ "tick": tick, "time": chrono::Utc::now().to_rfc3339() });
+                run_and_record(&flow, body, &http, &activity, id, version, "timer").await;
+            }
+        });
+        deployed.timer = Some(ticking.abort_handle());
+        let death = deployed.death.clone();
+        let stopping = deployed.stopping.clone();
+        // The watcher: how the task ended says whether it died.
+        tokio::spawn(async move {
+            let ended = ticking.await;
+            if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            let reason = match ended {
+                Err(err) if err.is_panic() => {
+                    let payload = err.into_panic();
+                    let message = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "no message".to_owned());
+                    format!("the timer task panicked: {message}")
+                }
+                Err(_) => "the timer task was killed".to_owned(),
+                Ok(()) => "the timer task ended".to_owned(),
+            };
+            let mut slot = death.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                tracing::error!(integration = %id, %reason, "a running integration died");
+                *slot = Some(reason);
+            }
+        });
+    }
+}
+
+async fn run_and_record(
+    flow: &CompiledFlow,
+    body: Value,
+    http: &reqwest::Client,
+    activity: &ActivitySink,
+    id: IntegrationId,
+    version: VersionNumber,
+    trigger: &'static str,
+) -> Run {
+    let started_at_ms = chrono::Utc::now().timestamp_millis();
+    let clock = Instant::now();
+    let run = flow.run(body, http).await;
+    activity.record(Activity {
+        integration_id: id,
+        version,
+        trigger,
+        started_at_ms,
+        duration_us: i64::try_from(clock.elapsed().as_micros()).unwrap_or(i64::MAX),
+        outcome: run.outcome.clone(),
+        steps: run.steps.clone(),
+        error: run.error.clone(),
+    });
+    run
+}
+
+fn stop_deployed(deployed: &Deployed) {
+    deployed
+        .stopping
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(timer) = &deployed.timer {
+        timer.abort();
+    }
+}
+
+impl Runtime for BuiltinRuntime {
+    fn build(
+        &self,
+        id: IntegrationId,
+        version: VersionNumber,
+        definition: &Definition,
+    ) -> Result<(), RuntimeError> {
+        let flow = CompiledFlow::build(definition).map_err(|err| RuntimeError(err.to_string()))?;
+        self.lock().built.insert(id, (version, Arc::new(flow)));
+        Ok(())
+    }
+
+    fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError> {
+        let mut inner = self.lock();
+        let flow = match inner.built.get(&id) {
+            Some((built, flow)) if *built == version => flow.clone(),
+            _ => return Err(RuntimeError(format!("{version} was not built"))),
+        };
+        if let Trigger::Webhook { path } = &flow.trigger
+            && let Some(owner) = inner.hooks.get(path)
+            && *owner != id
+        {
+            return Err(RuntimeError(format!(
+                "the webhook path /hooks/{path} is already used by integration {owner}"
+            )));
+        }
+        // The running version goes first: never two versions at once.
+        if let Some(previous) = inner.deployed.remove(&id) {
+            stop_deployed(&previous);
+        }
+        inner.hooks.retain(|_, owner| *owner != id);
+        if let Trigger::Webhook { path } = &flow.trigger {
+            inner.hooks.insert(path.clone(), id);
+        }
+        inner.built.remove(&id);
+        inner.deployed.insert(
+            id,
+            Deployed {
+                version,
+                flow,
+                started: false,
+                timer: None,
+                death: Arc::default(),
+                stopping: Arc::default(),
+            },
+        );
+        Ok(())
+    }
+
+    fn start(&self, id: IntegrationId) -> Result<(), RuntimeError> {
+        let mut inner = self.lock();
+        let Some(mut deployed) = inner.deployed.remove(&id) else {
+            return Err(RuntimeError("nothing is deployed to start".into()));
+        };
+        if !deployed.started {
+            if let Trigger::Timer { every_seconds } = deployed.flow.trigger {
+                self.start_timer(id, &mut deployed, Duration::from_secs(every_seconds));
+            }
+            deployed.started = true;
+        }
+        inner.deployed.insert(id, deployed);
+        Ok(())
+    }
+
+    fn stop(&self, id: IntegrationId) {
+        let mut inner = self.lock();
+        if let Some(deployed) = inner.deployed.remove(&id) {
+            stop_deployed(&deployed);
+        }
+        inner.hooks.retain(|_, owner| *owner != id);
+        inner.built.remove(&id);
+    }
+
+    fn status(&self, id: IntegrationId) -> Option<Status> {
+        let inner = self.lock();
+        let deployed = inner
+            .deployed
+            .get(&id)
+            .filter(|deployed| deployed.started)?;
+        let death = deployed
+            .death
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Some(Status {
+            version: deployed.version,
+            health: match death {
+                Some(reason) => Health::Died(reason),
+                None => Health::Running,
+            },
+        })
+    }
+}

@@ -1,0 +1,546 @@
+//! A flow compiled for running: every template and condition is compiled once, when
+//! the version is built, into one template environment; each message then only
+//! renders.
+
+use minijinja::{Environment, UndefinedBehavior, Value as TemplateValue, context};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::domain::definition::{Definition, HttpMethod, Step, Trigger};
+
+/// How long an http step waits for an answer unless its definition says otherwise.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most work one template may do for one message: a runaway loop fails the step
+/// instead of stalling the server.
+const TEMPLATE_FUEL: u64 = 200_000;
+
+/// A template or condition that does not compile, located in the definition.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct BuildError {
+    pub path: String,
+    pub message: String,
+}
+
+/// A flow ready to run.
+pub struct CompiledFlow {
+    pub trigger: Trigger,
+    env: Environment<'static>,
+    steps: Vec<CompiledStep>,
+}
+
+enum CompiledStep {
+    Log {
+        template: String,
+    },
+    Transform {
+        template: Tree,
+    },
+    Filter {
+        template: String,
+    },
+    Http {
+        method: HttpMethod,
+        url: String,
+        headers: BTreeMap<String, String>,
+        timeout: Duration,
+    },
+}
+
+/// A transform template: literal JSON, with string leaves compiled.
+enum Tree {
+    Literal(Value),
+    /// Renders to a string.
+    Text(String),
+    /// Exactly one `{{ expr }}`: keeps the expression's JSON type.
+    Typed(String),
+    Array(Vec<Tree>),
+    Object(Vec<(String, Tree)>),
+}
+
+/// How one message went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    Filtered,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Filtered => "filtered",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// How one step went, with a short detail for the activity list.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepReport {
+    pub index: usize,
+    pub kind: &'static str,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+/// What running a flow on one message gave.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Run {
+    pub outcome: Outcome,
+    pub steps: Vec<StepReport>,
+    /// The body after the last step that ran.
+    pub body: Value,
+    pub error: Option<String>,
+    /// Which step failed, if one did.
+    pub failed_step: Option<usize>,
+}
+
+impl CompiledFlow {
+    /// Compiles every template and condition of `definition`.
+    pub fn build(definition: &Definition) -> Result<Self, BuildError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.set_fuel(Some(TEMPLATE_FUEL));
+        // Output is JSON and log text, never HTML: nothing is escaped.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        let mut steps = Vec::with_capacity(definition.steps.len());
+        for (index, step) in definition.steps.iter().enumerate() {
+            let path = format!("steps[{index}]");
+            steps.push(match step {
+                Step::Log { message } => CompiledStep::Log {
+                    template: add(&mut env, format!("{path}.message"), message.clone())?,
+                },
+                Step::Transform { template } => CompiledStep::Transform {
+                    template: compile_tree(&mut env, &format!("{path}.template"), template)?,
+                },
+                Step::Filter { condition } => CompiledStep::Filter {
+                    template: add(
+                        &mut env,
+                        format!("{path}.condition"),
+                        format!("{{% if ({condition}) %}}true{{% else %}}false{{% endif %}}"),
+                    )
+                    .map_err(|err| BuildError {
+                        path: format!("{path}.condition"),
+                        message: err.message,
+                    })?,
+                },
+                Step::Http {
+                    method,
+                    url,
+                    headers,
+                    timeout_seconds,
+                } => CompiledStep::Http {
+                    method: *method,
+                    url: url.clone(),
+                    headers: headers.clone(),
+                    timeout: timeout_seconds.map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_secs),
+                },
+            });
+        }
+        Ok(Self {
+            trigger: definition.trigger.clone(),
+            env,
+            steps,
+        })
+    }
+
+    /// Runs the flow on one message.
+    pub async fn run(&self, mut body: Value, http: &reqwest::Client) -> Run {
+        let mut reports = Vec::with_capacity(self.steps.len());
+        for (index, step) in self.steps.iter().enumerate() {
+            let result = self.run_step(step, &body, http).await;
+            let kind = step.kind();
+            match result {
+                Ok(StepResult::Continue { body: next, detail }) => {
+                    reports.push(StepReport {
+                        index,
+                        kind,
+                        outcome: Outcome::Ok,
+                        detail,
+                    });
+                    if let Some(next) = next {
+                        body = next;
+                    }
+                }
+                Ok(StepResult::Drop) => {
+                    reports.push(StepReport {
+                        index,
+                        kind,
+                        outcome: Outcome::Filtered,
+                        detail: "the condition does not hold: message dropped".into(),
+                    });
+                    return Run {
+                        outcome: Outcome::Filtered,
+                        steps: reports,
+                        body,
+                        error: None,
+                        failed_step: None,
+                    };
+                }
+                Err(error) => {
+                    reports.push(StepReport {
+                        index,
+                        kind,
+                        outcome: Outcome::Failed,
+                        detail: short(&error),
+                    });
+                    return Run {
+                        outcome: Outcome::Failed,
+                        steps: reports,
+                        body,
+                        error: Some(format!("steps[{index}] ({kind}): {error}")),
+                        failed_step: Some(index),
+                    };
+                }
+            }
+        }
+        Run {
+            outcome: Outcome::Ok,
+            steps: reports,
+            body,
+            error: None,
+            failed_step: None,
+        }
+    }
+
+    async fn run_step(
+        &self,
+        step: &CompiledStep,
+        body: &Value,
+        http: &reqwest::Client,
+    ) -> Result<StepResult, String> {
+        match step {
+            CompiledStep::Log { template } => {
+                let message = self.render(template, body)?;
+                tracing::info!(target: "junction::flow", "{message}");
+                Ok(StepResult::Continue {
+                    body: None,
+                    detail: short(&message),
+                })
+            }
+            CompiledStep::Transform { template } => {
+                let next = self.evaluate(template, body)?;
+                let detail = short(&next.to_string());
+                Ok(StepResult::Continue {
+                    body: Some(next),
+                    detail,
+                })
+            }
+            CompiledStep::Filter { template } => match self.render(template, body)?.as_str() {
+                "true" => Ok(StepResult::Continue {
+                    body: None,
+                    detail: "the condition holds".into(),
+                }),
+                _ => Ok(StepResult::Drop),
+            },
+            CompiledStep::Http {
+                method,
+                url,
+                headers,
+                timeout,
+            } => send(http, *method, url, headers, *timeout, body).await,
+        }
+    }
+
+    fn render(&self, name: &str, body: &Value) -> Result<String, String> {
+        let template = self.env.get_template(name).map_err(|err| err.to_string())?;
+        template
+            .render(context! { body => TemplateValue::from(minijinja::value::Serde(body)) })
+            .map_err(|err| describe_template_error(&err))
+    }
+
+    fn evaluate(&self, tree: &Tree, body: &Value) -> Result<Value, String> {
+        Ok(match tree {
+            Tree::Literal(value) => value.clone(),
+            Tree::Text(name) => Value::String(self.render(name, body)?),
+            Tree::Typed(name) => {
+                let json = self.render(name, body)?;
+                serde_json::from_str(&json).map_err(|err| format!("{name}: {err}"))?
+            }
+            Tree::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| self.evaluate(item, body))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Tree::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(key, value)| Ok((key.clone(), self.evaluate(value, body)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+        })
+    }
+}
+
+enum StepResult {
+    Continue { body: Option<Value>, detail: String },
+    Drop,
+}
+
+impl CompiledStep {
+    fn kind(&self) -> &'static str {
+        match self {
+            CompiledStep::Log { .. } => "log",
+            CompiledStep::Transform { .. } => "transform",
+            CompiledStep::Filter { .. } => "filter",
+            CompiledStep::Http { .. } => "http",
+        }
+    }
+}
+
+fn add(env: &mut Environment<'static>, name: String, source: String) -> Result<String, BuildError> {
+    env.add_template_owned(name.clone(), source)
+        .map_err(|err| BuildError {
+            path: name.clone(),
+            message: describe_template_error(&err),
+        })?;
+    Ok(name)
+}
+
+fn compile_tree(
+    env: &mut Environment<'static>,
+    path: &str,
+    value: &Value,
+) -> Result<Tree, BuildError> {
+    Ok(match value {
+        Value::String(text) if !text.contains("{{") && !text.contains("{%") => {
+            Tree::Literal(value.clone())
+        }
+        Value::String(text) => match single_expression(text) {
+            Some(expression) => Tree::Typed(add(
+                env,
+                path.to_owned(),
+                format!("{{{{ ({expression}) | tojson }}}}"),
+            )?),
+            None => Tree::Text(add(env, path.to_owned(), text.clone())?),
+        },
+        Value::Array(items) => Tree::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| compile_tree(env, &format!("{path}[{index}]"), item))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(fields) => Tree::Object(
+            fields
+                .iter()
+                .map(|(key, item)| {
+                    Ok((
+                        key.clone(),
+                        compile_tree(env, &format!("{path}.{key}"), item)?,
+                    ))
+                })
+                .collect::<Result<_, BuildError>>()?,
+        ),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Tree::Literal(value.clone()),
+    })
+}
+
+/// The expression of a leaf that is exactly one `{{ expr }}`.
+fn single_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.trim();
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.is_empty()).then_some(inner)
+}
+
+async fn send(
+    http: &reqwest::Client,
+    method: HttpMethod,
+    url: &str,
+    headers: &BTreeMap<String, String>,
+    timeout: Duration,
+    body: &Value,
+) -> Result<StepResult, String> {
+    let method =
+        reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(|err| err.to_string())?;
+    let mut request = http.request(method.clone(), url).timeout(timeout);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    if method != reqwest::Method::GET {
+        request = request.json(body);
+    }
+    let response = request.send().await.map_err(|err| {
+        if err.is_timeout() {
+            format!("{url} did not answer within {} s", timeout.as_secs())
+        } else {
+            format!(
+                "cannot reach {url}: {}",
+                crate::telemetry::error_chain(&err)
+            )
+        }
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("{url} answered {status}"));
+    }
+    let is_json = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.contains("json"));
+    let text = response
+        .text()
+        .await
+        .map_err(|err| format!("reading the answer of {url}: {err}"))?;
+    let next = if is_json && !text.trim().is_empty() {
+        Some(
+            serde_json::from_str(&text)
+                .map_err(|err| format!("{url} answered invalid JSON: {err}"))?,
+        )
+    } else {
+        None
+    };
+    Ok(StepResult::Continue {
+        detail: format!("{status} from {url}"),
+        body: next,
+    })
+}
+
+fn describe_template_error(err: &minijinja::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(detail) = err.detail()
+        && !text.contains(detail)
+    {
+        text.push_str(": ");
+        text.push_str(detail);
+    }
+    text
+}
+
+/// A detail short enough for a list.
+fn short(text: &str) -> String {
+    const MAX: usize = 200;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(MAX).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn flow(steps: Value) -> CompiledFlow {
+        let definition = Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": "t" }, "steps": steps
+        }))
+        .unwrap();
+        CompiledFlow::build(&definition).unwrap()
+    }
+
+    async fn run(flow: &CompiledFlow, body: Value) -> Run {
+        flow.run(body, &reqwest::Client::new()).await
+    }
+
+    #[tokio::test]
+    async fn a_transform_leaf_that_is_one_expression_keeps_its_json_type() {
+        let flow = flow(json!([{ "kind": "transform", "template": {
+            "id": "{{ body.id }}", "total": "{{ body.qty * body.price }}",
+            "label": "order {{ body.id }}", "fixed": 3, "nested": ["{{ body.qty > 1 }}"]
+        }}]));
+
+        let run = run(&flow, json!({ "id": 7, "qty": 2, "price": 1.5 })).await;
+
+        assert_eq!(run.outcome, Outcome::Ok);
+        assert_eq!(
+            run.body,
+            json!({ "id": 7, "total": 3.0, "label": "order 7", "fixed": 3, "nested": [true] })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_filter_that_does_not_hold_drops_the_message() {
+        let flow = flow(json!([
+            { "kind": "filter", "condition": "body.qty > 0" },
+            { "kind": "log", "message": "never" }
+        ]));
+
+        let kept = run(&flow, json!({ "qty": 1 })).await;
+        let dropped = run(&flow, json!({ "qty": 0 })).await;
+
+        assert_eq!(kept.outcome, Outcome::Ok);
+        assert_eq!(dropped.outcome, Outcome::Filtered);
+        assert_eq!(dropped.steps.len(), 1, "later steps do not run");
+    }
+
+    #[tokio::test]
+    async fn a_log_step_renders_its_message_into_the_detail() {
+        let flow = flow(json!([{ "kind": "log", "message": "order {{ body.id }} seen" }]));
+
+        let run = run(&flow, json!({ "id": "A1" })).await;
+
+        assert_eq!(run.steps[0].detail, "order A1 seen");
+    }
+
+    #[tokio::test]
+    async fn a_step_that_fails_at_run_time_names_itself() {
+        let flow = flow(
+            json!([{ "kind": "transform", "template": { "x": "{{ body.items | length }}" } }]),
+        );
+
+        let run = run(&flow, json!({ "items": 5 })).await;
+
+        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.failed_step, Some(0));
+        assert!(run.error.unwrap().starts_with("steps[0] (transform): "));
+    }
+
+    #[tokio::test]
+    async fn an_http_step_to_nowhere_fails_with_the_reason() {
+        let flow = flow(
+            json!([{ "kind": "http", "method": "POST", "url": "http://127.0.0.1:9/none", "timeout_seconds": 2 }]),
+        );
+
+        let run = run(&flow, json!({})).await;
+
+        assert_eq!(run.outcome, Outcome::Failed);
+        assert!(
+            run.steps[0]
+                .detail
+                .contains("cannot reach http://127.0.0.1:9/none"),
+            "{}",
+            run.steps[0].detail
+        );
+    }
+
+    #[test]
+    fn a_template_with_a_syntax_error_fails_the_build_naming_its_place() {
+        let definition = Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": "t" },
+            "steps": [{ "kind": "log", "message": "fine" }, { "kind": "transform", "template": { "a": "{{ body. }}" } }]
+        }))
+        .unwrap();
+
+        let Err(err) = CompiledFlow::build(&definition) else {
+            panic!("should not compile")
+        };
+
+        assert_eq!(err.path, "steps[1].template.a");
+    }
+
+    #[test]
+    fn a_condition_with_a_syntax_error_fails_the_build() {
+        let definition = Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": "t" },
+            "steps": [{ "kind": "filter", "condition": "body.qty >" }]
+        }))
+        .unwrap();
+
+        let Err(err) = CompiledFlow::build(&definition) else {
+            panic!("should not compile")
+        };
+
+        assert_eq!(err.path, "steps[0].condition");
+    }
+}

@@ -1,0 +1,99 @@
+//! A runtime double for reconciler tests: it runs nothing, counts what it is asked to
+//! do, and fails on demand.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use junction::domain::IntegrationId;
+use junction::domain::definition::Definition;
+use junction::domain::version::VersionNumber;
+use junction::runtime::{Health, Runtime, RuntimeError, Status};
+
+#[derive(Default)]
+pub struct ScriptedRuntime {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    built: HashMap<IntegrationId, VersionNumber>,
+    running: HashMap<IntegrationId, Status>,
+    deploys: HashMap<IntegrationId, u32>,
+    fail_deploy: Option<String>,
+}
+
+impl ScriptedRuntime {
+    /// Every deploy fails with `message` until `heal` is called.
+    pub fn fail_deploys(&self, message: &str) {
+        self.state.lock().unwrap().fail_deploy = Some(message.to_owned());
+    }
+
+    pub fn heal(&self) {
+        self.state.lock().unwrap().fail_deploy = None;
+    }
+
+    pub fn deploys_of(&self, id: IntegrationId) -> u32 {
+        self.state
+            .lock()
+            .unwrap()
+            .deploys
+            .get(&id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn total_deploys(&self) -> u32 {
+        self.state.lock().unwrap().deploys.values().sum()
+    }
+
+    pub fn deployed_integrations(&self) -> usize {
+        self.state.lock().unwrap().deploys.len()
+    }
+
+    pub fn die(&self, id: IntegrationId, reason: &str) {
+        if let Some(status) = self.state.lock().unwrap().running.get_mut(&id) {
+            status.health = Health::Died(reason.to_owned());
+        }
+    }
+}
+
+impl Runtime for ScriptedRuntime {
+    fn build(
+        &self,
+        id: IntegrationId,
+        version: VersionNumber,
+        _: &Definition,
+    ) -> Result<(), RuntimeError> {
+        self.state.lock().unwrap().built.insert(id, version);
+        Ok(())
+    }
+
+    fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError> {
+        let mut state = self.state.lock().unwrap();
+        if let Some(message) = &state.fail_deploy {
+            return Err(RuntimeError(message.clone()));
+        }
+        *state.deploys.entry(id).or_default() += 1;
+        state.running.insert(
+            id,
+            Status {
+                version,
+                health: Health::Running,
+            },
+        );
+        Ok(())
+    }
+
+    fn start(&self, _: IntegrationId) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    fn stop(&self, id: IntegrationId) {
+        self.state.lock().unwrap().running.remove(&id);
+    }
+
+    fn status(&self, id: IntegrationId) -> Option<Status> {
+        self.state.lock().unwrap().running.get(&id).cloned()
+    }
+}

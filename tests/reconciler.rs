@@ -1,0 +1,414 @@
+//! The reconciler and the built-in runtime: Active means running. Live servers are
+//! polled (never slept on); the reconciler is also driven one pass at a time with a
+//! scripted runtime. Every case runs on SQLite and PostgreSQL.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::fixtures::*;
+use common::runtime::ScriptedRuntime;
+#[allow(unused_imports)]
+use common::{LiveApp, TestApp};
+use junction::domain::definition::Definition;
+use junction::domain::lifecycle::State;
+use junction::domain::{IntegrationId, NewIntegration, PageRequest};
+use junction::reconciler::retry::RetryPolicy;
+use junction::reconciler::{Outcome, Reconciler, ReconcilerConfig};
+use junction::runtime::Runtime;
+use junction::store::integrations::{Command, DraftEdit};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+fn webhook_flow(path: &str, label: &str) -> Definition {
+    Definition::parse(&json!({
+        "trigger": { "kind": "webhook", "path": path },
+        "steps": [{ "kind": "transform", "template": { "version": label, "id": "{{ body.id }}" } }]
+    }))
+    .unwrap()
+}
+
+async fn create_with(app: &TestApp, name: &str, definition: &Definition) -> IntegrationId {
+    let new = NewIntegration::parse(name, "").unwrap();
+    app.store
+        .create_integration(&new, Some(definition), &user())
+        .await
+        .unwrap()
+        .id
+}
+
+async fn replace_draft(app: &TestApp, id: IntegrationId, definition: &Definition) {
+    let revision = app.store.summary(id).await.unwrap().revision;
+    let edit = DraftEdit {
+        expected_revision: revision,
+        definition: Some(definition.clone()),
+        ..DraftEdit::default()
+    };
+    app.store.edit_draft(id, &edit).await.unwrap();
+}
+
+/// Performs an action and wakes the live reconciler, as the server functions do.
+async fn act(app: &LiveApp, id: IntegrationId, command: Command) {
+    app.store.perform(id, &command, &user()).await.unwrap();
+}
+
+async fn answers(app: &TestApp, path: &str, expected: Value) {
+    app.eventually(&format!("/hooks/{path} answers {expected}"), || {
+        let expected = expected.clone();
+        async move { app.hook(path, json!({ "id": 7 })).await == (200, expected) }
+    })
+    .await;
+}
+
+async fn is_gone(app: &TestApp, path: &str) {
+    app.eventually(&format!("/hooks/{path} answers 404"), || async move {
+        app.hook(path, json!({})).await.0 == 404
+    })
+    .await;
+}
+
+async fn reaches(app: &TestApp, id: IntegrationId, state: State) {
+    app.eventually(&format!("current state is {state}"), || async move {
+        let summary = app.store.summary(id).await.unwrap();
+        summary.current_state == state && !summary.pending()
+    })
+    .await;
+}
+
+/// A reconciler over `runtime` that tests drive one pass at a time.
+fn driven(app: &TestApp, runtime: Arc<dyn Runtime>, owner: &str) -> Reconciler {
+    Reconciler::new(
+        app.store.clone(),
+        runtime,
+        ReconcilerConfig {
+            owner: owner.into(),
+            retry: RetryPolicy {
+                jitter: 0.0,
+                ..RetryPolicy::default()
+            },
+            ..ReconcilerConfig::default()
+        },
+    )
+}
+
+on_both_databases! {
+    async fn a_published_webhook_flow_answers_with_its_output(app: LiveApp) {
+        let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
+
+        act(&app, id, Command::Publish { note: Default::default() }).await;
+
+        answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
+        reaches(&app, id, State::Active).await;
+    }
+
+    async fn publishing_v2_replaces_v1_and_activating_v1_brings_it_back(app: LiveApp) {
+        let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
+        act(&app, id, Command::Publish { note: Default::default() }).await;
+        answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
+
+        replace_draft(&app, id, &webhook_flow("orders", "v2")).await;
+        act(&app, id, Command::Publish { note: Default::default() }).await;
+        answers(&app, "orders", json!({ "version": "v2", "id": 7 })).await;
+        reaches(&app, id, State::Active).await;
+        assert_eq!(app.runtime.status(id).unwrap().version, v(2), "v1 no longer runs");
+
+        act(&app, id, Command::Activate(v(1))).await;
+        answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
+    }
+
+    async fn stop_answers_404_start_answers_again_and_unpublish_releases_the_path(app: LiveApp) {
+        let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
+        act(&app, id, Command::Publish { note: Default::default() }).await;
+        answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
+        reaches(&app, id, State::Active).await;
+
+        act(&app, id, Command::Stop).await;
+        is_gone(&app, "orders").await;
+        reaches(&app, id, State::Inactive).await;
+
+        act(&app, id, Command::Start).await;
+        answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
+        reaches(&app, id, State::Active).await;
+
+        act(&app, id, Command::Stop).await;
+        reaches(&app, id, State::Inactive).await;
+        act(&app, id, Command::Unpublish).await;
+        reaches(&app, id, State::Deleted).await;
+        is_gone(&app, "orders").await;
+
+        let heir = create_with(&app, "Orders again", &webhook_flow("orders", "heir")).await;
+        act(&app, heir, Command::Publish { note: Default::default() }).await;
+        answers(&app, "orders", json!({ "version": "heir", "id": 7 })).await;
+    }
+
+    async fn a_timer_flow_ticks_while_active_and_stops_when_stopped(app: LiveApp) {
+        let timer = Definition::parse(&json!({
+            "trigger": { "kind": "timer", "every_seconds": 1 },
+            "steps": [{ "kind": "log", "message": "tick {{ body.tick }}" }]
+        })).unwrap();
+        let id = create_with(&app, "Heartbeat", &timer).await;
+
+        act(&app, id, Command::Publish { note: Default::default() }).await;
+        app.eventually("the timer has ticked", || async {
+            app.store.activity(id, PageRequest::default()).await.unwrap().total >= 1
+        }).await;
+        act(&app, id, Command::Stop).await;
+        reaches(&app, id, State::Inactive).await;
+
+        let ticks = app.store.activity(id, PageRequest::default()).await.unwrap();
+        assert_eq!(ticks.items[0].trigger, "timer");
+        assert_eq!(ticks.items[0].steps[0]["detail"].as_str().unwrap(), format!("tick {}", ticks.total));
+        assert!(app.runtime.status(id).is_none(), "nothing runs once stopped");
+    }
+
+    async fn a_webhook_path_taken_by_another_running_integration_is_a_deploy_error_naming_it(app: LiveApp) {
+        let first = create_with(&app, "First", &webhook_flow("shared", "first")).await;
+        act(&app, first, Command::Publish { note: Default::default() }).await;
+        reaches(&app, first, State::Active).await;
+        let second = create_with(&app, "Second", &webhook_flow("shared", "second")).await;
+
+        act(&app, second, Command::Publish { note: Default::default() }).await;
+
+        app.eventually("the second integration fails", || async {
+            app.store.summary(second).await.unwrap().current_state == State::Error
+        }).await;
+        let failed = app.store.summary(second).await.unwrap();
+        let error = failed.reconcile.last_error.unwrap();
+        assert!(error.contains(&format!("already used by integration {first}")), "{error}");
+        answers(&app, "shared", json!({ "version": "first", "id": 7 })).await;
+    }
+
+    async fn deploy_failures_are_retried_with_growing_backoff_then_given_up_and_publish_rearms(app: TestApp) {
+        let runtime = Arc::new(ScriptedRuntime::default());
+        let reconciler = driven(&app, runtime.clone(), "solo");
+        let id = active(&app.store, "Orders").await.id;
+        edit_flow(&app.store, id, "v2").await;
+        publish(&app.store, id, "").await;
+        runtime.fail_deploys("the target refused the deployment");
+
+        let mut delays = Vec::new();
+        for attempt in 1..=9 {
+            match reconciler.reconcile(id).await.unwrap() {
+                Outcome::RetryAfter { attempts, delay } => {
+                    assert_eq!(attempts, attempt);
+                    delays.push(delay.as_secs());
+                }
+                other => panic!("attempt {attempt}: {other:?}"),
+            }
+        }
+        let failing = app.store.summary(id).await.unwrap();
+        assert_eq!(failing.current_state, State::Error);
+        assert_eq!(failing.reconcile.attempts, 9);
+        assert!(failing.reconcile.next_attempt_at.unwrap() > chrono::Utc::now());
+        assert_eq!(failing.reconcile.last_error.as_deref(), Some("Deploying failed: the target refused the deployment"));
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+        assert_eq!(reconciler.reconcile(id).await.unwrap(), Outcome::GaveUp { attempts: 10 });
+        assert!(app.store.summary(id).await.unwrap().reconcile.gave_up);
+        assert!(app.store.due_for_reconcile("solo", 10).await.unwrap().is_empty(), "given up: not retried");
+
+        runtime.heal();
+        perform(&app.store, id, Command::Publish { note: Default::default() }).await;
+
+        assert_eq!(app.store.due_for_reconcile("solo", 10).await.unwrap(), [id], "re-armed");
+        assert_eq!(reconciler.reconcile_once().await.unwrap(), [(id, Outcome::Reached(State::Active))]);
+        let recovered = app.store.summary(id).await.unwrap();
+        assert_eq!((recovered.current_version, recovered.reconcile.attempts), (Some(v(2)), 0));
+    }
+
+    async fn a_failure_is_logged_as_a_transition_to_error_by_the_reconciler(app: TestApp) {
+        let runtime = Arc::new(ScriptedRuntime::default());
+        let reconciler = driven(&app, runtime.clone(), "solo");
+        let id = create(&app.store, "Orders").await.id;
+        publish(&app.store, id, "").await;
+        runtime.fail_deploys("no capacity");
+
+        reconciler.reconcile_once().await.unwrap();
+
+        let log = app.store.transitions(id, PageRequest::default()).await.unwrap();
+        let newest = &log.items[0];
+        assert_eq!((newest.field.as_str(), newest.to.as_deref(), newest.actor.as_str()),
+                   ("current_state", Some("error"), "reconciler"));
+        assert_eq!(newest.reason, "Deploying failed: no capacity (attempt 1, retrying in 1.0 s)");
+    }
+
+    async fn a_dead_runtime_task_is_an_error_and_the_retry_policy_brings_it_back(app: TestApp) {
+        let runtime = Arc::new(ScriptedRuntime::default());
+        let reconciler = driven(&app, runtime.clone(), "solo");
+        let id = create(&app.store, "Orders").await.id;
+        publish(&app.store, id, "").await;
+        reconciler.reconcile_once().await.unwrap();
+        runtime.die(id, "the flow panicked");
+
+        let found = reconciler.reconcile_once().await.unwrap();
+
+        assert_eq!(found.len(), 1);
+        assert!(matches!(found[0].1, Outcome::RetryAfter { attempts: 1, .. }), "{found:?}");
+        let failing = app.store.summary(id).await.unwrap();
+        assert_eq!(failing.current_state, State::Error);
+        assert_eq!(failing.reconcile.last_error.as_deref(), Some("stopped running: the flow panicked"));
+        assert_eq!(reconciler.reconcile(id).await.unwrap(), Outcome::Reached(State::Active));
+        assert_eq!(runtime.deploys_of(id), 2);
+    }
+
+    async fn a_killed_timer_task_is_noticed_and_restarted_by_the_live_reconciler(app: LiveApp) {
+        let timer = Definition::parse(&json!({
+            "trigger": { "kind": "timer", "every_seconds": 60 },
+            "steps": [{ "kind": "log", "message": "tick" }]
+        })).unwrap();
+        let id = create_with(&app, "Heartbeat", &timer).await;
+        act(&app, id, Command::Publish { note: Default::default() }).await;
+        reaches(&app, id, State::Active).await;
+
+        app.runtime.kill(id, "killed by the test");
+
+        app.eventually("the death is recorded", || async {
+            let log = app.store.transitions(id, PageRequest::default()).await.unwrap();
+            log.items.iter().any(|t| t.to.as_deref() == Some("error") && t.reason.contains("killed by the test"))
+        }).await;
+        reaches(&app, id, State::Active).await;
+        assert!(matches!(app.runtime.status(id).unwrap().health, junction::runtime::Health::Running));
+    }
+
+    async fn a_new_server_on_the_same_database_brings_every_active_integration_back(app: LiveApp) {
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let id = create_with(&app, &format!("Flow {n}"), &webhook_flow(&format!("flow-{n}"), "v1")).await;
+            act(&app, id, Command::Publish { note: Default::default() }).await;
+            ids.push(id);
+        }
+        for id in &ids {
+            reaches(&app, *id, State::Active).await;
+        }
+        let LiveApp(old) = app;
+        let (database, _old_data_dir) = old.shut_down().await;
+
+        let new = TestApp::start(database, tempfile::tempdir().unwrap(), common::live).await;
+
+        for n in 0..3 {
+            answers(&new, &format!("flow-{n}"), json!({ "version": "v1", "id": 7 })).await;
+        }
+        let log = new.store.transitions(ids[0], PageRequest::default()).await.unwrap();
+        assert!(log.items.iter().any(|t| t.reason.contains("the server that ran it restarted")), "the log says why");
+    }
+
+    async fn a_running_integration_whose_server_died_is_taken_over_once_its_lease_expires(app: TestApp) {
+        let runtime = Arc::new(ScriptedRuntime::default());
+        let id = create(&app.store, "Orders").await.id;
+        publish(&app.store, id, "").await;
+        driven(&app, Arc::new(ScriptedRuntime::default()), "dead-server").reconcile_once().await.unwrap();
+        let survivor = driven(&app, runtime.clone(), "survivor");
+
+        assert!(survivor.reconcile_once().await.unwrap().is_empty(), "the lease is still live");
+        sqlx::query("UPDATE integrations SET lease_expires_at = 0 WHERE id = $1")
+            .bind(id.to_string()).execute(app.store.pool()).await.unwrap();
+        survivor.reconcile_once().await.unwrap();
+
+        assert_eq!(runtime.deploys_of(id), 1);
+        assert_eq!(app.store.summary(id).await.unwrap().current_state, State::Active);
+    }
+
+    async fn two_reconcilers_on_one_database_deploy_each_of_200_integrations_exactly_once(app: TestApp) {
+        let runtime = Arc::new(ScriptedRuntime::default());
+        let mut ids = Vec::new();
+        for n in 0..200 {
+            let id = create(&app.store, &format!("Flow {n}")).await.id;
+            publish(&app.store, id, "").await;
+            ids.push(id);
+        }
+        let a = driven(&app, runtime.clone(), "replica-a");
+        let b = driven(&app, runtime.clone(), "replica-b");
+
+        let drive = |reconciler: Reconciler| tokio::spawn(async move {
+            for _ in 0..50 {
+                reconciler.reconcile_once().await.unwrap();
+            }
+        });
+        let (ra, rb) = (drive(a), drive(b));
+        ra.await.unwrap();
+        rb.await.unwrap();
+
+        assert_eq!(runtime.deployed_integrations(), 200);
+        for id in &ids {
+            assert_eq!(runtime.deploys_of(*id), 1, "{id}");
+            assert_eq!(app.store.summary(*id).await.unwrap().current_state, State::Active);
+        }
+    }
+
+    async fn a_flow_with_filter_transform_and_http_works_end_to_end_and_shows_each_step(app: LiveApp) {
+        let received = Arc::new(tokio::sync::Mutex::new(Vec::<Value>::new()));
+        let sink = {
+            let received = received.clone();
+            axum::Router::new().route("/orders", axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let received = received.clone();
+                async move {
+                    received.lock().await.push(body.clone());
+                    axum::Json(json!({ "accepted": body["id"] }))
+                }
+            }))
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, sink).await.unwrap() });
+        let flow = Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": "orders" },
+            "steps": [
+                { "kind": "filter", "condition": "body.qty > 0" },
+                { "kind": "transform", "template": { "id": "{{ body.id }}", "total": "{{ body.qty * body.price }}" } },
+                { "kind": "log", "message": "order {{ body.id }} totals {{ body.total }}" },
+                { "kind": "http", "method": "POST", "url": format!("http://{target}/orders"),
+                  "headers": { "x-api-key": "s3cret" } }
+            ]
+        })).unwrap();
+        let id = create_with(&app, "Orders", &flow).await;
+        act(&app, id, Command::Publish { note: Default::default() }).await;
+        reaches(&app, id, State::Active).await;
+
+        let kept = app.hook("orders", json!({ "id": "A1", "qty": 2, "price": 5 })).await;
+        let dropped = app.hook("orders", json!({ "id": "A2", "qty": 0, "price": 5 })).await;
+
+        assert_eq!(kept, (200, json!({ "accepted": "A1" })));
+        assert_eq!(dropped.0, 204);
+        assert_eq!(*received.lock().await, [json!({ "id": "A1", "total": 10 })]);
+        app.eventually("both messages are recorded", || async {
+            app.store.activity(id, PageRequest::default()).await.unwrap().total == 2
+        }).await;
+        let activity = app.store.activity(id, PageRequest::default()).await.unwrap();
+        let filtered = &activity.items[0];
+        let ok = &activity.items[1];
+        assert_eq!((filtered.outcome.as_str(), ok.outcome.as_str()), ("filtered", "ok"));
+        let steps: Vec<_> = ok.steps.as_array().unwrap().iter()
+            .map(|s| format!("{} {}", s["kind"].as_str().unwrap(), s["outcome"].as_str().unwrap())).collect();
+        assert_eq!(steps, ["filter ok", "transform ok", "log ok", "http ok"]);
+        assert_eq!(ok.steps[2]["detail"], "order A1 totals 10");
+    }
+
+    async fn a_failing_http_step_answers_502_naming_the_step(app: LiveApp) {
+        let flow = Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": "out" },
+            "steps": [{ "kind": "http", "method": "POST", "url": "http://127.0.0.1:9/nowhere", "timeout_seconds": 2 }]
+        })).unwrap();
+        let id = create_with(&app, "Out", &flow).await;
+        act(&app, id, Command::Publish { note: Default::default() }).await;
+        reaches(&app, id, State::Active).await;
+
+        let (status, body) = app.hook("out", json!({})).await;
+
+        assert_eq!(status, 502);
+        assert_eq!(body["error"]["code"], "step_failed");
+        assert_eq!(body["error"]["details"]["step"], 0);
+        assert!(body["error"]["message"].as_str().unwrap().starts_with("steps[0] (http): cannot reach"));
+    }
+
+    async fn a_webhook_body_over_the_limit_answers_413_and_bad_json_400(app: LiveApp) {
+        let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
+        act(&app, id, Command::Publish { note: Default::default() }).await;
+        reaches(&app, id, State::Active).await;
+        let big = "x".repeat(1024 * 1024 + 1);
+
+        let too_large = app.client.post(app.url("/hooks/orders")).body(big).send().await.unwrap();
+        let not_json = app.client.post(app.url("/hooks/orders")).body("{oops").send().await.unwrap();
+
+        assert_eq!(too_large.status().as_u16(), 413);
+        assert_eq!(not_json.status().as_u16(), 400);
+    }
+}
