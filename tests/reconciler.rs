@@ -399,6 +399,29 @@ on_both_databases! {
         assert!(body["error"]["message"].as_str().unwrap().starts_with("steps[0] (http): cannot reach"));
     }
 
+    async fn only_the_newest_activity_is_kept(app: TestApp) {
+        let live = LiveApp(TestApp::start(
+            common::TestDatabase::create(app.database.backend()).await,
+            tempfile::tempdir().unwrap(),
+            |config| { common::live(config); config.activity_keep = 3; },
+        ).await);
+        let app = &live;
+        let id = create_with(app, "Orders", &webhook_flow("orders", "v1")).await;
+        act(app, id, Command::Publish { note: Default::default() }).await;
+        reaches(app, id, State::Active).await;
+
+        for n in 0..5 {
+            assert_eq!(app.hook("orders", json!({ "id": n })).await.0, 200);
+            app.eventually("the message is recorded", || async move {
+                let newest = app.store.activity(id, PageRequest::default()).await.unwrap();
+                newest.items.first().is_some_and(|entry| entry.steps[0]["detail"].as_str().unwrap().contains(&format!("\"id\":{n}")))
+            }).await;
+        }
+
+        let kept = app.store.activity(id, PageRequest::default()).await.unwrap();
+        assert_eq!(kept.total, 3);
+    }
+
     async fn a_webhook_body_over_the_limit_answers_413_and_bad_json_400(app: LiveApp) {
         let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
         act(&app, id, Command::Publish { note: Default::default() }).await;

@@ -65,6 +65,14 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    pub fn backend(&self) -> Backend {
+        if self.postgres_name.is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     /// No database (what a stopped server leaves behind once its database moved on).
     fn none() -> Self {
         Self {
