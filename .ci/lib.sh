@@ -98,6 +98,22 @@ ensure_end2end_packages() {
     fi
 }
 
+OPENAPI_VALIDATOR_VERSION=0.7.1
+
+ensure_openapi_validator() {
+    step "openapi-spec-validator $OPENAPI_VALIDATOR_VERSION (PyPI), to check the API document"
+    local venv="$JUNCTION_CACHE/venv"
+    if "$venv/bin/openapi-spec-validator" --help >/dev/null 2>&1 &&
+        "$venv/bin/pip" show openapi-spec-validator 2>/dev/null | grep -q "^Version: $OPENAPI_VALIDATOR_VERSION$"; then
+        ok "openapi-spec-validator is installed"
+    else
+        command -v python3 >/dev/null || apt_install python3 python3-venv
+        python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
+        "$venv/bin/pip" install --quiet "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
+        ok "installed openapi-spec-validator $OPENAPI_VALIDATOR_VERSION"
+    fi
+}
+
 build_tools() {
     ensure_rust
     ensure_cargo_leptos

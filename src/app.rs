@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use crate::ui::pages::integrations::IntegrationsPage;
 use crate::ui::pages::not_found::NotFound;
@@ -55,7 +55,9 @@ pub fn App() -> impl IntoView {
             </header>
             <main id="main">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=IntegrationsPage />
+                    // Complete HTML on first load, so that pages (and their forms) work
+                    // without JavaScript: streamed parts would need a script to appear.
+                    <Route path=path!("/") view=IntegrationsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -58,6 +58,13 @@ pub enum AppError {
         expected_revision: i64,
         current_revision: i64,
     },
+    /// A draft update without `If-Match`: the revision it is based on is required so
+    /// that nobody overwrites someone else's change unknowingly. HTTP 428.
+    #[error("{message}")]
+    PreconditionRequired { message: String },
+    /// The request body is larger than the server accepts. HTTP 413.
+    #[error("the body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
     /// The request never reached the server, or its answer could not be read.
     /// Only the browser produces this one.
     #[error("the server could not be reached: {message}")]
@@ -95,6 +102,8 @@ impl AppError {
             | Self::NotFound { .. }
             | Self::InvalidTransition { .. }
             | Self::RevisionMismatch { .. }
+            | Self::PreconditionRequired { .. }
+            | Self::PayloadTooLarge { .. }
             | Self::Unreachable { .. }
             | Self::Internal { .. } => None,
         }
@@ -108,6 +117,8 @@ impl AppError {
             Self::NotFound { .. } => 404,
             Self::InvalidTransition { .. } => 409,
             Self::RevisionMismatch { .. } => 412,
+            Self::PreconditionRequired { .. } => 428,
+            Self::PayloadTooLarge { .. } => 413,
             Self::Unreachable { .. } => 502,
             Self::Internal { .. } => 500,
         }
@@ -120,7 +131,11 @@ impl AppError {
             Self::MalformedRequest { .. } => "malformed_request",
             Self::NotFound { .. } => "not_found",
             Self::InvalidTransition { .. } => "invalid_transition",
-            Self::RevisionMismatch { .. } => "revision_mismatch",
+            // The same code as a stale revision: both say the edit lacks a current one.
+            Self::RevisionMismatch { .. } | Self::PreconditionRequired { .. } => {
+                "revision_mismatch"
+            }
+            Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Unreachable { .. } => "unreachable",
             Self::Internal { .. } => "internal",
         }

@@ -204,6 +204,7 @@ fn router(state: AppState) -> Router {
     };
     Router::new()
         .route("/hooks/{path}", post(crate::api::hooks::call_webhook))
+        .merge(crate::api::rest::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), render_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

@@ -76,6 +76,7 @@ on_both_databases! {
 
         assert_eq!(status, 200);
         assert!(html.contains("Invoices &lt;b&gt;"), "the name is escaped and listed: {html}");
+        assert!(!html.contains("Loading integrations"), "complete HTML, not a fallback waiting for a script");
         assert!(html.contains("nightly"));
         assert!(html.contains("New integration"));
     }

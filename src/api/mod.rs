@@ -5,6 +5,8 @@
 #[cfg(feature = "ssr")]
 pub mod hooks;
 pub mod integrations;
+#[cfg(feature = "ssr")]
+pub mod rest;
 
 #[cfg(feature = "ssr")]
 mod server {

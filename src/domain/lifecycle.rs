@@ -10,6 +10,7 @@ use super::version::VersionNumber;
 
 /// What is true of an integration now (written by the reconciler only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Created, never published.
@@ -27,6 +28,7 @@ pub enum State {
 /// What the user asked for. `Error` is not among them: nobody asks for failure, and
 /// the type makes it impossible to request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TargetState {
     Draft,
@@ -113,6 +115,7 @@ impl fmt::Display for TargetState {
 
 /// The kinds of action a user can take on an existing integration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     Publish,

@@ -3,6 +3,9 @@
 
 pub mod activity;
 pub mod definition;
+/// Computed on the server: the diff library stays out of the browser bundle.
+#[cfg(feature = "ssr")]
+pub mod diff;
 pub mod integration;
 pub mod lifecycle;
 pub mod name;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The sub-steps users watch while an integration is Pending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Validating,

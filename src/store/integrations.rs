@@ -34,6 +34,15 @@ pub enum Command {
     RestoreAsDraft(VersionNumber),
 }
 
+/// Which integrations a list shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IntegrationFilter {
+    /// Only this current state; `None` shows all but the unpublished.
+    pub state: Option<State>,
+    /// Only names containing this, whatever the case.
+    pub name_contains: Option<String>,
+}
+
 /// An edit of the integration and its draft; fields left `None` stay as they are.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DraftEdit {
@@ -77,6 +86,7 @@ impl Store {
         insert_draft(&mut tx, id, definition, None, None).await?;
         let summary = self.summary_in(&mut tx, id).await?;
         tx.commit().await?;
+        self.changed(id);
         Ok(summary)
     }
 
@@ -98,6 +108,7 @@ impl Store {
         insert_draft(&mut tx, id, &source_version, None, Some(source)).await?;
         let summary = self.summary_in(&mut tx, id).await?;
         tx.commit().await?;
+        self.changed(id);
         Ok(summary)
     }
 
@@ -106,6 +117,52 @@ impl Store {
         let sql = format!("{SUMMARY_SELECT} ORDER BY i.created_at DESC, i.id");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(summary_from_row).collect()
+    }
+
+    /// A page of integrations, newest first, filtered by current state (unpublished
+    /// ones only when asked for) and by a piece of the name, whatever its case.
+    pub async fn find_integrations(
+        &self,
+        filter: &IntegrationFilter,
+        page: PageRequest,
+    ) -> Result<Page<IntegrationSummary>, StoreError> {
+        let state = filter.state.map(State::as_str);
+        let pattern = filter.name_contains.as_deref().map(|text| {
+            let escaped = text
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let condition = "WHERE (CASE WHEN $1 IS NULL THEN i.current_state <> 'deleted'
+                                     ELSE i.current_state = $1 END)
+                           AND ($2 IS NULL OR i.name_key LIKE $2 ESCAPE '\\')";
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM integrations i {condition}"))
+                .bind(state)
+                .bind(pattern.as_deref())
+                .fetch_one(&self.pool)
+                .await?;
+        let sql = format!(
+            "{SUMMARY_SELECT} {condition} ORDER BY i.created_at DESC, i.id LIMIT $3 OFFSET $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(state)
+            .bind(pattern.as_deref())
+            .bind(i64::from(page.per_page))
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page {
+            items: rows
+                .iter()
+                .map(summary_from_row)
+                .collect::<Result<_, _>>()?,
+            page: page.page,
+            per_page: page.per_page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
     }
 
     /// One integration with its active version and its draft.
@@ -283,6 +340,7 @@ impl Store {
         bump_revision(&mut tx, &row).await?;
         let summary = self.summary_in(&mut tx, id).await?;
         tx.commit().await?;
+        self.changed(id);
         Ok(summary)
     }
 
@@ -379,6 +437,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                self.changed(id);
                 return Ok(None);
             }
         }
@@ -409,6 +468,7 @@ impl Store {
         .await?;
         let summary = self.summary_in(&mut tx, id).await?;
         tx.commit().await?;
+        self.changed(id);
         Ok(Some(summary))
     }
 

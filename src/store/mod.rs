@@ -58,6 +58,8 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// Which integration just changed, for live pages and event streams.
+    changes: tokio::sync::broadcast::Sender<crate::domain::IntegrationId>,
 }
 
 /// How long start-up waits for the database before saying it cannot be reached.
@@ -103,7 +105,12 @@ impl Store {
             .map_err(connect_error)?;
         probe.close().await.map_err(connect_error)?;
         let pool = options.connect(&url_to_open).await.map_err(connect_error)?;
-        let store = Self { pool, dialect };
+        let (changes, _) = tokio::sync::broadcast::channel(4096);
+        let store = Self {
+            pool,
+            dialect,
+            changes,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -138,6 +145,18 @@ impl Store {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Dialect::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// A feed of the integrations that change (committed writes of this process). A
+    /// receiver that falls behind is told so (`Lagged`) and should re-read everything.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<crate::domain::IntegrationId> {
+        self.changes.subscribe()
+    }
+
+    /// Announces a committed change.
+    pub(crate) fn changed(&self, id: crate::domain::IntegrationId) {
+        // No subscriber is fine: nobody is watching.
+        let _ = self.changes.send(id);
     }
 
     /// Closes every connection, waiting for those in use to be returned.

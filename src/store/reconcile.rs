@@ -181,6 +181,7 @@ impl Store {
         .await?;
         let summary = super::integrations::summary(&mut tx, id, "").await?;
         tx.commit().await?;
+        self.changed(id);
         Ok(summary)
     }
 

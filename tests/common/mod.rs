@@ -255,6 +255,42 @@ impl TestApp {
         (database, data_dir)
     }
 
+    /// Calls the JSON API: status, headers and the JSON answer (null when there is none).
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        self.api_with(method, path, body, &[]).await
+    }
+
+    pub async fn api_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
     /// Calls a webhook: the status and the JSON answer (null when there is none).
     pub async fn hook(&self, path: &str, body: Value) -> (u16, Value) {
         let response = self

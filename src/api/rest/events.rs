@@ -1,0 +1,42 @@
+//! `GET /api/v1/events`: server-sent events, one `integration` event (the integration
+//! as it now stands) per change, and `deleted` when one is gone.
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{Stream, StreamExt};
+use std::convert::Infallible;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use super::IntegrationJson;
+use crate::startup::AppState;
+
+/// Changes of integrations as they happen: `event: integration` with the integration
+/// as JSON; `event: deleted` with its id; `event: resync` when events were missed (the
+/// client should re-read what it shows).
+#[utoipa::path(get, path = "/api/v1/events", tag = "integrations",
+    responses((status = 200, content_type = "text/event-stream",
+               description = "`integration` events carry an IntegrationJson")))]
+pub async fn stream(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let store = state.store.clone();
+    let events = BroadcastStream::new(store.changes()).then(move |change| {
+        let store = store.clone();
+        async move {
+            Ok(match change {
+                Ok(id) => match store.summary(id).await {
+                    Ok(summary) => Event::default()
+                        .event("integration")
+                        .json_data(IntegrationJson::from(summary))
+                        .unwrap_or_else(|_| Event::default().event("resync").data("")),
+                    Err(_) => Event::default().event("deleted").data(id.to_string()),
+                },
+                Err(BroadcastStreamRecvError::Lagged(_)) => {
+                    Event::default().event("resync").data("")
+                }
+            })
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}

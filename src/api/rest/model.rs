@@ -1,0 +1,293 @@
+//! The JSON the API speaks, with its OpenAPI schemas. Times are RFC 3339; states are
+//! lower-case names.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::domain::activity::ActivityEntry;
+use crate::domain::lifecycle::{State, TargetState};
+use crate::domain::reconcile::Phase;
+use crate::domain::{IntegrationSummary, Page, Transition, Version, VersionSummary};
+
+/// An integration as it now stands.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IntegrationJson {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub current_state: State,
+    /// Never `error`.
+    pub target_state: TargetState,
+    /// True while the current state (or running version) differs from the target.
+    pub pending: bool,
+    /// The version the user wants running.
+    pub active_version: Option<i64>,
+    /// The version actually running.
+    pub current_version: Option<i64>,
+    pub draft_version: Option<i64>,
+    /// Send it back as `If-Match` when updating the draft.
+    pub revision: i64,
+    pub reconcile: ReconcileJson,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The reconciler's progress.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReconcileJson {
+    /// The sub-step while Pending.
+    pub phase: Option<Phase>,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub gave_up: bool,
+}
+
+impl From<IntegrationSummary> for IntegrationJson {
+    fn from(summary: IntegrationSummary) -> Self {
+        let pending = summary.pending();
+        Self {
+            id: summary.id.to_string(),
+            name: summary.name,
+            description: summary.description,
+            current_state: summary.current_state,
+            target_state: summary.target_state,
+            pending,
+            active_version: summary.active_version.map(|n| n.get()),
+            current_version: summary.current_version.map(|n| n.get()),
+            draft_version: summary.draft_version.map(|n| n.get()),
+            revision: summary.revision,
+            reconcile: ReconcileJson {
+                phase: summary.reconcile.phase,
+                attempts: summary.reconcile.attempts,
+                next_attempt_at: summary.reconcile.next_attempt_at,
+                last_error: summary.reconcile.last_error,
+                gave_up: summary.reconcile.gave_up,
+            },
+            created_at: summary.created_at,
+            updated_at: summary.updated_at,
+        }
+    }
+}
+
+/// A version; `definition` only when one version is asked for (secrets masked).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VersionJson {
+    pub number: i64,
+    /// True for the draft; false once published (frozen).
+    pub draft: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The version the draft was started from.
+    pub based_on: Option<i64>,
+    /// For a blueprint: the version it copies.
+    pub source: Option<VersionRefJson>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub published_by: Option<String>,
+    pub note: Option<String>,
+    /// SHA-256 of the canonical definition.
+    pub content_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VersionRefJson {
+    pub integration_id: String,
+    pub version: i64,
+}
+
+impl From<VersionSummary> for VersionJson {
+    fn from(version: VersionSummary) -> Self {
+        let published = version.published;
+        Self {
+            number: version.number.get(),
+            draft: published.is_none(),
+            created_at: version.created_at,
+            updated_at: version.updated_at,
+            based_on: version.based_on.map(|n| n.get()),
+            source: version.source.map(|source| VersionRefJson {
+                integration_id: source.integration_id.to_string(),
+                version: source.number.get(),
+            }),
+            published_at: published.as_ref().map(|p| p.at),
+            published_by: published.as_ref().map(|p| p.by.clone()),
+            note: published.as_ref().and_then(|p| p.note.clone()),
+            content_hash: published.map(|p| p.content_hash),
+            definition: None,
+        }
+    }
+}
+
+impl From<Version> for VersionJson {
+    fn from(version: Version) -> Self {
+        let definition = version.definition;
+        Self {
+            definition: Some(definition),
+            ..Self::from(version.summary)
+        }
+    }
+}
+
+/// One recorded change of a state or version.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TransitionJson {
+    pub id: i64,
+    pub version: Option<i64>,
+    /// `current_state`, `target_state`, `current_version` or `target_version`.
+    pub field: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// A person's name, `api`, or `reconciler`.
+    pub actor: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+impl From<Transition> for TransitionJson {
+    fn from(t: Transition) -> Self {
+        Self {
+            id: t.id,
+            version: t.version.map(|n| n.get()),
+            field: t.field,
+            from: t.from,
+            to: t.to,
+            actor: t.actor,
+            reason: t.reason,
+            at: t.at,
+        }
+    }
+}
+
+/// One message through one version of a flow.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActivityJson {
+    pub id: i64,
+    pub version: i64,
+    /// `webhook` or `timer`.
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_us: i64,
+    /// `ok`, `filtered` or `failed`.
+    pub outcome: String,
+    /// Each step: `index`, `kind`, `outcome`, `detail`.
+    pub steps: Value,
+    pub error: Option<String>,
+}
+
+impl From<ActivityEntry> for ActivityJson {
+    fn from(a: ActivityEntry) -> Self {
+        Self {
+            id: a.id,
+            version: a.version.get(),
+            trigger: a.trigger,
+            started_at: a.started_at,
+            duration_us: a.duration_us,
+            outcome: a.outcome,
+            steps: a.steps,
+            error: a.error,
+        }
+    }
+}
+
+/// The difference between the pretty-printed definitions of two versions.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DiffJson {
+    pub from: i64,
+    pub to: i64,
+    pub identical: bool,
+    /// A unified diff, as `diff -u` prints it.
+    pub unified: String,
+}
+
+/// A page of a longer list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PageJson<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: u64,
+}
+
+pub type IntegrationPage = PageJson<IntegrationJson>;
+pub type VersionPage = PageJson<VersionJson>;
+pub type TransitionPage = PageJson<TransitionJson>;
+pub type ActivityPage = PageJson<ActivityJson>;
+
+impl<T, U: Into<T>> From<Page<U>> for PageJson<T> {
+    fn from(page: Page<U>) -> Self {
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            page: page.page,
+            per_page: page.per_page,
+            total: page.total,
+        }
+    }
+}
+
+/// A new integration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The flow of its first draft; a starter webhook when left out.
+    #[serde(default)]
+    pub definition: Option<Value>,
+}
+
+/// A new state of the draft (and of the name and description).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftBody {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub definition: Value,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    /// Up to 500 characters.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlueprintBody {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Every error has this shape.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorJson,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorJson {
+    /// `malformed_request`, `not_found`, `invalid_transition`, `revision_mismatch`,
+    /// `validation_failed`, `payload_too_large` or `internal`.
+    pub code: String,
+    pub message: String,
+    /// `fields` (validation_failed); `current_state`, `target_state`, `allowed_actions`
+    /// (invalid_transition); `expected_revision`, `current_revision` (revision_mismatch);
+    /// `request_id` (internal).
+    pub details: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FieldErrorJson {
+    /// Where, e.g. `definition.steps[2].url`.
+    pub path: String,
+    pub message: String,
+}

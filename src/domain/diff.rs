@@ -1,0 +1,88 @@
+//! The difference between two definitions, line by line over their pretty JSON, as
+//! people read diffs. Computed on the server only: the diff library stays out of the
+//! browser bundle.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+/// A line of a diff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffLine {
+    /// `equal`, `delete` or `insert`.
+    pub tag: String,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinitionDiff {
+    pub identical: bool,
+    pub unified: String,
+    pub lines: Vec<DiffLine>,
+}
+
+/// Diffs `old` against `new`, labelling the two sides.
+pub fn definitions(old: &Value, new: &Value, old_label: &str, new_label: &str) -> DefinitionDiff {
+    let old_text = pretty(old);
+    let new_text = pretty(new);
+    let diff = TextDiff::from_lines(&old_text, &new_text);
+    let lines = diff
+        .iter_all_changes()
+        .map(|change| DiffLine {
+            tag: match change.tag() {
+                ChangeTag::Equal => "equal",
+                ChangeTag::Delete => "delete",
+                ChangeTag::Insert => "insert",
+            }
+            .to_owned(),
+            text: change.value().trim_end_matches('\n').to_owned(),
+        })
+        .collect();
+    DefinitionDiff {
+        identical: old_text == new_text,
+        unified: diff
+            .unified_diff()
+            .context_radius(3)
+            .header(old_label, new_label)
+            .to_string(),
+        lines,
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_changed_value_shows_as_one_line_out_and_one_in() {
+        let diff = definitions(
+            &json!({"a": 1, "b": 2}),
+            &json!({"a": 1, "b": 3}),
+            "v1",
+            "v2",
+        );
+        assert!(!diff.identical);
+        assert!(diff.unified.starts_with("--- v1\n+++ v2\n"));
+        let changed: Vec<_> = diff
+            .lines
+            .iter()
+            .filter(|l| l.tag != "equal")
+            .map(|l| format!("{} {}", l.tag, l.text.trim()))
+            .collect();
+        assert_eq!(changed, ["delete \"b\": 2", "insert \"b\": 3"]);
+    }
+
+    #[test]
+    fn equal_definitions_are_identical() {
+        let diff = definitions(&json!({"a": [1]}), &json!({"a": [1]}), "v1", "v2");
+        assert!(diff.identical);
+        assert!(diff.unified.is_empty());
+    }
+}
