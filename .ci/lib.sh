@@ -10,6 +10,9 @@ JUNCTION_CACHE="${JUNCTION_CACHE:-$HOME/.cache/junction}"
 # Build artifacts are kept outside the checkout so that a fresh clone (CI's) reuses
 # the dependencies already compiled on this machine instead of building them again.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$JUNCTION_CACHE/target}"
+# Incremental caches are kept per checkout path: with a fresh clone each CI run they
+# only pile up in the shared directory, and speed nothing up.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 export PATH="$HOME/.cargo/bin:$JUNCTION_CACHE/binaryen/node_modules/.bin:$PATH"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }

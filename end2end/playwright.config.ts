@@ -10,6 +10,20 @@ const binary = process.env.JUNCTION_BIN ?? resolve(__dirname, "../target/release
 const siteRoot = process.env.LEPTOS_SITE_ROOT ?? resolve(__dirname, "../target/site");
 const dataDir = mkdtempSync(join(tmpdir(), "junction-e2e-"));
 
+// The system Chromium: Playwright's own browser download is not possible here.
+const launchOptions = {
+  executablePath: "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+};
+
 export default defineConfig({
   testDir: "./tests",
   fullyParallel: true,
@@ -26,21 +40,19 @@ export default defineConfig({
   projects: [
     {
       name: "chromium",
+      testIgnore: /\.nojs\.spec\.ts$/,
       use: {
         ...devices["Desktop Chrome"],
-        launchOptions: {
-          // The system Chromium: Playwright's own browser download is not possible here.
-          executablePath: "/usr/bin/chromium",
-          args: [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        },
+        launchOptions,
+      },
+    },
+    {
+      name: "chromium without JavaScript",
+      testMatch: /\.nojs\.spec\.ts$/,
+      use: {
+        ...devices["Desktop Chrome"],
+        javaScriptEnabled: false,
+        launchOptions,
       },
     },
   ],

@@ -5,6 +5,10 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+use crate::ui::live::provide_live;
+use crate::ui::pages::detail::IntegrationPage;
+use crate::ui::pages::editor::{EditPage, NewPage};
+use crate::ui::pages::history::HistoryPage;
 use crate::ui::pages::integrations::IntegrationsPage;
 use crate::ui::pages::not_found::NotFound;
 
@@ -31,6 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_live();
     // Tells browser tests (and anyone curious) that the page has become interactive.
     #[cfg(feature = "hydrate")]
     Effect::new(|_| {
@@ -51,6 +56,8 @@ pub fn App() -> impl IntoView {
                 </A>
                 <nav aria-label="Main">
                     <A href="/">"Integrations"</A>
+                    <A href="/integrations/new">"New integration"</A>
+                    <a href="/api/openapi.json">"API"</a>
                 </nav>
             </header>
             <main id="main">
@@ -58,6 +65,10 @@ pub fn App() -> impl IntoView {
                     // Complete HTML on first load, so that pages (and their forms) work
                     // without JavaScript: streamed parts would need a script to appear.
                     <Route path=path!("/") view=IntegrationsPage ssr=SsrMode::Async />
+                    <Route path=path!("/integrations/new") view=NewPage ssr=SsrMode::Async />
+                    <Route path=path!("/integrations/:id") view=IntegrationPage ssr=SsrMode::Async />
+                    <Route path=path!("/integrations/:id/edit") view=EditPage ssr=SsrMode::Async />
+                    <Route path=path!("/integrations/:id/history") view=HistoryPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

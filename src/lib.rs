@@ -1,5 +1,9 @@
 //! Junction: a self-hosted integration platform. See `README.md` for the map.
 
+// Leptos encodes a page's whole view tree in its type; the larger pages nest deeper
+// than the compiler's default limit.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod domain;

@@ -52,37 +52,3 @@ test.describe("with JavaScript", () => {
     await expect(page.locator("#name-error")).toHaveText("");
   });
 });
-
-test.describe("without JavaScript", () => {
-  test.use({ javaScriptEnabled: false });
-
-  test("a person creates an integration with a plain form post", async ({ page }, testInfo) => {
-    const name = uniqueName("No script", testInfo);
-    await page.goto("/");
-
-    await page.getByLabel("Name").fill(name);
-    await page.getByLabel("Description").fill("works everywhere");
-    await page.getByRole("button", { name: "Create integration" }).click();
-
-    await expect(page).toHaveURL(/\/\??$/);
-    await expect(page.getByRole("row", { name: new RegExp(name) })).toContainText("works everywhere");
-  });
-
-  test("a duplicate name comes back with the message and what was typed", async ({ page }, testInfo) => {
-    const name = uniqueName("Payroll", testInfo);
-    await page.goto("/");
-    await page.getByLabel("Name").fill(name);
-    await page.getByRole("button", { name: "Create integration" }).click();
-    await expect(page.getByRole("row", { name: new RegExp(name) })).toBeVisible();
-
-    await page.getByLabel("Name").fill(name);
-    await page.getByLabel("Description").fill("second try");
-    await page.getByRole("button", { name: "Create integration" }).click();
-
-    await expect(page.locator("#name-error")).toHaveText(`an integration named “${name}” already exists`);
-    await expect(page.getByLabel("Name")).toHaveValue(name);
-    await expect(page.getByLabel("Description")).toHaveValue("second try");
-    await page.goto("/");
-    await expect(page.getByRole("row", { name: new RegExp(name) })).toHaveCount(1);
-  });
-});

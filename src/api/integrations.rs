@@ -5,7 +5,8 @@ use leptos::prelude::*;
 
 use crate::domain::activity::ActivityEntry;
 use crate::domain::{
-    IntegrationDetail, IntegrationSummary, Page, Transition, Version, VersionSummary,
+    DetailPage, History, IntegrationDetail, IntegrationSummary, Page, Transition, Version,
+    VersionSummary,
 };
 use crate::error::AppError;
 
@@ -31,6 +32,25 @@ pub async fn create_integration(
     }
     .await;
     super::reply_to_form(result, &[("name", &name), ("description", &description)]).await
+}
+
+/// Creates an integration with its first draft's flow (JSON text), from the editor.
+#[server(endpoint = "create_integration_with")]
+pub async fn create_integration_with(
+    name: String,
+    description: String,
+    definition: Option<String>,
+) -> Result<IntegrationSummary, AppError> {
+    use crate::domain::NewIntegration;
+
+    let edit = server::parse_edit(0, Some(name), Some(description), definition)?;
+    let (Some(name), Some(description)) = (edit.name, edit.description) else {
+        return Err(AppError::field("name", "a name is required"));
+    };
+    let new = NewIntegration { name, description };
+    Ok(super::store()?
+        .create_integration(&new, edit.definition.as_ref(), &super::web_user())
+        .await?)
 }
 
 /// One integration with its active version, draft and versions; secrets masked.
@@ -172,27 +192,173 @@ pub async fn delete_integration(id: String) -> Result<(), AppError> {
     super::store()?
         .perform(id, &Command::Delete, &super::web_user())
         .await?;
+    // A form posted without JavaScript would be sent back to the deleted page.
+    if server::is_plain_form_post().await {
+        leptos_axum::redirect("/");
+    }
     Ok(())
 }
 
-/// "New integration from this version": a new integration whose draft copies version N.
+/// "New integration from this version": a new integration whose draft copies version
+/// N. Without a name, it is called after the original ("Orders from v3").
 #[server(endpoint = "new_from_version")]
 pub async fn new_from_version(
     id: String,
     version: String,
-    name: String,
+    name: Option<String>,
     description: Option<String>,
 ) -> Result<IntegrationSummary, AppError> {
-    use crate::domain::{NewIntegration, VersionRef};
+    use crate::domain::{Description, NewIntegration, VersionRef};
 
     let source = VersionRef {
         integration_id: server::parse_id(&id)?,
         number: server::parse_version(&version)?,
     };
-    let new = NewIntegration::parse(&name, description.as_deref().unwrap_or(""))?;
-    Ok(super::store()?
+    let store = super::store()?;
+    let new = match name
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        Some(name) => NewIntegration::parse(name, description.as_deref().unwrap_or(""))?,
+        None => {
+            let original = store.summary(source.integration_id).await?;
+            NewIntegration {
+                name: store
+                    .free_name(&format!("{} from {}", original.name, source.number))
+                    .await?,
+                description: Description::parse(&original.description).unwrap_or_default(),
+            }
+        }
+    };
+    let created = store
         .create_from_version(&source, &new, &super::web_user())
+        .await?;
+    super::wake_reconciler();
+    Ok(created)
+}
+
+/// A page of integrations for the list: filtered by state (a state name, or empty for
+/// all but the unpublished) and by a piece of the name.
+#[server(endpoint = "find_integrations")]
+pub async fn find_integrations(
+    state: Option<String>,
+    q: Option<String>,
+    page: Option<u32>,
+) -> Result<Page<IntegrationSummary>, AppError> {
+    use crate::domain::PageRequest;
+    use crate::domain::lifecycle::State;
+    use crate::store::integrations::IntegrationFilter;
+
+    let state = match state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(name) => Some(
+            State::parse(name)
+                .ok_or_else(|| AppError::field("state", format!("unknown state {name:?}")))?,
+        ),
+    };
+    let filter = IntegrationFilter {
+        state,
+        name_contains: q.filter(|q| !q.trim().is_empty()),
+    };
+    Ok(super::store()?
+        .find_integrations(&filter, PageRequest::new(page, Some(25)))
         .await?)
+}
+
+/// What the detail page shows: the integration, its webhook URL and recent activity.
+#[server(endpoint = "get_detail_page")]
+pub async fn get_detail_page(id: String) -> Result<DetailPage, AppError> {
+    use crate::domain::PageRequest;
+    use crate::domain::definition::Definition;
+
+    let id = server::parse_id(&id)?;
+    let store = super::store()?;
+    let detail = store.integration(id).await?.masked();
+    let path = detail
+        .active
+        .as_ref()
+        .or(detail.draft.as_ref())
+        .and_then(|version| Definition::parse(&version.definition).ok())
+        .and_then(|definition| definition.webhook_path().map(str::to_owned));
+    let webhook_url = match path {
+        Some(path) => Some(format!("{}/hooks/{path}", server::origin().await)),
+        None => None,
+    };
+    let activity = store
+        .activity(id, PageRequest::new(Some(1), Some(20)))
+        .await?;
+    Ok(DetailPage {
+        detail,
+        webhook_url,
+        activity,
+    })
+}
+
+/// What the history page shows: versions (a page at a time, with their flows and
+/// "identical to" marks) and the transition log (a page at a time).
+#[server(endpoint = "get_history")]
+pub async fn get_history(
+    id: String,
+    page: Option<u32>,
+    log_page: Option<u32>,
+) -> Result<History, AppError> {
+    use crate::domain::lifecycle::allowed_actions;
+    use crate::domain::{HistoryVersion, PageRequest};
+
+    let id = server::parse_id(&id)?;
+    let store = super::store()?;
+    let integration = store.summary(id).await?;
+    let summaries = store.versions(id, PageRequest::new(page, Some(20))).await?;
+    let oldest = store.oldest_by_hash(id).await?;
+    let mut items = Vec::with_capacity(summaries.items.len());
+    for summary in summaries.items {
+        let identical_to = summary
+            .published
+            .as_ref()
+            .and_then(|published| oldest.get(&published.content_hash))
+            .copied()
+            .filter(|oldest| *oldest != summary.number);
+        items.push(HistoryVersion {
+            version: store.version(id, summary.number).await?.masked(),
+            identical_to,
+        });
+    }
+    Ok(History {
+        allowed_actions: allowed_actions(integration.situation()),
+        integration,
+        versions: Page {
+            items,
+            page: summaries.page,
+            per_page: summaries.per_page,
+            total: summaries.total,
+        },
+        transitions: store
+            .transitions(id, PageRequest::new(log_page, Some(25)))
+            .await?,
+    })
+}
+
+/// The difference between two versions (`a`, `b`), or between the running version and
+/// the draft when `b` is "draft".
+#[server(endpoint = "diff_versions")]
+pub async fn diff_versions(
+    id: String,
+    a: String,
+    b: String,
+) -> Result<crate::domain::diff::DefinitionDiff, AppError> {
+    let id = server::parse_id(&id)?;
+    let store = super::store()?;
+    let a = server::parse_version(&a)?;
+    let b = server::parse_version(&b)?;
+    let old = store.version(id, a).await?.masked();
+    let new = store.version(id, b).await?.masked();
+    Ok(crate::domain::diff::definitions(
+        &old.definition,
+        &new.definition,
+        &a.to_string(),
+        &b.to_string(),
+    ))
 }
 
 /// Parsing shared by the server functions above.
@@ -265,6 +431,35 @@ mod server {
         } else {
             format!("{prefix}.{path}")
         }
+    }
+
+    /// Whether the request is a browser's plain form post (no JavaScript).
+    pub async fn is_plain_form_post() -> bool {
+        leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .ok()
+            .and_then(|headers| {
+                headers
+                    .get(axum::http::header::ACCEPT)
+                    .and_then(|accept| accept.to_str().ok())
+                    .map(|accept| accept.contains("text/html"))
+            })
+            .unwrap_or(false)
+    }
+
+    /// The scheme and host the browser used, for links that are copied elsewhere.
+    pub async fn origin() -> String {
+        let host = leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .ok()
+            .and_then(|headers| {
+                headers
+                    .get(axum::http::header::HOST)
+                    .and_then(|host| host.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+        format!("http://{host}")
     }
 
     pub async fn perform(id: &str, command: Command) -> Result<IntegrationSummary, AppError> {

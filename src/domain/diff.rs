@@ -1,9 +1,11 @@
 //! The difference between two definitions, line by line over their pretty JSON, as
-//! people read diffs. Computed on the server only: the diff library stays out of the
-//! browser bundle.
+//! people read diffs. Computed on the server only (the diff library stays out of the
+//! browser bundle); the result travels to pages.
 
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "ssr")]
 use serde_json::Value;
+#[cfg(feature = "ssr")]
 use similar::{ChangeTag, TextDiff};
 
 /// A line of a diff.
@@ -22,6 +24,7 @@ pub struct DefinitionDiff {
 }
 
 /// Diffs `old` against `new`, labelling the two sides.
+#[cfg(feature = "ssr")]
 pub fn definitions(old: &Value, new: &Value, old_label: &str, new_label: &str) -> DefinitionDiff {
     let old_text = pretty(old);
     let new_text = pretty(new);
@@ -49,13 +52,14 @@ pub fn definitions(old: &Value, new: &Value, old_label: &str, new_label: &str) -
     }
 }
 
+#[cfg(feature = "ssr")]
 fn pretty(value: &Value) -> String {
     let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
     text.push('\n');
     text
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -250,6 +250,32 @@ impl IntegrationDetail {
     }
 }
 
+/// A version as the history page shows it: with its flow (masked), and the oldest
+/// other version with identical content, if any.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryVersion {
+    pub version: Version,
+    pub identical_to: Option<VersionNumber>,
+}
+
+/// Everything the history page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub integration: IntegrationSummary,
+    pub allowed_actions: Vec<ActionKind>,
+    pub versions: Page<HistoryVersion>,
+    pub transitions: Page<Transition>,
+}
+
+/// Everything the detail page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetailPage {
+    pub detail: IntegrationDetail,
+    /// Where the webhook is called, for webhook flows.
+    pub webhook_url: Option<String>,
+    pub activity: Page<super::activity::ActivityEntry>,
+}
+
 /// One recorded change of a state or version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transition {

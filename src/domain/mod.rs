@@ -3,8 +3,6 @@
 
 pub mod activity;
 pub mod definition;
-/// Computed on the server: the diff library stays out of the browser bundle.
-#[cfg(feature = "ssr")]
 pub mod diff;
 pub mod integration;
 pub mod lifecycle;
@@ -13,7 +11,8 @@ pub mod reconcile;
 pub mod version;
 
 pub use integration::{
-    Actor, Description, IntegrationDetail, IntegrationId, IntegrationSummary, NewIntegration, Page,
-    PageRequest, Publication, Transition, Version, VersionRef, VersionSummary,
+    Actor, Description, DetailPage, History, HistoryVersion, IntegrationDetail, IntegrationId,
+    IntegrationSummary, NewIntegration, Page, PageRequest, Publication, Transition, Version,
+    VersionRef, VersionSummary,
 };
 pub use name::IntegrationName;

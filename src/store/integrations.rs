@@ -238,6 +238,55 @@ impl Store {
         })
     }
 
+    /// For each content hash shared by several versions, the oldest of them.
+    pub async fn oldest_by_hash(
+        &self,
+        id: IntegrationId,
+    ) -> Result<std::collections::HashMap<String, VersionNumber>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT content_hash, min(number) AS oldest FROM versions
+             WHERE integration_id = $1 AND content_hash IS NOT NULL
+             GROUP BY content_hash HAVING count(*) > 1",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let hash: String = row.try_get("content_hash")?;
+                let oldest = optional_number(row, "oldest")?
+                    .ok_or_else(|| StoreError::Corrupt("a version without a number".into()))?;
+                Ok((hash, oldest))
+            })
+            .collect()
+    }
+
+    /// A name for a copy that no integration uses yet: "Orders from v3", then
+    /// "Orders from v3 (2)", ...
+    pub async fn free_name(&self, base: &str) -> Result<IntegrationName, StoreError> {
+        let base: String = base.chars().take(90).collect();
+        for n in 1..1000 {
+            let candidate = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base} ({n})")
+            };
+            let Ok(name) = IntegrationName::parse(&candidate) else {
+                continue;
+            };
+            let taken: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM integrations WHERE name_key = $1 AND target_state <> 'deleted'",
+            )
+            .bind(name.key())
+            .fetch_one(&self.pool)
+            .await?;
+            if taken == 0 {
+                return Ok(name);
+            }
+        }
+        Err(StoreError::NameTaken(base))
+    }
+
     /// The transition log of an integration, newest first.
     pub async fn transitions(
         &self,

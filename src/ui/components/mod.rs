@@ -1,3 +1,7 @@
 //! Pieces shared by several pages.
 
+pub mod actions;
+pub mod badges;
+pub mod diff;
 pub mod field;
+pub mod pager;

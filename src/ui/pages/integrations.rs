@@ -4,36 +4,75 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::integrations::{CreateIntegration, list_integrations};
-use crate::domain::IntegrationSummary;
+use crate::api::integrations::{CreateIntegration, find_integrations};
 use crate::domain::name::IntegrationName;
+use crate::domain::{IntegrationSummary, Page};
 use crate::error::AppError;
+use crate::ui::components::badges::{StateBadges, VersionBadge};
 use crate::ui::components::field::TextField;
+use crate::ui::components::pager::Pager;
+use crate::ui::format;
+use crate::ui::live::{live_data, newest, use_live};
 
 #[component]
 pub fn IntegrationsPage() -> impl IntoView {
     let create = ServerAction::<CreateIntegration>::new();
-    // Refetched after each creation: the list is the server's, never a local guess.
-    let integrations = Resource::new(move || create.version().get(), |_| list_integrations());
+    let query = use_query_map();
+    let live = use_live();
+    // A created integration shows at once, before the server's event arrives.
+    Effect::new(move |_| {
+        if create.version().get() > 0 {
+            live.update(|n| *n = n.wrapping_add(1));
+        }
+    });
+    let key = move || {
+        query.with(|q| {
+            format!(
+                "{}|{}|{}",
+                q.get("state").unwrap_or_default(),
+                q.get("q").unwrap_or_default(),
+                q.get("page").unwrap_or_default()
+            )
+        })
+    };
+    let (initial, latest) = live_data(key, |key: String| async move {
+        let mut parts = key.splitn(3, '|');
+        let state = parts.next().map(str::to_owned).filter(|s| !s.is_empty());
+        let q = parts.next().map(str::to_owned).filter(|s| !s.is_empty());
+        let page = parts.next().and_then(|p| p.parse().ok());
+        find_integrations(state, q, page).await
+    });
+    let state = query.with_untracked(|q| q.get("state").unwrap_or_default());
+    let search = query.with_untracked(|q| q.get("q").unwrap_or_default());
     view! {
         <Title text="Integrations" />
         <div class="page-head">
             <h1>"Integrations"</h1>
+            <a class="button primary" href="/integrations/new">"Design a new integration"</a>
         </div>
         <div class="two-columns">
             <section aria-labelledby="list-heading" class="list">
                 <h2 id="list-heading" class="visually-hidden">"All integrations"</h2>
-                <Transition fallback=|| view! { <p class="muted">"Loading integrations…"</p> }>
+                <form method="get" class="filters" role="search">
+                    <label for="filter-state">"State"</label>
+                    <select id="filter-state" name="state">
+                        {[("", "All but unpublished"), ("draft", "Draft"), ("active", "Active"), ("inactive", "Inactive"), ("error", "Error"), ("deleted", "Deleted (unpublished)")]
+                            .into_iter()
+                            .map(|(value, label)| view! { <option value=value selected=state == value>{label}</option> })
+                            .collect_view()}
+                    </select>
+                    <label for="filter-q">"Search"</label>
+                    <input id="filter-q" name="q" type="search" value=search placeholder="Part of a name" />
+                    <button type="submit">"Filter"</button>
+                </form>
+                <Suspense fallback=|| view! { <p class="muted">"Loading integrations…"</p> }>
                     {move || Suspend::new(async move {
-                        match integrations.await {
-                            Ok(list) => view! { <IntegrationTable list /> }.into_any(),
-                            Err(err) => view! {
-                                <p class="alert" role="alert">{err.to_string()}</p>
-                            }
-                            .into_any(),
+                        match initial.await {
+                            Ok(first) => view! { <IntegrationTable page=newest(first, key(), latest) /> }.into_any(),
+                            Err(err) => view! { <p class="alert" role="alert">{err.to_string()}</p> }.into_any(),
                         }
                     })}
-                </Transition>
+                </Suspense>
             </section>
             <NewIntegrationForm create />
         </div>
@@ -41,47 +80,80 @@ pub fn IntegrationsPage() -> impl IntoView {
 }
 
 #[component]
-fn IntegrationTable(list: Vec<IntegrationSummary>) -> impl IntoView {
-    if list.is_empty() {
-        return view! {
-            <div class="empty">
-                <p>"No integrations yet."</p>
-                <p class="muted">"Create one with the form: give it a name, then design its flow."</p>
-            </div>
-        }
-        .into_any();
-    }
+fn IntegrationTable(page: Signal<Page<IntegrationSummary>>) -> impl IntoView {
+    let query = use_query_map();
+    let href = move |number: u32| {
+        query.with_untracked(|q| {
+            format!(
+                "/?state={}&q={}&page={number}",
+                q.get("state").unwrap_or_default(),
+                q.get("q").unwrap_or_default()
+            )
+        })
+    };
+    let paging = page.with_untracked(|p| (p.page, p.per_page, p.total));
     view! {
-        <table class="table" aria-label="Integrations">
-            <thead>
-                <tr>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"Description"</th>
-                    <th scope="col">"Created"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {list
-                    .into_iter()
-                    .map(|integration| {
-                        let created = integration.created_at;
-                        view! {
-                            <tr>
-                                <th scope="row">{integration.name}</th>
-                                <td class="muted">{integration.description}</td>
-                                <td>
-                                    <time datetime=created.to_rfc3339()>
-                                        {created.format("%Y-%m-%d %H:%M UTC").to_string()}
-                                    </time>
-                                </td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <Show
+            when=move || page.with(|p| !p.items.is_empty())
+            fallback=|| view! {
+                <div class="empty">
+                    <p>"No integrations here."</p>
+                    <p class="muted">"Create one with the form: give it a name, then design its flow."</p>
+                </div>
+            }
+        >
+            <table class="table" aria-label="Integrations">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Active version"</th>
+                        <th scope="col">"Last change"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || page.with(|p| p.items.clone()) key=|i| i.id let:integration>
+                        <IntegrationRow first=integration page />
+                    </For>
+                </tbody>
+            </table>
+        </Show>
+        <Pager page=paging.0 per_page=paging.1 total=paging.2 href=href label="Integration pages" />
     }
-    .into_any()
+}
+
+#[component]
+fn IntegrationRow(
+    first: IntegrationSummary,
+    page: Signal<Page<IntegrationSummary>>,
+) -> impl IntoView {
+    let id = first.id;
+    // The row follows its integration as live updates come in (and keeps its last
+    // value for the moment before the list drops it).
+    let row = Memo::new(move |previous: Option<&IntegrationSummary>| {
+        page.with(|p| p.items.iter().find(|i| i.id == id).cloned())
+            .or_else(|| previous.cloned())
+            .unwrap_or_else(|| first.clone())
+    });
+    let href = format!("/integrations/{id}");
+    view! {
+        <tr>
+            <th scope="row">
+                <a href=href>{move || row.with(|i| i.name.clone())}</a>
+                <Show when=move || row.with(|i| i.draft_version.is_some() && i.published_before)>
+                    <span class="badge draft-marker" title="unpublished changes">"draft"</span>
+                </Show>
+                <div class="muted small">{move || row.with(|i| i.description.clone())}</div>
+            </th>
+            <td><StateBadges integration=Signal::from(row) /></td>
+            <td><VersionBadge version=Signal::derive(move || row.with(|i| i.active_version)) /></td>
+            <td>
+                {move || row.with(|i| view! {
+                    <time datetime=i.updated_at.to_rfc3339()>{format::time(&i.updated_at)}</time>
+                })}
+            </td>
+        </tr>
+    }
 }
 
 /// Creates an integration. Works with and without JavaScript: without it, the server
