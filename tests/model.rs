@@ -420,6 +420,20 @@ on_both_databases! {
         assert_eq!(numbers, [1]);
     }
 
+    async fn a_page_of_versions_comes_with_their_flows_in_one_read(app: TestApp) {
+        let running = active(&app.store, "Orders").await;
+        edit_flow(&app.store, running.id, "second").await;
+
+        let page = app.store.versions_with_definitions(running.id, PageRequest::new(Some(1), Some(1))).await.unwrap();
+
+        assert_eq!(page.total, 2);
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].summary.number, v(2));
+        assert_eq!(page.items[0].definition["steps"][0]["template"]["marker"], "second");
+        let oldest = app.store.oldest_by_hash(running.id).await.unwrap();
+        assert!(oldest.is_empty(), "no two published versions share content yet");
+    }
+
     async fn the_detail_lists_the_actions_allowed_now(app: TestApp) {
         let stopped = inactive(&app.store, "Orders").await;
 

@@ -29,3 +29,6 @@ CREATE TABLE activities (
 ) STRICT;
 
 CREATE INDEX activities_by_integration ON activities (integration_id, id DESC);
+
+-- "Identical to vN" on the history page groups an integration's versions by content.
+CREATE INDEX versions_by_content ON versions (integration_id, content_hash);

@@ -309,29 +309,35 @@ pub async fn get_history(
     let id = server::parse_id(&id)?;
     let store = super::store()?;
     let integration = store.summary(id).await?;
-    let summaries = store.versions(id, PageRequest::new(page, Some(20))).await?;
+    let versions = store
+        .versions_with_definitions(id, PageRequest::new(page, Some(20)))
+        .await?;
     let oldest = store.oldest_by_hash(id).await?;
-    let mut items = Vec::with_capacity(summaries.items.len());
-    for summary in summaries.items {
-        let identical_to = summary
-            .published
-            .as_ref()
-            .and_then(|published| oldest.get(&published.content_hash))
-            .copied()
-            .filter(|oldest| *oldest != summary.number);
-        items.push(HistoryVersion {
-            version: store.version(id, summary.number).await?.masked(),
-            identical_to,
-        });
-    }
+    let items = versions
+        .items
+        .into_iter()
+        .map(|version| {
+            let identical_to = version
+                .summary
+                .published
+                .as_ref()
+                .and_then(|published| oldest.get(&published.content_hash))
+                .copied()
+                .filter(|oldest| *oldest != version.summary.number);
+            HistoryVersion {
+                version: version.masked(),
+                identical_to,
+            }
+        })
+        .collect();
     Ok(History {
         allowed_actions: allowed_actions(integration.situation()),
         integration,
         versions: Page {
             items,
-            page: summaries.page,
-            per_page: summaries.per_page,
-            total: summaries.total,
+            page: versions.page,
+            per_page: versions.per_page,
+            total: versions.total,
         },
         transitions: store
             .transitions(id, PageRequest::new(log_page, Some(25)))

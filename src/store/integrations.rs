@@ -238,6 +238,52 @@ impl Store {
         })
     }
 
+    /// A page of versions with their flows, newest first, in one query (the history
+    /// page shows them all).
+    pub async fn versions_with_definitions(
+        &self,
+        id: IntegrationId,
+        page: PageRequest,
+    ) -> Result<Page<Version>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        summary(&mut conn, id, "").await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM versions WHERE integration_id = $1 AND discarded_at IS NULL",
+        )
+        .bind(id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS}, definition FROM versions
+             WHERE integration_id = $1 AND discarded_at IS NULL
+             ORDER BY number DESC LIMIT $2 OFFSET $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id.to_string())
+            .bind(i64::from(page.per_page))
+            .bind(page.offset())
+            .fetch_all(&mut *conn)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let text: String = row.try_get("definition")?;
+                Ok(Version {
+                    summary: version_summary_from_row(row)?,
+                    definition: serde_json::from_str(&text).map_err(|err| {
+                        StoreError::Corrupt(format!("stored definition is not JSON: {err}"))
+                    })?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Page {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
     /// For each content hash shared by several versions, the oldest of them.
     pub async fn oldest_by_hash(
         &self,
