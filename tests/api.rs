@@ -80,6 +80,11 @@ on_both_databases! {
         assert_eq!(app.api("POST", &format!("{base}/stop"), None).await.0, 202);
         settles(&app, &id, "inactive").await;
         assert_eq!(app.hook("orders", json!({})).await.0, 404);
+        assert_eq!(app.api("POST", &format!("{base}/start"), None).await.0, 202);
+        answers(&app, "orders", "v1").await;
+        settles(&app, &id, "active").await;
+        assert_eq!(app.api("POST", &format!("{base}/stop"), None).await.0, 202);
+        settles(&app, &id, "inactive").await;
         assert_eq!(app.api("POST", &format!("{base}/unpublish"), None).await.0, 202);
         settles(&app, &id, "deleted").await;
 
@@ -193,6 +198,19 @@ on_both_databases! {
             assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
             assert!(body["error"]["details"].is_object(), "{body}");
         }
+    }
+
+    async fn an_internal_failure_answers_500_with_only_a_request_id(app: TestApp) {
+        // A closed pool is a database that went away under the server.
+        app.store.close().await;
+
+        let (status, headers, body) = app.api("GET", "/api/v1/integrations", None).await;
+
+        assert_eq!((status, code(&body)), (500, "internal"));
+        let request_id = body["error"]["details"]["request_id"].as_str().unwrap();
+        assert_eq!(headers["x-request-id"].to_str().unwrap(), request_id, "the id in the log is the one in the header");
+        let text = body.to_string().to_lowercase();
+        assert!(!text.contains("pool") && !text.contains("sqlx"), "no internals: {body}");
     }
 
     async fn validation_errors_list_every_field_with_its_path(app: TestApp) {

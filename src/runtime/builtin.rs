@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::task::AbortHandle;
 
 use super::activity::{Activity, ActivitySink};
-use super::flow::{CompiledFlow, Run};
+use super::flow::{CompiledFlow, Run, Templates};
 use super::{Health, Runtime, RuntimeError, Status};
 use crate::domain::IntegrationId;
 use crate::domain::definition::{Definition, Trigger};
@@ -20,6 +20,7 @@ pub struct BuiltinRuntime {
     inner: Mutex<Inner>,
     http: reqwest::Client,
     activity: ActivitySink,
+    templates: Templates,
 }
 
 #[derive(Default)]
@@ -58,6 +59,7 @@ impl BuiltinRuntime {
                 .build()
                 .unwrap_or_default(),
             activity,
+            templates: Templates::default(),
         }
     }
 
@@ -196,7 +198,8 @@ impl Runtime for BuiltinRuntime {
         version: VersionNumber,
         definition: &Definition,
     ) -> Result<(), RuntimeError> {
-        let flow = CompiledFlow::build(definition).map_err(|err| RuntimeError(err.to_string()))?;
+        let flow = CompiledFlow::build(definition, &self.templates)
+            .map_err(|err| RuntimeError(err.to_string()))?;
         self.lock().built.insert(id, (version, Arc::new(flow)));
         Ok(())
     }

@@ -6,6 +6,8 @@ use minijinja::{Environment, UndefinedBehavior, Value as TemplateValue, context}
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::domain::definition::{Definition, HttpMethod, Step, Trigger};
@@ -24,11 +26,76 @@ pub struct BuildError {
     pub message: String,
 }
 
+/// One template environment for every flow in the process, so that the built-in
+/// filters, tests and globals exist once rather than once per running flow. Each flow
+/// adds its templates under a prefix of its own and removes them when it is dropped.
+#[derive(Clone)]
+pub struct Templates(Arc<RwLock<Environment<'static>>>);
+
+impl Default for Templates {
+    fn default() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.set_fuel(Some(TEMPLATE_FUEL));
+        // Output is JSON and log text, never HTML: nothing is escaped.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        Self(Arc::new(RwLock::new(env)))
+    }
+}
+
+impl Templates {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Environment<'static>> {
+        // Adding or removing a template cannot leave the environment half-changed.
+        self.0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Environment<'static>> {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// A flow ready to run.
 pub struct CompiledFlow {
     pub trigger: Trigger,
-    env: Environment<'static>,
+    templates: Templates,
+    /// The full names of this flow's templates in the shared environment.
+    names: Vec<String>,
     steps: Vec<CompiledStep>,
+}
+
+impl Drop for CompiledFlow {
+    fn drop(&mut self) {
+        let mut env = self.templates.write();
+        for name in &self.names {
+            env.remove_template(name);
+        }
+    }
+}
+
+/// Adds one template under `prefix`, remembering its name; errors name the place in
+/// the definition.
+struct Builder<'a> {
+    env: &'a mut Environment<'static>,
+    prefix: String,
+    names: Vec<String>,
+}
+
+impl Builder<'_> {
+    fn add(&mut self, path: &str, source: String) -> Result<String, BuildError> {
+        let name = format!("{}{path}", self.prefix);
+        self.env
+            .add_template_owned(name.clone(), source)
+            .map_err(|err| BuildError {
+                path: path.to_owned(),
+                message: describe_template_error(&err),
+            })?;
+        self.names.push(name.clone());
+        Ok(name)
+    }
 }
 
 enum CompiledStep {
@@ -100,53 +167,64 @@ pub struct Run {
     pub failed_step: Option<usize>,
 }
 
+fn compile_steps(
+    definition: &Definition,
+    builder: &mut Builder<'_>,
+) -> Result<Vec<CompiledStep>, BuildError> {
+    let mut steps = Vec::with_capacity(definition.steps.len());
+    for (index, step) in definition.steps.iter().enumerate() {
+        let path = format!("steps[{index}]");
+        steps.push(match step {
+            Step::Log { message } => CompiledStep::Log {
+                template: builder.add(&format!("{path}.message"), message.clone())?,
+            },
+            Step::Transform { template } => CompiledStep::Transform {
+                template: compile_tree(builder, &format!("{path}.template"), template)?,
+            },
+            Step::Filter { condition } => CompiledStep::Filter {
+                template: builder.add(
+                    &format!("{path}.condition"),
+                    format!("{{% if ({condition}) %}}true{{% else %}}false{{% endif %}}"),
+                )?,
+            },
+            Step::Http {
+                method,
+                url,
+                headers,
+                timeout_seconds,
+            } => CompiledStep::Http {
+                method: *method,
+                url: url.clone(),
+                headers: headers.clone(),
+                timeout: timeout_seconds.map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_secs),
+            },
+        });
+    }
+    Ok(steps)
+}
+
 impl CompiledFlow {
-    /// Compiles every template and condition of `definition`.
-    pub fn build(definition: &Definition) -> Result<Self, BuildError> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Lenient);
-        env.set_fuel(Some(TEMPLATE_FUEL));
-        // Output is JSON and log text, never HTML: nothing is escaped.
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        let mut steps = Vec::with_capacity(definition.steps.len());
-        for (index, step) in definition.steps.iter().enumerate() {
-            let path = format!("steps[{index}]");
-            steps.push(match step {
-                Step::Log { message } => CompiledStep::Log {
-                    template: add(&mut env, format!("{path}.message"), message.clone())?,
-                },
-                Step::Transform { template } => CompiledStep::Transform {
-                    template: compile_tree(&mut env, &format!("{path}.template"), template)?,
-                },
-                Step::Filter { condition } => CompiledStep::Filter {
-                    template: add(
-                        &mut env,
-                        format!("{path}.condition"),
-                        format!("{{% if ({condition}) %}}true{{% else %}}false{{% endif %}}"),
-                    )
-                    .map_err(|err| BuildError {
-                        path: format!("{path}.condition"),
-                        message: err.message,
-                    })?,
-                },
-                Step::Http {
-                    method,
-                    url,
-                    headers,
-                    timeout_seconds,
-                } => CompiledStep::Http {
-                    method: *method,
-                    url: url.clone(),
-                    headers: headers.clone(),
-                    timeout: timeout_seconds.map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_secs),
-                },
-            });
-        }
-        Ok(Self {
+    /// Compiles every template and condition of `definition` into `templates`.
+    pub fn build(definition: &Definition, templates: &Templates) -> Result<Self, BuildError> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let mut env = templates.write();
+        let mut builder = Builder {
+            env: &mut env,
+            prefix: format!("flow-{}/", NEXT.fetch_add(1, Ordering::Relaxed)),
+            names: Vec::new(),
+        };
+        let steps = compile_steps(definition, &mut builder);
+        let names = std::mem::take(&mut builder.names);
+        drop(env);
+        let mut flow = Self {
             trigger: definition.trigger.clone(),
-            env,
-            steps,
-        })
+            templates: templates.clone(),
+            names,
+            steps: Vec::new(),
+        };
+        // On failure, dropping `flow` removes what was added before the error.
+        flow.steps = steps?;
+        Ok(flow)
     }
 
     /// Runs the flow on one message.
@@ -248,7 +326,8 @@ impl CompiledFlow {
     }
 
     fn render(&self, name: &str, body: &Value) -> Result<String, String> {
-        let template = self.env.get_template(name).map_err(|err| err.to_string())?;
+        let env = self.templates.read();
+        let template = env.get_template(name).map_err(|err| err.to_string())?;
         template
             .render(context! { body => TemplateValue::from(minijinja::value::Serde(body)) })
             .map_err(|err| describe_template_error(&err))
@@ -294,37 +373,22 @@ impl CompiledStep {
     }
 }
 
-fn add(env: &mut Environment<'static>, name: String, source: String) -> Result<String, BuildError> {
-    env.add_template_owned(name.clone(), source)
-        .map_err(|err| BuildError {
-            path: name.clone(),
-            message: describe_template_error(&err),
-        })?;
-    Ok(name)
-}
-
-fn compile_tree(
-    env: &mut Environment<'static>,
-    path: &str,
-    value: &Value,
-) -> Result<Tree, BuildError> {
+fn compile_tree(builder: &mut Builder<'_>, path: &str, value: &Value) -> Result<Tree, BuildError> {
     Ok(match value {
         Value::String(text) if !text.contains("{{") && !text.contains("{%") => {
             Tree::Literal(value.clone())
         }
         Value::String(text) => match single_expression(text) {
-            Some(expression) => Tree::Typed(add(
-                env,
-                path.to_owned(),
-                format!("{{{{ ({expression}) | tojson }}}}"),
-            )?),
-            None => Tree::Text(add(env, path.to_owned(), text.clone())?),
+            Some(expression) => {
+                Tree::Typed(builder.add(path, format!("{{{{ ({expression}) | tojson }}}}"))?)
+            }
+            None => Tree::Text(builder.add(path, text.clone())?),
         },
         Value::Array(items) => Tree::Array(
             items
                 .iter()
                 .enumerate()
-                .map(|(index, item)| compile_tree(env, &format!("{path}[{index}]"), item))
+                .map(|(index, item)| compile_tree(builder, &format!("{path}[{index}]"), item))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(fields) => Tree::Object(
@@ -333,7 +397,7 @@ fn compile_tree(
                 .map(|(key, item)| {
                     Ok((
                         key.clone(),
-                        compile_tree(env, &format!("{path}.{key}"), item)?,
+                        compile_tree(builder, &format!("{path}.{key}"), item)?,
                     ))
                 })
                 .collect::<Result<_, BuildError>>()?,
@@ -436,7 +500,7 @@ mod tests {
             "trigger": { "kind": "webhook", "path": "t" }, "steps": steps
         }))
         .unwrap();
-        CompiledFlow::build(&definition).unwrap()
+        CompiledFlow::build(&definition, &Templates::default()).unwrap()
     }
 
     async fn run(flow: &CompiledFlow, body: Value) -> Run {
@@ -514,6 +578,25 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn flows_share_one_environment_and_take_their_templates_with_them() {
+        let templates = Templates::default();
+        let definition = Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": "t" },
+            "steps": [{ "kind": "log", "message": "a {{ body.x }}" }]
+        }))
+        .unwrap();
+        let first = CompiledFlow::build(&definition, &templates).unwrap();
+        let second = CompiledFlow::build(&definition, &templates).unwrap();
+        assert_eq!(templates.read().templates().count(), 2);
+
+        drop(first);
+
+        assert_eq!(templates.read().templates().count(), 1);
+        let run = second.run(json!({ "x": 1 }), &reqwest::Client::new()).await;
+        assert_eq!(run.steps[0].detail, "a 1", "the other flow still runs");
+    }
+
     #[test]
     fn a_template_with_a_syntax_error_fails_the_build_naming_its_place() {
         let definition = Definition::parse(&json!({
@@ -522,11 +605,17 @@ mod tests {
         }))
         .unwrap();
 
-        let Err(err) = CompiledFlow::build(&definition) else {
+        let templates = Templates::default();
+        let Err(err) = CompiledFlow::build(&definition, &templates) else {
             panic!("should not compile")
         };
 
         assert_eq!(err.path, "steps[1].template.a");
+        assert_eq!(
+            templates.read().templates().count(),
+            0,
+            "a failed build leaves nothing behind"
+        );
     }
 
     #[test]
@@ -537,7 +626,8 @@ mod tests {
         }))
         .unwrap();
 
-        let Err(err) = CompiledFlow::build(&definition) else {
+        let templates = Templates::default();
+        let Err(err) = CompiledFlow::build(&definition, &templates) else {
             panic!("should not compile")
         };
 
