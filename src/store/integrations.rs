@@ -208,25 +208,7 @@ impl Store {
         id: IntegrationId,
         page: PageRequest,
     ) -> Result<Page<VersionSummary>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        summary(&mut conn, id, "").await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM versions WHERE integration_id = $1 AND discarded_at IS NULL",
-        )
-        .bind(id.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
-        let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM versions
-             WHERE integration_id = $1 AND discarded_at IS NULL
-             ORDER BY number DESC LIMIT $2 OFFSET $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id.to_string())
-            .bind(i64::from(page.per_page))
-            .bind(page.offset())
-            .fetch_all(&mut *conn)
-            .await?;
+        let (rows, total) = self.version_rows(id, page, "").await?;
         Ok(Page {
             items: rows
                 .iter()
@@ -234,7 +216,7 @@ impl Store {
                 .collect::<Result<_, _>>()?,
             page: page.page,
             per_page: page.per_page,
-            total: u64::try_from(total).unwrap_or(0),
+            total,
         })
     }
 
@@ -245,25 +227,7 @@ impl Store {
         id: IntegrationId,
         page: PageRequest,
     ) -> Result<Page<Version>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        summary(&mut conn, id, "").await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM versions WHERE integration_id = $1 AND discarded_at IS NULL",
-        )
-        .bind(id.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
-        let sql = format!(
-            "SELECT {VERSION_COLUMNS}, definition FROM versions
-             WHERE integration_id = $1 AND discarded_at IS NULL
-             ORDER BY number DESC LIMIT $2 OFFSET $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id.to_string())
-            .bind(i64::from(page.per_page))
-            .bind(page.offset())
-            .fetch_all(&mut *conn)
-            .await?;
+        let (rows, total) = self.version_rows(id, page, ", definition").await?;
         let items = rows
             .iter()
             .map(|row| {
@@ -280,8 +244,37 @@ impl Store {
             items,
             page: page.page,
             per_page: page.per_page,
-            total: u64::try_from(total).unwrap_or(0),
+            total,
         })
+    }
+
+    /// A page of version rows (with `extra` columns) and how many there are in all.
+    async fn version_rows(
+        &self,
+        id: IntegrationId,
+        page: PageRequest,
+        extra: &str,
+    ) -> Result<(Vec<AnyRow>, u64), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        summary(&mut conn, id, "").await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM versions WHERE integration_id = $1 AND discarded_at IS NULL",
+        )
+        .bind(id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS}{extra} FROM versions
+             WHERE integration_id = $1 AND discarded_at IS NULL
+             ORDER BY number DESC LIMIT $2 OFFSET $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id.to_string())
+            .bind(i64::from(page.per_page))
+            .bind(page.offset())
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok((rows, u64::try_from(total).unwrap_or(0)))
     }
 
     /// For each content hash shared by several versions, the oldest of them.

@@ -180,14 +180,11 @@ impl Editor {
                         object.insert("message".into(), json!(step.message));
                     }
                     "transform" => {
-                        let template = serde_json::from_str::<Value>(&step.template)
-                            .unwrap_or_else(|err| {
-                                errors.push(FieldError::new(
-                                    format!("steps[{index}].template"),
-                                    format!("not valid JSON: {err}"),
-                                ));
-                                Value::Object(Map::new())
-                            });
+                        let template = json_field(
+                            &step.template,
+                            format!("steps[{index}].template"),
+                            &mut errors,
+                        );
                         object.insert("template".into(), template);
                     }
                     "filter" => {
@@ -197,14 +194,11 @@ impl Editor {
                         object.insert("method".into(), json!(step.method));
                         object.insert("url".into(), json!(step.url.trim()));
                         if !step.headers.trim().is_empty() {
-                            let headers = serde_json::from_str::<Value>(&step.headers)
-                                .unwrap_or_else(|err| {
-                                    errors.push(FieldError::new(
-                                        format!("steps[{index}].headers"),
-                                        format!("not valid JSON: {err}"),
-                                    ));
-                                    Value::Object(Map::new())
-                                });
+                            let headers = json_field(
+                                &step.headers,
+                                format!("steps[{index}].headers"),
+                                &mut errors,
+                            );
                             object.insert("headers".into(), headers);
                         }
                         if !step.timeout.trim().is_empty() {
@@ -254,6 +248,18 @@ impl Editor {
         } else {
             Err(errors)
         }
+    }
+
+    /// Everything to save, checked; every problem is shown at its field.
+    fn checked(&self) -> Option<Value> {
+        let mut errors = self.check_names();
+        let definition = self.definition();
+        if let Err(more) = &definition {
+            errors.extend(more.iter().cloned());
+        }
+        let ok = errors.is_empty();
+        self.errors.set(errors);
+        definition.ok().filter(|_| ok)
     }
 
     fn check_names(&self) -> Vec<FieldError> {
@@ -345,13 +351,7 @@ pub fn NewPage() -> impl IntoView {
     let saving = RwSignal::new(false);
     let navigate = use_navigate();
     let save = move |_| {
-        let mut errors = editor.check_names();
-        let definition = editor.definition();
-        if let Err(more) = &definition {
-            errors.extend(more.clone());
-        }
-        editor.errors.set(errors.clone());
-        let (Ok(definition), true) = (definition, errors.is_empty()) else {
+        let Some(definition) = editor.checked() else {
             return;
         };
         saving.set(true);
@@ -384,6 +384,14 @@ pub fn NewPage() -> impl IntoView {
     }
 }
 
+/// Text that should be JSON; when it is not, an error at `path` and an empty object.
+fn json_field(text: &str, path: String, errors: &mut Vec<FieldError>) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|err| {
+        errors.push(FieldError::new(path, format!("not valid JSON: {err}")));
+        Value::Object(Map::new())
+    })
+}
+
 /// A failed save's problems, as field errors (or one for the whole form).
 fn field_errors(err: AppError) -> Vec<FieldError> {
     match err {
@@ -414,14 +422,8 @@ fn EditExisting(detail: IntegrationDetail) -> impl IntoView {
     let allowed = RwSignal::new(detail.allowed_actions.clone());
     let save_id = id.clone();
     let save = move |_| {
-        let mut errors = editor.check_names();
-        let definition = editor.definition();
-        if let Err(more) = &definition {
-            errors.extend(more.clone());
-        }
-        editor.errors.set(errors.clone());
         notice.set(None);
-        let (Ok(definition), true) = (definition, errors.is_empty()) else {
+        let Some(definition) = editor.checked() else {
             return;
         };
         saving.set(true);
