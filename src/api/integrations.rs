@@ -41,15 +41,12 @@ pub async fn create_integration_with(
     description: String,
     definition: Option<String>,
 ) -> Result<IntegrationSummary, AppError> {
-    use crate::domain::NewIntegration;
+    use crate::domain::definition::Definition;
 
-    let edit = server::parse_edit(0, Some(name), Some(description), definition)?;
-    let (Some(name), Some(description)) = (edit.name, edit.description) else {
-        return Err(AppError::field("name", "a name is required"));
-    };
-    let new = NewIntegration { name, description };
+    let definition = definition.as_deref().map(Definition::parse_str);
+    let (new, definition) = super::parse_new(&name, &description, definition)?;
     Ok(super::store()?
-        .create_integration(&new, edit.definition.as_ref(), &super::web_user())
+        .create_integration(&new, definition.as_ref(), &super::web_user())
         .await?)
 }
 
@@ -123,8 +120,15 @@ pub async fn save_draft(
     description: Option<String>,
     definition: Option<String>,
 ) -> Result<IntegrationSummary, AppError> {
+    use crate::domain::definition::Definition;
+
     let id = server::parse_id(&id)?;
-    let edit = server::parse_edit(revision, name, description, definition)?;
+    let edit = super::parse_edit(
+        revision,
+        name.as_deref(),
+        description.as_deref(),
+        definition.as_deref().map(Definition::parse_str),
+    )?;
     Ok(super::store()?.edit_draft(id, &edit).await?)
 }
 
@@ -193,7 +197,7 @@ pub async fn delete_integration(id: String) -> Result<(), AppError> {
         .perform(id, &Command::Delete, &super::web_user())
         .await?;
     // A form posted without JavaScript would be sent back to the deleted page.
-    if server::is_plain_form_post().await {
+    if super::is_plain_form_post().await {
         leptos_axum::redirect("/");
     }
     Ok(())
@@ -370,11 +374,10 @@ pub async fn diff_versions(
 /// Parsing shared by the server functions above.
 #[cfg(feature = "ssr")]
 mod server {
-    use crate::domain::definition::Definition;
     use crate::domain::version::VersionNumber;
-    use crate::domain::{Description, IntegrationId, IntegrationName, IntegrationSummary};
-    use crate::error::{AppError, FieldError};
-    use crate::store::integrations::{Command, DraftEdit};
+    use crate::domain::{IntegrationId, IntegrationSummary};
+    use crate::error::AppError;
+    use crate::store::integrations::Command;
 
     /// An id that is not even a UUID names no integration.
     pub fn parse_id(id: &str) -> Result<IntegrationId, AppError> {
@@ -385,72 +388,6 @@ mod server {
 
     pub fn parse_version(version: &str) -> Result<VersionNumber, AppError> {
         VersionNumber::parse(version).map_err(|err| AppError::field("version", err))
-    }
-
-    /// Checks every field of an edit, reporting all problems at once.
-    pub fn parse_edit(
-        revision: i64,
-        name: Option<String>,
-        description: Option<String>,
-        definition: Option<String>,
-    ) -> Result<DraftEdit, AppError> {
-        let mut fields = Vec::new();
-        let name = name
-            .map(|name| IntegrationName::parse(&name))
-            .transpose()
-            .unwrap_or_else(|err| {
-                fields.push(FieldError::new("name", err));
-                None
-            });
-        let description = description
-            .map(|text| Description::parse(&text))
-            .transpose()
-            .unwrap_or_else(|err| {
-                fields.push(FieldError::new("description", err));
-                None
-            });
-        let definition = match definition.map(|text| Definition::parse_str(&text)) {
-            None => None,
-            Some(Ok(definition)) => Some(definition),
-            Some(Err(errors)) => {
-                fields.extend(errors.into_iter().map(|error| FieldError {
-                    path: prefixed("definition", &error.path),
-                    message: error.message,
-                }));
-                None
-            }
-        };
-        if !fields.is_empty() {
-            return Err(AppError::ValidationFailed { fields });
-        }
-        Ok(DraftEdit {
-            expected_revision: revision,
-            name,
-            description,
-            definition,
-        })
-    }
-
-    fn prefixed(prefix: &str, path: &str) -> String {
-        if path == prefix || path.is_empty() {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}.{path}")
-        }
-    }
-
-    /// Whether the request is a browser's plain form post (no JavaScript).
-    pub async fn is_plain_form_post() -> bool {
-        leptos_axum::extract::<axum::http::HeaderMap>()
-            .await
-            .ok()
-            .and_then(|headers| {
-                headers
-                    .get(axum::http::header::ACCEPT)
-                    .and_then(|accept| accept.to_str().ok())
-                    .map(|accept| accept.contains("text/html"))
-            })
-            .unwrap_or(false)
     }
 
     /// The scheme and host the browser used, for links that are copied elsewhere.

@@ -10,7 +10,10 @@ pub mod rest;
 
 #[cfg(feature = "ssr")]
 mod server {
-    use crate::error::AppError;
+    use crate::domain::definition::Definition;
+    use crate::domain::{Description, IntegrationName, NewIntegration};
+    use crate::error::{AppError, FieldError};
+    use crate::store::integrations::DraftEdit;
     use crate::store::{Store, StoreError};
     use crate::telemetry::{current_request_id, error_chain};
 
@@ -107,14 +110,10 @@ mod server {
         let Ok(headers) = leptos_axum::extract::<axum::http::HeaderMap>().await else {
             return result;
         };
-        let accepts_html = headers
-            .get(axum::http::header::ACCEPT)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"));
         let referer = headers
             .get(axum::http::header::REFERER)
             .and_then(|value| value.to_str().ok());
-        if let (true, Some(referer)) = (accepts_html, referer) {
+        if let (true, Some(referer)) = (accepts_html(&headers), referer) {
             let mut query = form::url_encoded(form);
             let encoded_error = serde_json::to_string(err).unwrap_or_default();
             query.push_str("&error=");
@@ -122,6 +121,87 @@ mod server {
             leptos_axum::redirect(&format!("{}?{query}", referer_path(referer)));
         }
         result
+    }
+
+    /// Whether the request is a browser's plain form post (no JavaScript).
+    pub async fn is_plain_form_post() -> bool {
+        leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .is_ok_and(|headers| accepts_html(&headers))
+    }
+
+    /// A browser posting a form without JavaScript asks for a page back.
+    fn accepts_html(headers: &axum::http::HeaderMap) -> bool {
+        headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    }
+
+    /// Checks every field of an edit, reporting all problems at once. The definition
+    /// comes already read (from JSON text in forms, a JSON value in the API); its
+    /// problems are placed under `definition`.
+    pub fn parse_edit(
+        expected_revision: i64,
+        name: Option<&str>,
+        description: Option<&str>,
+        definition: Option<Result<Definition, Vec<FieldError>>>,
+    ) -> Result<DraftEdit, AppError> {
+        let mut fields = Vec::new();
+        let name = name
+            .map(IntegrationName::parse)
+            .transpose()
+            .unwrap_or_else(|err| {
+                fields.push(FieldError::new("name", err));
+                None
+            });
+        let description = description
+            .map(Description::parse)
+            .transpose()
+            .unwrap_or_else(|err| {
+                fields.push(FieldError::new("description", err));
+                None
+            });
+        let definition = definition.transpose().unwrap_or_else(|errors| {
+            fields.extend(under_definition(errors));
+            None
+        });
+        if !fields.is_empty() {
+            return Err(AppError::ValidationFailed { fields });
+        }
+        Ok(DraftEdit {
+            expected_revision,
+            name,
+            description,
+            definition,
+        })
+    }
+
+    /// A new integration's fields and optional first flow, every problem reported at once.
+    pub fn parse_new(
+        name: &str,
+        description: &str,
+        definition: Option<Result<Definition, Vec<FieldError>>>,
+    ) -> Result<(NewIntegration, Option<Definition>), AppError> {
+        let edit = parse_edit(0, Some(name), Some(description), definition)?;
+        match (edit.name, edit.description) {
+            (Some(name), Some(description)) => {
+                Ok((NewIntegration { name, description }, edit.definition))
+            }
+            _ => Err(AppError::field("name", "a name is required")),
+        }
+    }
+
+    /// A definition's problems, located within the request (`definition.steps[2].url`).
+    fn under_definition(errors: Vec<FieldError>) -> impl Iterator<Item = FieldError> {
+        errors.into_iter().map(|error| FieldError {
+            path: if error.path.is_empty() || error.path == "definition" {
+                "definition".to_owned()
+            } else {
+                format!("definition.{}", error.path)
+            },
+            message: error.message,
+        })
     }
 
     /// The path of a Referer URL, so that a redirect never leaves this server.

@@ -265,34 +265,29 @@ impl Reconciler {
             return Ok(Outcome::Idle);
         }
         let previous = summary.current_version;
-        let result: Result<(), (Phase, String)> = async {
+        // Each sub-step is shown before it runs; a failure is reported with the step.
+        let enter = |phase: Phase| async move {
             self.store
-                .set_phase(id, Some(Phase::Validating))
+                .set_phase(id, Some(phase))
                 .await
-                .map_err(|e| (Phase::Validating, e.to_string()))?;
+                .map_err(|err| (phase, err.to_string()))
+        };
+        let result: Result<(), (Phase, String)> = async {
+            enter(Phase::Validating).await?;
             let definition = self
                 .store
                 .definition(id, version)
                 .await
                 .map_err(|err| (Phase::Validating, err.to_string()))?;
-            self.store
-                .set_phase(id, Some(Phase::Building))
-                .await
-                .map_err(|e| (Phase::Building, e.to_string()))?;
+            enter(Phase::Building).await?;
             self.runtime
                 .build(id, version, &definition)
                 .map_err(|err| (Phase::Building, err.to_string()))?;
-            self.store
-                .set_phase(id, Some(Phase::Deploying))
-                .await
-                .map_err(|e| (Phase::Deploying, e.to_string()))?;
+            enter(Phase::Deploying).await?;
             self.runtime
                 .deploy(id, version)
                 .map_err(|err| (Phase::Deploying, err.to_string()))?;
-            self.store
-                .set_phase(id, Some(Phase::Starting))
-                .await
-                .map_err(|e| (Phase::Starting, e.to_string()))?;
+            enter(Phase::Starting).await?;
             self.runtime
                 .start(id)
                 .map_err(|err| (Phase::Starting, err.to_string()))?;

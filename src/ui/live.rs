@@ -60,6 +60,20 @@ where
 {
     let initial = Resource::new(key.clone(), fetch);
     let latest = RwSignal::new(None::<(String, T)>);
+    follow_live(key, fetch, move |key, value| latest.set(Some((key, value))));
+    (initial, latest)
+}
+
+/// After every live change (not on the first run), fetches again for the current
+/// `key` and hands what came back to `apply`; failures keep what is shown.
+pub fn follow_live<T, Fut>(
+    key: impl Fn() -> String + Send + Sync + 'static,
+    fetch: impl Fn(String) -> Fut + Copy + Send + Sync + 'static,
+    apply: impl Fn(String, T) + Copy + Send + Sync + 'static,
+) where
+    T: 'static,
+    Fut: std::future::Future<Output = Result<T, crate::error::AppError>> + 'static,
+{
     let changes = use_live();
     Effect::new(move |seen: Option<u64>| {
         let count = changes.get();
@@ -67,13 +81,12 @@ where
             let key = key();
             leptos::task::spawn_local(async move {
                 if let Ok(value) = fetch(key.clone()).await {
-                    latest.set(Some((key, value)));
+                    apply(key, value);
                 }
             });
         }
         count
     });
-    (initial, latest)
 }
 
 /// The newest of what was loaded first and what live updates brought, for `key`.

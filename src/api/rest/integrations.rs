@@ -16,10 +16,10 @@ use super::{
 use crate::domain::definition::Definition;
 use crate::domain::lifecycle::State as LifecycleState;
 use crate::domain::version::PublishNote;
-use crate::domain::{Actor, Description, IntegrationName, NewIntegration, PageRequest, VersionRef};
-use crate::error::{AppError, FieldError};
+use crate::domain::{Actor, NewIntegration, PageRequest, VersionRef};
+use crate::error::AppError;
 use crate::startup::AppState;
-use crate::store::integrations::{Command, DraftEdit, IntegrationFilter};
+use crate::store::integrations::{Command, IntegrationFilter};
 
 /// Who acts through the API: the `X-Junction-Actor` header, or "api".
 fn actor(headers: &HeaderMap) -> Actor {
@@ -75,22 +75,6 @@ fn created(integration: IntegrationJson) -> Response {
     response
 }
 
-fn parse_definition(value: &serde_json::Value) -> Result<Definition, AppError> {
-    Definition::parse(value).map_err(|errors| AppError::ValidationFailed {
-        fields: errors
-            .into_iter()
-            .map(|error| FieldError {
-                path: if error.path.is_empty() {
-                    "definition".into()
-                } else {
-                    format!("definition.{}", error.path)
-                },
-                message: error.message,
-            })
-            .collect(),
-    })
-}
-
 /// List integrations, newest first.
 #[utoipa::path(get, path = "/api/v1/integrations", tag = "integrations", params(ListParams),
     responses((status = 200, body = PageJson<IntegrationJson>),
@@ -134,20 +118,11 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<Response, ApiError> {
-    let new = NewIntegration::parse(&body.name, body.description.as_deref().unwrap_or(""));
-    let definition = body.definition.as_ref().map(parse_definition).transpose();
-    let (new, definition) = match (new, definition) {
-        (Ok(new), Ok(definition)) => (new, definition),
-        (new, definition) => {
-            let mut fields = Vec::new();
-            for err in [new.err(), definition.err()].into_iter().flatten() {
-                if let AppError::ValidationFailed { fields: more } = err {
-                    fields.extend(more);
-                }
-            }
-            return Err(AppError::ValidationFailed { fields }.into());
-        }
-    };
+    let (new, definition) = crate::api::parse_new(
+        &body.name,
+        body.description.as_deref().unwrap_or(""),
+        body.definition.as_ref().map(Definition::parse),
+    )?;
     let summary = state
         .store
         .create_integration(&new, definition.as_ref(), &actor(&headers))
@@ -220,43 +195,12 @@ pub async fn save_draft(
         .ok_or_else(|| AppError::MalformedRequest {
             message: "If-Match must be a revision number, e.g. \"3\"".into(),
         })?;
-    let mut fields = Vec::new();
-    let name = body
-        .name
-        .as_deref()
-        .map(IntegrationName::parse)
-        .transpose()
-        .unwrap_or_else(|err| {
-            fields.push(FieldError::new("name", err));
-            None
-        });
-    let description = body
-        .description
-        .as_deref()
-        .map(Description::parse)
-        .transpose()
-        .unwrap_or_else(|err| {
-            fields.push(FieldError::new("description", err));
-            None
-        });
-    let definition = parse_definition(&body.definition).map_or_else(
-        |err| {
-            if let AppError::ValidationFailed { fields: more } = err {
-                fields.extend(more);
-            }
-            None
-        },
-        Some,
-    );
-    if !fields.is_empty() {
-        return Err(AppError::ValidationFailed { fields }.into());
-    }
-    let edit = DraftEdit {
+    let edit = crate::api::parse_edit(
         expected_revision,
-        name,
-        description,
-        definition,
-    };
+        body.name.as_deref(),
+        body.description.as_deref(),
+        Some(Definition::parse(&body.definition)),
+    )?;
     let summary = state.store.edit_draft(id, &edit).await?;
     Ok(with_revision(StatusCode::OK, summary.into()))
 }

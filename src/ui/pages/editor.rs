@@ -18,7 +18,7 @@ use crate::domain::{Description, IntegrationDetail, IntegrationName};
 use crate::error::{AppError, FieldError};
 use crate::ui::components::actions::PublishForm;
 use crate::ui::components::badges::{StateBadges, VersionBadge};
-use crate::ui::live::use_live;
+use crate::ui::live::follow_live;
 use crate::ui::pages::not_found::ErrorPanel;
 
 /// One step as the form holds it: every field as typed.
@@ -478,21 +478,15 @@ fn EditExisting(detail: IntegrationDetail) -> impl IntoView {
     // The badges follow the server; the revision the editor is based on does not (a
     // change by someone else must show as a conflict on save), except after this
     // person's own publish.
-    let live = use_live();
     let live_id = id.clone();
-    Effect::new(move |seen: Option<u64>| {
-        let count = live.get();
-        if seen.is_some() {
-            let id = live_id.clone();
-            leptos::task::spawn_local(async move {
-                if let Ok(detail) = get_integration(id).await {
-                    integration.set(detail.integration);
-                    allowed.set(detail.allowed_actions);
-                }
-            });
-        }
-        count
-    });
+    follow_live(
+        move || live_id.clone(),
+        get_integration,
+        move |_, detail| {
+            integration.set(detail.integration);
+            allowed.set(detail.allowed_actions);
+        },
+    );
     let published = Callback::new(move |summary: crate::domain::IntegrationSummary| {
         revision.set(summary.revision);
         integration.set(summary);
