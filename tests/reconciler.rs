@@ -307,6 +307,27 @@ on_both_databases! {
         assert_eq!(app.store.summary(id).await.unwrap().current_state, State::Active);
     }
 
+    async fn a_death_is_noticed_among_more_running_integrations_than_one_pass_takes(app: TestApp) {
+        let runtime = Arc::new(ScriptedRuntime::default());
+        let reconciler = driven(&app, runtime.clone(), "solo");
+        let mut ids = Vec::new();
+        for n in 0..300 {
+            let id = create(&app.store, &format!("Flow {n}")).await.id;
+            publish(&app.store, id, "").await;
+            ids.push(id);
+        }
+        while !reconciler.reconcile_once().await.unwrap().is_empty() {}
+        assert_eq!(runtime.deployed_integrations(), 300);
+        let last = *ids.iter().max_by_key(|id| id.to_string()).unwrap();
+
+        runtime.die(last, "crashed");
+        let found = reconciler.reconcile_once().await.unwrap();
+
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, last);
+        assert!(matches!(found[0].1, Outcome::RetryAfter { attempts: 1, .. }), "{found:?}");
+    }
+
     async fn two_reconcilers_on_one_database_deploy_each_of_200_integrations_exactly_once(app: TestApp) {
         let runtime = Arc::new(ScriptedRuntime::default());
         let mut ids = Vec::new();

@@ -190,6 +190,14 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `$from, $from+1, ...`: `n` numbered parameters for an `IN (...)` list.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Now, as stored: milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

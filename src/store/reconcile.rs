@@ -2,7 +2,10 @@
 //! progress (sub-step, attempts, next retry, gave up), and the leases that keep two
 //! reconcilers off the same integration.
 
-use super::{Store, StoreError, now_ms};
+use sqlx::Row;
+
+use super::{Store, StoreError, now_ms, placeholders};
+use crate::domain::definition::Definition;
 use crate::domain::lifecycle::State;
 use crate::domain::reconcile::{Phase, ReconcileStatus};
 use crate::domain::version::VersionNumber;
@@ -38,24 +41,34 @@ impl Store {
     }
 
     /// Integrations that should be running and are either this reconciler's (to check
-    /// they still are) or nobody's live one (a server that ran them is gone).
-    pub async fn running_for(
-        &self,
-        owner: &str,
-        limit: u32,
-    ) -> Result<Vec<IntegrationId>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM integrations
+    /// they still are) or nobody's live one (a server that ran them is gone), with the
+    /// version recorded as running and who holds each. All of them: the caller compares
+    /// them with its runtime in memory and only touches the database for the few that
+    /// differ.
+    pub async fn running_for(&self, owner: &str) -> Result<Vec<Running>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, current_version, lease_owner FROM integrations
              WHERE target_state = 'active' AND current_state = 'active'
-               AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $2)
-             ORDER BY id LIMIT $3",
+               AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $2)",
         )
         .bind(owner)
         .bind(now_ms())
-        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        parse_ids(ids)
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                let version: Option<i64> = row.try_get("current_version")?;
+                let lease_owner: Option<String> = row.try_get("lease_owner")?;
+                Ok(Running {
+                    id: parse_id(&id)?,
+                    version: version.map(VersionNumber::new).transpose().map_err(|err| {
+                        StoreError::Corrupt(format!("running version of {id}: {err}"))
+                    })?,
+                    mine: lease_owner.as_deref() == Some(owner),
+                })
+            })
+            .collect()
     }
 
     /// Takes the lease on an integration unless another live reconciler holds it.
@@ -80,19 +93,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Gives up the lease, so that any reconciler may pick the integration up.
-    pub async fn release(&self, id: IntegrationId, owner: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE integrations SET lease_owner = NULL, lease_expires_at = NULL
-             WHERE id = $1 AND lease_owner = $2",
-        )
-        .bind(id.to_string())
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// Hands back every lease this reconciler holds (at shutdown).
     pub async fn release_all(&self, owner: &str) -> Result<(), StoreError> {
         sqlx::query(
@@ -114,20 +114,6 @@ impl Store {
         sqlx::query("UPDATE integrations SET lease_expires_at = $2 WHERE lease_owner = $1")
             .bind(owner)
             .bind(until)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Shows which sub-step the reconciler is in.
-    pub async fn set_phase(
-        &self,
-        id: IntegrationId,
-        phase: Option<Phase>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE integrations SET reconcile_phase = $2 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(phase.map(Phase::as_str))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -185,22 +171,205 @@ impl Store {
         Ok(summary)
     }
 
-    /// The stored flow of a version, as the reconciler deploys it.
-    pub async fn definition(
+    /// Takes the leases on several integrations at once; answers those it got (the
+    /// others are held by another live reconciler).
+    pub async fn claim_many(
         &self,
-        id: IntegrationId,
-        number: VersionNumber,
-    ) -> Result<crate::domain::definition::Definition, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        super::integrations::version_definition(&mut conn, id, number).await
+        ids: &[IntegrationId],
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<IntegrationId>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let until = now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        let sql = format!(
+            "UPDATE integrations SET lease_owner = $1, lease_expires_at = $2
+             WHERE id IN ({}) AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $3)
+             RETURNING id",
+            placeholders(4, ids.len())
+        );
+        let mut query = sqlx::query_scalar(&sql).bind(owner).bind(until).bind(now);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        let claimed: Vec<String> = query.fetch_all(&self.pool).await?;
+        parse_ids(claimed)
+    }
+
+    /// Gives up the leases on several integrations.
+    pub async fn release_many(&self, ids: &[IntegrationId], owner: &str) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE integrations SET lease_owner = NULL, lease_expires_at = NULL
+             WHERE lease_owner = $1 AND id IN ({})",
+            placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(owner);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Shows the same sub-step on several integrations.
+    pub async fn set_phase_many(
+        &self,
+        ids: &[IntegrationId],
+        phase: Phase,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE integrations SET reconcile_phase = $1 WHERE id IN ({})",
+            placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(phase.as_str());
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Several integrations as they are now; those that no longer exist are left out.
+    pub async fn summaries(
+        &self,
+        ids: &[IntegrationId],
+    ) -> Result<Vec<IntegrationSummary>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{} WHERE i.id IN ({})",
+            super::integrations::SUMMARY_SELECT,
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(super::integrations::summary_from_row)
+            .collect()
+    }
+
+    /// The stored flows of several versions, each as the reconciler deploys it, or why
+    /// it cannot be read (missing, or not a flow this Junction understands).
+    pub async fn definitions(
+        &self,
+        versions: &[(IntegrationId, VersionNumber)],
+    ) -> Result<Vec<Result<Definition, StoreError>>, StoreError> {
+        if versions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted = (0..versions.len())
+            .map(|n| {
+                format!(
+                    "(integration_id = ${} AND number = ${})",
+                    2 * n + 1,
+                    2 * n + 2
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let sql = format!("SELECT integration_id, number, definition FROM versions WHERE {wanted}");
+        let mut query = sqlx::query(&sql);
+        for (id, number) in versions {
+            query = query.bind(id.to_string()).bind(number.get());
+        }
+        let mut found = std::collections::HashMap::new();
+        for row in query.fetch_all(&self.pool).await? {
+            let id: String = row.try_get("integration_id")?;
+            let number: i64 = row.try_get("number")?;
+            let text: String = row.try_get("definition")?;
+            found.insert((id, number), text);
+        }
+        Ok(versions
+            .iter()
+            .map(|(id, number)| {
+                let text = found.get(&(id.to_string(), number.get())).ok_or_else(|| {
+                    StoreError::NotFound(format!("version {number} of integration {id}"))
+                })?;
+                super::integrations::parse_stored_definition(id, *number, text)
+            })
+            .collect())
+    }
+
+    /// Records what is true now for several integrations, in one transaction: each
+    /// change of state or version lands in the transition log with actor `reconciler`.
+    /// An integration that no longer exists is skipped.
+    pub async fn record_many(&self, records: &[Record]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        let now = now_ms();
+        for record in records {
+            let status = &record.reconcile;
+            sqlx::query(
+                "UPDATE integrations SET current_state = $2, current_version = $3,
+                    change_id = $4, change_actor = $5, change_reason = $6,
+                    updated_at = CASE WHEN created_at > $7 THEN created_at ELSE $7 END,
+                    reconcile_phase = $8, reconcile_attempts = $9, next_attempt_at = $10,
+                    last_error = $11, gave_up = $12
+                 WHERE id = $1",
+            )
+            .bind(record.id.to_string())
+            .bind(record.state.as_str())
+            .bind(record.version.map(VersionNumber::get))
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(Actor::reconciler().as_str())
+            .bind(record.reason.as_str())
+            .bind(now)
+            .bind(status.phase.map(Phase::as_str))
+            .bind(i64::from(status.attempts))
+            .bind(status.next_attempt_at.map(|at| at.timestamp_millis()))
+            .bind(status.last_error.as_deref())
+            .bind(i64::from(status.gave_up))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        for record in records {
+            self.changed(record.id);
+        }
+        Ok(())
     }
 }
 
+/// An integration recorded as running, as the reconciler's drift check sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Running {
+    pub id: IntegrationId,
+    pub version: Option<VersionNumber>,
+    /// Whether the lease is this reconciler's (else nobody's, or expired).
+    pub mine: bool,
+}
+
+/// What the reconciler found true of one integration, to be recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub id: IntegrationId,
+    pub state: State,
+    pub version: Option<VersionNumber>,
+    pub reason: String,
+    pub reconcile: ReconcileStatus,
+}
+
 fn parse_ids(ids: Vec<String>) -> Result<Vec<IntegrationId>, StoreError> {
-    ids.iter()
-        .map(|id| {
-            IntegrationId::parse(id)
-                .map_err(|err| StoreError::Corrupt(format!("integration id {id:?}: {err}")))
-        })
-        .collect()
+    ids.iter().map(|id| parse_id(id)).collect()
+}
+
+fn parse_id(id: &str) -> Result<IntegrationId, StoreError> {
+    IntegrationId::parse(id)
+        .map_err(|err| StoreError::Corrupt(format!("integration id {id:?}: {err}")))
 }
