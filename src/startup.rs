@@ -221,6 +221,35 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The server's whole life from a parsed configuration: telemetry, start-up, serving
+/// until Ctrl-C or SIGTERM. Errors are told in one line to whoever started it.
+pub async fn serve(config: Config) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    if let Err(err) = telemetry::init(&config.log_filter) {
+        eprintln!("junction: {err}");
+        return ExitCode::FAILURE;
+    }
+    let app = match Application::build(&config).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("junction: {}", telemetry::error_chain(&err));
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        database = %crate::store::redact(&config.database_url()),
+        "Junction is listening on http://{}",
+        app.addr()
+    );
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("junction: the server stopped: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Completes on Ctrl-C or SIGTERM: the one signal the server and its background
 /// tasks stop on.
 pub async fn shutdown_signal() {

@@ -316,7 +316,13 @@ pub async fn get_history(
     let versions = store
         .versions_with_definitions(id, PageRequest::new(page, Some(20)))
         .await?;
-    let oldest = store.oldest_by_hash(id).await?;
+    let hashes: Vec<&str> = versions
+        .items
+        .iter()
+        .filter_map(|version| version.summary.published.as_ref())
+        .map(|published| published.content_hash.as_str())
+        .collect();
+    let oldest = store.oldest_by_hash(id, &hashes).await?;
     let items = versions
         .items
         .into_iter()

@@ -46,6 +46,27 @@ struct Args {
     /// Where the release browser bundle is (for its sizes).
     #[arg(long, default_value = "target/site/pkg")]
     bundle: PathBuf,
+    /// Run only these scenarios (comma-separated: live, actions, storm, render,
+    /// runtime, footprint). Render and footprint need the storm's integrations, so
+    /// they bring the storm with them.
+    #[arg(long, value_delimiter = ',', value_parser = SCENARIOS)]
+    only: Vec<String>,
+}
+
+const SCENARIOS: [&str; 6] = ["live", "actions", "storm", "render", "runtime", "footprint"];
+
+impl Args {
+    fn runs(&self, scenario: &str) -> bool {
+        self.only.is_empty()
+            || self.only.iter().any(|only| only == scenario)
+            || (scenario == "storm" && self.runs_any(&["render", "footprint"]))
+    }
+
+    fn runs_any(&self, scenarios: &[&str]) -> bool {
+        self.only
+            .iter()
+            .any(|only| scenarios.contains(&only.as_str()))
+    }
 }
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -56,6 +77,12 @@ fn fail(message: impl Into<String>) -> Failure {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The footprint scenario measures a server in a process of its own: this binary,
+    // started again as `bench serve ...`, runs exactly what `junction` runs.
+    if std::env::args().nth(1).as_deref() == Some("serve") {
+        let config = Config::parse_from(std::env::args().skip(1));
+        return junction::startup::serve(config).await;
+    }
     let args = Args::parse();
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -110,7 +137,10 @@ async fn run(args: Args) -> Result<(), Failure> {
     let app = Application::build(&config).await?;
     let base = format!("http://{}", app.addr());
     let store = app.store().clone();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
@@ -123,18 +153,36 @@ async fn run(args: Args) -> Result<(), Failure> {
     println!("Junction benchmark on {database}, {cores} cores\n");
 
     let mut figures = Vec::new();
-    figures.extend(publish_to_live(&client, &base, args.publishes).await?);
-    figures.extend(actions(&client, &base, &store, args.seconds).await?);
-    figures.extend(storm(&client, &base, &store, args.integrations).await?);
-    figures.extend(render(&client, &base, &store, args.versions).await?);
-    figures.extend(runtime(&client, &base, args.seconds).await?);
-    figures.extend(footprint(&args.bundle)?);
+    if args.runs("live") {
+        figures.extend(publish_to_live(&client, &base, args.publishes).await?);
+    }
+    if args.runs("actions") {
+        figures.extend(actions(&client, &base, &store, args.seconds).await?);
+    }
+    if args.runs("storm") {
+        figures.extend(storm(&client, &base, &store, args.integrations).await?);
+    }
+    if args.runs("render") {
+        figures.extend(render(&client, &base, &store, args.versions).await?);
+    }
+    if args.runs("runtime") {
+        figures.extend(runtime(&client, &base, args.seconds).await?);
+    }
+    // The in-process server stops (handing back its leases) so that a server of its
+    // own can take every integration over and be measured.
+    let _ = stop.send(());
+    server.await??;
+    if args.runs("footprint") {
+        figures.extend(
+            server_memory(&config.database_url(), data_dir.path(), args.integrations).await?,
+        );
+        figures.extend(bundle_sizes(&args.bundle)?);
+    }
 
     print_table(&figures);
     write_json(&args.out, database, cores, &figures)?;
     println!("\nFigures written to {}", args.out.display());
     if let Some((admin, name)) = cleanup {
-        store.close().await;
         execute_admin(
             &admin,
             &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
@@ -458,23 +506,7 @@ async fn storm(
     }
     let took = started.elapsed();
     // And really running: every webhook answers with its own flow's output.
-    for start in (0..n).step_by(64) {
-        let checks = (start..n.min(start + 64)).map(|i| {
-            let request = client
-                .post(format!("{base}/hooks/storm-{i}"))
-                .json(&json!({ "id": i }));
-            async move {
-                let answer: Value = request.send().await?.json().await?;
-                if answer != json!({ "n": i, "id": i }) {
-                    return Err(fail(format!("storm-{i} answered {answer}")));
-                }
-                Ok::<_, Failure>(())
-            }
-        });
-        for check in futures_util::future::join_all(checks).await {
-            check?;
-        }
-    }
+    call_stormed(client, base, n).await?;
     Ok(vec![
         figure(
             "reconcile storm",
@@ -498,6 +530,29 @@ async fn storm(
             None,
         ),
     ])
+}
+
+/// Calls every stormed integration's webhook, 64 at a time: each must answer with its
+/// own flow's output.
+async fn call_stormed(client: &reqwest::Client, base: &str, n: usize) -> Result<(), Failure> {
+    for start in (0..n).step_by(64) {
+        let checks = (start..n.min(start + 64)).map(|i| {
+            let request = client
+                .post(format!("{base}/hooks/storm-{i}"))
+                .json(&json!({ "id": i }));
+            async move {
+                let answer: Value = request.send().await?.json().await?;
+                if answer != json!({ "n": i, "id": i }) {
+                    return Err(fail(format!("storm-{i} answered {answer}")));
+                }
+                Ok::<_, Failure>(())
+            }
+        });
+        for check in futures_util::future::join_all(checks).await {
+            check?;
+        }
+    }
+    Ok(())
 }
 
 /// Scenario 4: server time of the list page and of a long history's first page.
@@ -685,11 +740,103 @@ async fn runtime(
     ])
 }
 
-/// Scenario 6: memory with every integration loaded, and the browser bundle's sizes.
-fn footprint(bundle: &std::path::Path) -> Result<Vec<Figure>, Failure> {
-    let mut figures = Vec::new();
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss_kb = status
+/// Scenario 6, memory: a server in a process of its own on the benchmark's database
+/// takes over every active integration (all the storm's among them); its resident
+/// memory is read once it has been idle for a while, then every stormed webhook is
+/// called through it to check that it really runs them.
+async fn server_memory(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    stormed: usize,
+) -> Result<Vec<Figure>, Failure> {
+    let store = Store::connect(database_url).await?;
+    let active: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM integrations WHERE target_state = 'active'")
+            .fetch_one(store.pool())
+            .await?;
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+        probe.local_addr()?.port()
+    };
+    let replica = "bench-footprint";
+    let child_dir = data_dir.join("footprint");
+    let mut child = Server(
+        std::process::Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(&child_dir)
+            .args(["--database-url", database_url])
+            .args(["--replica-id", replica])
+            .args(["--log", "warn"])
+            .spawn()?,
+    );
+    let pid = child.0.id();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait()? {
+            return Err(fail(format!("the measured server exited: {status}")));
+        }
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM integrations
+             WHERE lease_owner = $1 AND current_state = 'active' AND target_state = 'active'",
+        )
+        .bind(replica)
+        .fetch_one(store.pool())
+        .await?;
+        if running >= active {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            return Err(fail(format!(
+                "the measured server took over only {running} of {active} integrations"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took_over = started.elapsed();
+    // Idle: nothing calls it; its reconciler ticks.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = resident_mb(pid)?;
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    call_stormed(&client, &base, stormed).await?;
+    let after_calls = resident_mb(pid)?;
+    drop(child);
+    store.close().await;
+    Ok(vec![
+        figure(
+            "footprint",
+            format!("server takes over {active} active integrations in"),
+            took_over.as_secs_f64(),
+            "s",
+            None,
+        ),
+        figure("footprint", "server RSS, idle", idle, "MB", Some("≤ 64 MB")),
+        figure(
+            "footprint",
+            format!("server RSS after {stormed} webhook calls"),
+            after_calls,
+            "MB",
+            None,
+        ),
+    ])
+}
+
+/// The measured server; killed when dropped, whatever went wrong.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A process's resident memory, in MB.
+fn resident_mb(pid: u32) -> Result<f64, Failure> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|value| {
@@ -699,16 +846,14 @@ fn footprint(bundle: &std::path::Path) -> Result<Vec<Figure>, Failure> {
                 .trim()
                 .parse::<f64>()
                 .ok()
-        });
-    if let Some(kb) = rss_kb {
-        figures.push(figure(
-            "footprint",
-            "RSS (server and bench client)",
-            kb / 1024.0,
-            "MB",
-            Some("≤ 64 MB"),
-        ));
-    }
+        })
+        .map(|kb| kb / 1024.0)
+        .ok_or_else(|| fail(format!("no VmRSS in /proc/{pid}/status")))
+}
+
+/// Scenario 6, bundle: the release WASM and JS, raw, gzip and brotli.
+fn bundle_sizes(bundle: &std::path::Path) -> Result<Vec<Figure>, Failure> {
+    let mut figures = Vec::new();
     for (kind, file, target) in [
         ("WASM", "junction.wasm", Some("≤ 300 KB")),
         ("JS", "junction.js", None),

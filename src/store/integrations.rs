@@ -53,7 +53,8 @@ pub struct DraftEdit {
     pub definition: Option<Definition>,
 }
 
-const SUMMARY_SELECT: &str = "SELECT i.id, i.name, i.description, i.current_state, i.target_state,
+pub(super) const SUMMARY_SELECT: &str =
+    "SELECT i.id, i.name, i.description, i.current_state, i.target_state,
         i.target_version, i.current_version, i.revision, i.created_at, i.updated_at,
         i.reconcile_phase, i.reconcile_attempts, i.next_attempt_at, i.last_error, i.gave_up,
         d.number AS draft_version
@@ -277,19 +278,28 @@ impl Store {
         Ok((rows, u64::try_from(total).unwrap_or(0)))
     }
 
-    /// For each content hash shared by several versions, the oldest of them.
+    /// For each of these content hashes that several versions share, the oldest of
+    /// them. Only the hashes asked for are looked up (those of the page shown), so a
+    /// long history costs no more than a short one.
     pub async fn oldest_by_hash(
         &self,
         id: IntegrationId,
+        hashes: &[&str],
     ) -> Result<std::collections::HashMap<String, VersionNumber>, StoreError> {
-        let rows = sqlx::query(
+        if hashes.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let sql = format!(
             "SELECT content_hash, min(number) AS oldest FROM versions
-             WHERE integration_id = $1 AND content_hash IS NOT NULL
+             WHERE integration_id = $1 AND content_hash IN ({})
              GROUP BY content_hash HAVING count(*) > 1",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+            super::placeholders(2, hashes.len())
+        );
+        let mut query = sqlx::query(&sql).bind(id.to_string());
+        for hash in hashes {
+            query = query.bind(*hash);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let hash: String = row.try_get("content_hash")?;
@@ -792,7 +802,16 @@ pub(super) async fn version_definition(
     .fetch_optional(&mut *conn)
     .await?;
     let text = text.ok_or_else(|| version_not_found(id, number))?;
-    Definition::parse_str(&text).map_err(|errors| {
+    parse_stored_definition(&id, number, &text)
+}
+
+/// A stored flow, read back; one that does not parse is a corrupt row.
+pub(super) fn parse_stored_definition(
+    id: &IntegrationId,
+    number: VersionNumber,
+    text: &str,
+) -> Result<Definition, StoreError> {
+    Definition::parse_str(text).map_err(|errors| {
         StoreError::Corrupt(format!(
             "stored definition of {number} of {id} does not parse: {}",
             errors
