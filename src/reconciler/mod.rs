@@ -25,6 +25,9 @@ use crate::store::reconcile::Record;
 use crate::store::{Store, StoreError};
 use retry::{AfterFailure, RetryPolicy};
 
+/// Why an integration recorded as running is brought up again.
+const NOT_HERE: &str = "not running here: the server that ran it restarted or is gone";
+
 /// How the reconciler behaves.
 #[derive(Clone, Debug)]
 pub struct ReconcilerConfig {
@@ -149,11 +152,15 @@ impl Reconciler {
             .into_iter()
             .filter(|running| !(running.mine && self.runs(running.id, running.version)))
             .take(self.config.batch as usize);
+        let mut not_here = Vec::new();
         for running in suspects {
-            if let Some(outcome) = self.check_running(running.id).await? {
+            if self.runtime.status(running.id).is_none() {
+                not_here.push(running.id);
+            } else if let Some(outcome) = self.check_running(running.id).await? {
                 outcomes.push((running.id, outcome));
             }
         }
+        outcomes.extend(self.take_over(&not_here).await?);
         let due = self
             .store
             .due_for_reconcile(owner, self.config.batch)
@@ -205,16 +212,42 @@ impl Reconciler {
             }
             Some(_) | None => {
                 self.store
-                    .set_current(
-                        id,
-                        State::Inactive,
-                        None,
-                        "not running here: the server that ran it restarted or is gone",
-                    )
+                    .set_current(id, State::Inactive, None, NOT_HERE)
                     .await?;
                 Ok(Some(self.reconcile(id).await?))
             }
         }
+    }
+
+    /// Integrations recorded as running that this server does not run (it restarted,
+    /// or the server that ran them is gone): recorded as Inactive, saying why, then
+    /// brought up, a batch at a time.
+    async fn take_over(
+        &self,
+        ids: &[IntegrationId],
+    ) -> Result<Vec<(IntegrationId, Outcome)>, StoreError> {
+        let claimed = self
+            .store
+            .claim_many(ids, &self.config.owner, self.config.lease)
+            .await?;
+        let records: Vec<Record> = claimed
+            .iter()
+            .map(|id| Record {
+                id: *id,
+                state: State::Inactive,
+                version: None,
+                reason: NOT_HERE.into(),
+                reconcile: ReconcileStatus::default(),
+            })
+            .collect();
+        self.store.record_many(&records).await?;
+        let mut outcomes: Vec<(IntegrationId, Outcome)> = ids
+            .iter()
+            .filter(|id| !claimed.contains(id))
+            .map(|id| (*id, Outcome::Busy))
+            .collect();
+        outcomes.extend(self.reconcile_many(&claimed).await?);
+        Ok(outcomes)
     }
 
     /// Reconciles one integration: claims it, re-reads it, and takes it one step
