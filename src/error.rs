@@ -171,7 +171,11 @@ impl FromServerFnError for AppError {
             | ServerFnErrorErr::Serialization(message)
             | ServerFnErrorErr::ServerError(message)
             | ServerFnErrorErr::MiddlewareError(message) => {
+                // Only the server logs; the browser shows the error as it is.
+                #[cfg(feature = "ssr")]
                 tracing::error!(%message, "server function machinery failed");
+                #[cfg(not(feature = "ssr"))]
+                let _ = message;
                 Self::Internal {
                     request_id: "unknown".into(),
                 }
