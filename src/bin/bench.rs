@@ -406,11 +406,11 @@ async fn baseline_writes(seconds: u64) -> Result<f64, Failure> {
                     let mut tx = store.begin_write().await?;
                     sqlx::query("UPDATE counter SET n = n + 1 WHERE id = $1")
                         .bind(id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                     sqlx::query("INSERT INTO log (counter, at) VALUES ($1, 0)")
                         .bind(id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                     tx.commit().await?;
                     Ok(())
@@ -624,12 +624,12 @@ async fn long_history(store: &Store, n: usize) -> Result<IntegrationId, Failure>
         let number = i64::try_from(number)?;
         if number > 1 {
             sqlx::query("INSERT INTO versions (integration_id, number, definition, created_at, updated_at) VALUES ($1, $2, $3, 0, 0)")
-                .bind(id.to_string()).bind(number).bind(&text).execute(&mut *tx).await?;
+                .bind(id.to_string()).bind(number).bind(&text).execute(&mut **tx).await?;
         }
         sqlx::query("UPDATE versions SET definition = $3, published_at = 1, published_by = 'bench', content_hash = $4 WHERE integration_id = $1 AND number = $2")
             .bind(id.to_string()).bind(number).bind(&text)
             .bind(junction::store::integrations::content_hash(&text))
-            .execute(&mut *tx).await?;
+            .execute(&mut **tx).await?;
     }
     tx.commit().await?;
     Ok(id)

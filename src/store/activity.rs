@@ -31,7 +31,7 @@ impl Store {
             .bind(activity.outcome.as_str())
             .bind(serde_json::to_string(&activity.steps).unwrap_or_else(|_| "[]".into()))
             .bind(activity.error.as_deref())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         let mut integrations: Vec<IntegrationId> = batch
@@ -48,7 +48,7 @@ impl Store {
             )
             .bind(id.to_string())
             .bind(i64::from(keep))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         tx.commit().await?;

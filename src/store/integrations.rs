@@ -411,7 +411,7 @@ impl Store {
             .bind(name.map(IntegrationName::as_str))
             .bind(name.map(IntegrationName::key))
             .bind(edit.description.as_ref().map(Description::as_str))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(|err| name_taken_or(err, name))?;
         }
@@ -432,7 +432,7 @@ impl Store {
             .bind(draft.get())
             .bind(definition.canonical_json())
             .bind(now_ms())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         bump_revision(&mut tx, &row).await?;
@@ -511,7 +511,7 @@ impl Store {
                         .bind(definition.canonical_json())
                         .bind(number.get())
                         .bind(now_ms())
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                     }
                     None => {
@@ -526,13 +526,13 @@ impl Store {
                 )
                 .bind(id.to_string())
                 .bind(now_ms())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             VersionChange::RemoveIntegration => {
                 sqlx::query("DELETE FROM integrations WHERE id = $1")
                     .bind(id.to_string())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 tx.commit().await?;
                 self.changed(id);
@@ -562,7 +562,7 @@ impl Store {
         .bind(&reason)
         .bind(now)
         .bind(i64::from(rearm))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let summary = self.summary_in(&mut tx, id).await?;
         tx.commit().await?;

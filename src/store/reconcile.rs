@@ -78,6 +78,7 @@ impl Store {
         owner: &str,
         ttl: std::time::Duration,
     ) -> Result<bool, StoreError> {
+        let _gate = self.write_gate().await;
         let now = now_ms();
         let until = now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
         let done = sqlx::query(
@@ -95,6 +96,7 @@ impl Store {
 
     /// Hands back every lease this reconciler holds (at shutdown).
     pub async fn release_all(&self, owner: &str) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
         sqlx::query(
             "UPDATE integrations SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1",
         )
@@ -110,6 +112,7 @@ impl Store {
         owner: &str,
         ttl: std::time::Duration,
     ) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
         let until = now_ms() + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
         sqlx::query("UPDATE integrations SET lease_expires_at = $2 WHERE lease_owner = $1")
             .bind(owner)
@@ -163,7 +166,7 @@ impl Store {
         .bind(reconcile.next_attempt_at.map(|at| at.timestamp_millis()))
         .bind(reconcile.last_error.as_deref())
         .bind(i64::from(reconcile.gave_up))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let summary = super::integrations::summary(&mut tx, id, "").await?;
         tx.commit().await?;
@@ -179,6 +182,7 @@ impl Store {
         owner: &str,
         ttl: std::time::Duration,
     ) -> Result<Vec<IntegrationId>, StoreError> {
+        let _gate = self.write_gate().await;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -200,6 +204,7 @@ impl Store {
 
     /// Gives up the leases on several integrations.
     pub async fn release_many(&self, ids: &[IntegrationId], owner: &str) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
         if ids.is_empty() {
             return Ok(());
         }
@@ -222,6 +227,7 @@ impl Store {
         ids: &[IntegrationId],
         phase: Phase,
     ) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
         if ids.is_empty() {
             return Ok(());
         }
@@ -335,7 +341,7 @@ impl Store {
             .bind(status.next_attempt_at.map(|at| at.timestamp_millis()))
             .bind(status.last_error.as_deref())
             .bind(i64::from(status.gave_up))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         tx.commit().await?;
