@@ -295,7 +295,7 @@ impl Store {
              GROUP BY content_hash HAVING count(*) > 1",
             super::placeholders(2, hashes.len())
         );
-        let mut query = sqlx::query(&sql).bind(id.to_string());
+        let mut query = sqlx::query(&sql).persistent(false).bind(id.to_string());
         for hash in hashes {
             query = query.bind(*hash);
         }

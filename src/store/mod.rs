@@ -233,7 +233,9 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// `$from, $from+1, ...`: `n` numbered parameters for an `IN (...)` list.
+/// `$from, $from+1, ...`: `n` numbered parameters for an `IN (...)` list. Queries built
+/// with it differ with every length: they are run with `persistent(false)`, or each
+/// length would stay prepared in every connection's statement cache.
 pub(crate) fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
         .map(|n| format!("${n}"))

@@ -194,7 +194,11 @@ impl Store {
              RETURNING id",
             placeholders(4, ids.len())
         );
-        let mut query = sqlx::query_scalar(&sql).bind(owner).bind(until).bind(now);
+        let mut query = sqlx::query_scalar(&sql)
+            .persistent(false)
+            .bind(owner)
+            .bind(until)
+            .bind(now);
         for id in ids {
             query = query.bind(id.to_string());
         }
@@ -213,7 +217,7 @@ impl Store {
              WHERE lease_owner = $1 AND id IN ({})",
             placeholders(2, ids.len())
         );
-        let mut query = sqlx::query(&sql).bind(owner);
+        let mut query = sqlx::query(&sql).persistent(false).bind(owner);
         for id in ids {
             query = query.bind(id.to_string());
         }
@@ -235,7 +239,7 @@ impl Store {
             "UPDATE integrations SET reconcile_phase = $1 WHERE id IN ({})",
             placeholders(2, ids.len())
         );
-        let mut query = sqlx::query(&sql).bind(phase.as_str());
+        let mut query = sqlx::query(&sql).persistent(false).bind(phase.as_str());
         for id in ids {
             query = query.bind(id.to_string());
         }
@@ -256,7 +260,7 @@ impl Store {
             super::integrations::SUMMARY_SELECT,
             placeholders(1, ids.len())
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query(&sql).persistent(false);
         for id in ids {
             query = query.bind(id.to_string());
         }
@@ -288,7 +292,7 @@ impl Store {
             .collect::<Vec<_>>()
             .join(" OR ");
         let sql = format!("SELECT integration_id, number, definition FROM versions WHERE {wanted}");
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query(&sql).persistent(false);
         for (id, number) in versions {
             query = query.bind(id.to_string()).bind(number.get());
         }
