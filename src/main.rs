@@ -5,9 +5,6 @@ use std::process::ExitCode;
 
 use junction::config::Config;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     junction::startup::serve(Config::parse()).await

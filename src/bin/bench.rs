@@ -21,10 +21,6 @@ use junction::startup::Application;
 use junction::store::Store;
 use junction::store::integrations::Command;
 
-// The same allocator as the server's (`bench serve` is the measured server).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Measures how fast Junction deploys, acts, reconciles, renders and runs.
 #[derive(Parser, Debug)]
 struct Args {

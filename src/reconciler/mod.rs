@@ -87,6 +87,8 @@ pub struct Reconciler {
     runtime: Arc<dyn Runtime>,
     config: ReconcilerConfig,
     waker: Waker,
+    /// When the leases were last renewed.
+    renewed_at: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl Reconciler {
@@ -96,6 +98,7 @@ impl Reconciler {
             runtime,
             config,
             waker: Waker::default(),
+            renewed_at: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
         }
     }
 
@@ -114,14 +117,23 @@ impl Reconciler {
         let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
+            // The whole pass on each tick; when woken by an action (or going on after a
+            // full batch) only the due integrations: the drift check reads every
+            // running integration, which a storm of publishes would repeat hundreds
+            // of times.
+            let mut full = tokio::select! {
                 () = &mut shutdown => break,
-                () = self.waker.0.notified() => {},
-                _ = tick.tick() => {},
-            }
+                () = self.waker.0.notified() => false,
+                _ = tick.tick() => true,
+            };
             // A full batch means more may be waiting: go on without waiting to be woken.
             loop {
-                match self.reconcile_once().await {
+                let pass = if std::mem::take(&mut full) {
+                    self.reconcile_once().await
+                } else {
+                    self.reconcile_due().await
+                };
+                match pass {
                     Ok(outcomes) if outcomes.len() >= self.config.batch as usize => continue,
                     Ok(_) => break,
                     Err(err) => {
@@ -141,7 +153,7 @@ impl Reconciler {
     /// Tests call this to drive the reconciler step by step.
     pub async fn reconcile_once(&self) -> Result<Vec<(IntegrationId, Outcome)>, StoreError> {
         let owner = self.config.owner.as_str();
-        self.store.renew_leases(owner, self.config.lease).await?;
+        self.renew().await?;
         let mut outcomes = Vec::new();
         // What runs here as recorded is compared in memory; only the integrations that
         // differ (died, or not running here) cost database work, a batch at a time.
@@ -161,12 +173,43 @@ impl Reconciler {
             }
         }
         outcomes.extend(self.take_over(&not_here).await?);
+        outcomes.extend(self.reconcile_due().await?);
+        Ok(outcomes)
+    }
+
+    /// Reconciles the integrations that are due, a batch of them. Leases are renewed
+    /// here only when a third of their time has gone since the last renewal: renewing
+    /// rewrites every row this reconciler holds, and passes follow each other closely
+    /// while many integrations are pending.
+    pub async fn reconcile_due(&self) -> Result<Vec<(IntegrationId, Outcome)>, StoreError> {
+        let owner = self.config.owner.as_str();
+        if self.renewed_at().elapsed() >= self.config.lease / 3 {
+            self.renew().await?;
+        }
         let due = self
             .store
             .due_for_reconcile(owner, self.config.batch)
             .await?;
-        outcomes.extend(self.reconcile_many(&due).await?);
-        Ok(outcomes)
+        self.reconcile_many(&due).await
+    }
+
+    async fn renew(&self) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        self.store
+            .renew_leases(&self.config.owner, self.config.lease)
+            .await?;
+        *self
+            .renewed_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = started;
+        Ok(())
+    }
+
+    fn renewed_at(&self) -> std::time::Instant {
+        *self
+            .renewed_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether the runtime runs this version, healthy.
