@@ -88,7 +88,7 @@ pub struct Reconciler {
     config: ReconcilerConfig,
     waker: Waker,
     /// When the leases were last renewed.
-    renewed_at: Arc<std::sync::Mutex<std::time::Instant>>,
+    renewed_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl Reconciler {
@@ -98,7 +98,7 @@ impl Reconciler {
             runtime,
             config,
             waker: Waker::default(),
-            renewed_at: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
+            renewed_at: Arc::default(),
         }
     }
 
@@ -153,7 +153,7 @@ impl Reconciler {
     /// Tests call this to drive the reconciler step by step.
     pub async fn reconcile_once(&self) -> Result<Vec<(IntegrationId, Outcome)>, StoreError> {
         let owner = self.config.owner.as_str();
-        self.renew().await?;
+        self.renew_if_due().await?;
         let mut outcomes = Vec::new();
         // What runs here as recorded is compared in memory; only the integrations that
         // differ (died, or not running here) cost database work, a batch at a time.
@@ -177,15 +177,10 @@ impl Reconciler {
         Ok(outcomes)
     }
 
-    /// Reconciles the integrations that are due, a batch of them. Leases are renewed
-    /// here only when a third of their time has gone since the last renewal: renewing
-    /// rewrites every row this reconciler holds, and passes follow each other closely
-    /// while many integrations are pending.
+    /// Reconciles the integrations that are due, a batch of them.
     pub async fn reconcile_due(&self) -> Result<Vec<(IntegrationId, Outcome)>, StoreError> {
         let owner = self.config.owner.as_str();
-        if self.renewed_at().elapsed() >= self.config.lease / 3 {
-            self.renew().await?;
-        }
+        self.renew_if_due().await?;
         let due = self
             .store
             .due_for_reconcile(owner, self.config.batch)
@@ -193,7 +188,17 @@ impl Reconciler {
         self.reconcile_many(&due).await
     }
 
-    async fn renew(&self) -> Result<(), StoreError> {
+    /// Renews the leases held when a third of their time has gone since the last
+    /// renewal (or never happened): often enough that none expires while this server
+    /// lives, rarely enough not to rewrite every held row on every pass.
+    async fn renew_if_due(&self) -> Result<(), StoreError> {
+        let last = *self
+            .renewed_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last.is_some_and(|at| at.elapsed() < self.config.lease / 3) {
+            return Ok(());
+        }
         let started = std::time::Instant::now();
         self.store
             .renew_leases(&self.config.owner, self.config.lease)
@@ -201,15 +206,8 @@ impl Reconciler {
         *self
             .renewed_at
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = started;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(started);
         Ok(())
-    }
-
-    fn renewed_at(&self) -> std::time::Instant {
-        *self
-            .renewed_at
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether the runtime runs this version, healthy.
