@@ -2,7 +2,7 @@
 //! progress (sub-step, attempts, next retry, gave up), and the leases that keep two
 //! reconcilers off the same integration.
 
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError, now_ms, placeholders};
 use crate::domain::definition::Definition;
@@ -146,28 +146,15 @@ impl Store {
         reconcile: &ReconcileStatus,
     ) -> Result<IntegrationSummary, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = self.lock(&mut tx, id).await?;
-        sqlx::query(
-            "UPDATE integrations SET current_state = $2, current_version = $3,
-                change_id = $4, change_actor = $5, change_reason = $6, updated_at = $7,
-                reconcile_phase = $8, reconcile_attempts = $9, next_attempt_at = $10,
-                last_error = $11, gave_up = $12
-             WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .bind(state.as_str())
-        .bind(version.map(VersionNumber::get))
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(Actor::reconciler().as_str())
-        .bind(reason)
-        .bind(now_ms().max(row.created_at))
-        .bind(reconcile.phase.map(Phase::as_str))
-        .bind(i64::from(reconcile.attempts))
-        .bind(reconcile.next_attempt_at.map(|at| at.timestamp_millis()))
-        .bind(reconcile.last_error.as_deref())
-        .bind(i64::from(reconcile.gave_up))
-        .execute(&mut **tx)
-        .await?;
+        self.lock(&mut tx, id).await?;
+        let record = Record {
+            id,
+            state,
+            version,
+            reason: reason.to_owned(),
+            reconcile: reconcile.clone(),
+        };
+        write_record(&mut tx, &record, now_ms()).await?;
         let summary = super::integrations::summary(&mut tx, id, "").await?;
         tx.commit().await?;
         self.changed(id);
@@ -208,21 +195,13 @@ impl Store {
 
     /// Gives up the leases on several integrations.
     pub async fn release_many(&self, ids: &[IntegrationId], owner: &str) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await;
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
+        self.update_ids(
             "UPDATE integrations SET lease_owner = NULL, lease_expires_at = NULL
-             WHERE lease_owner = $1 AND id IN ({})",
-            placeholders(2, ids.len())
-        );
-        let mut query = sqlx::query(&sql).persistent(false).bind(owner);
-        for id in ids {
-            query = query.bind(id.to_string());
-        }
-        query.execute(&self.pool).await?;
-        Ok(())
+             WHERE lease_owner = $1 AND id IN ({ids})",
+            owner,
+            ids,
+        )
+        .await
     }
 
     /// Shows the same sub-step on several integrations.
@@ -231,15 +210,27 @@ impl Store {
         ids: &[IntegrationId],
         phase: Phase,
     ) -> Result<(), StoreError> {
-        let _gate = self.write_gate().await;
+        self.update_ids(
+            "UPDATE integrations SET reconcile_phase = $1 WHERE id IN ({ids})",
+            phase.as_str(),
+            ids,
+        )
+        .await
+    }
+
+    /// Runs an UPDATE whose `$1` is `first` and whose `{ids}` is the list of `ids`.
+    async fn update_ids(
+        &self,
+        sql: &str,
+        first: &str,
+        ids: &[IntegrationId],
+    ) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
         }
-        let sql = format!(
-            "UPDATE integrations SET reconcile_phase = $1 WHERE id IN ({})",
-            placeholders(2, ids.len())
-        );
-        let mut query = sqlx::query(&sql).persistent(false).bind(phase.as_str());
+        let sql = sql.replace("{ids}", &placeholders(2, ids.len()));
+        let _gate = self.write_gate().await;
+        let mut query = sqlx::query(&sql).persistent(false).bind(first);
         for id in ids {
             query = query.bind(id.to_string());
         }
@@ -324,29 +315,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let now = now_ms();
         for record in records {
-            let status = &record.reconcile;
-            sqlx::query(
-                "UPDATE integrations SET current_state = $2, current_version = $3,
-                    change_id = $4, change_actor = $5, change_reason = $6,
-                    updated_at = CASE WHEN created_at > $7 THEN created_at ELSE $7 END,
-                    reconcile_phase = $8, reconcile_attempts = $9, next_attempt_at = $10,
-                    last_error = $11, gave_up = $12
-                 WHERE id = $1",
-            )
-            .bind(record.id.to_string())
-            .bind(record.state.as_str())
-            .bind(record.version.map(VersionNumber::get))
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(Actor::reconciler().as_str())
-            .bind(record.reason.as_str())
-            .bind(now)
-            .bind(status.phase.map(Phase::as_str))
-            .bind(i64::from(status.attempts))
-            .bind(status.next_attempt_at.map(|at| at.timestamp_millis()))
-            .bind(status.last_error.as_deref())
-            .bind(i64::from(status.gave_up))
-            .execute(&mut **tx)
-            .await?;
+            write_record(&mut tx, record, now).await?;
         }
         tx.commit().await?;
         for record in records {
@@ -354,6 +323,40 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Writes what the reconciler found true of one integration; a change of state or
+/// version lands in the transition log (the database's triggers) with actor
+/// `reconciler`. `updated_at` never goes before the creation time.
+async fn write_record(
+    tx: &mut Transaction<'static, Any>,
+    record: &Record,
+    now: i64,
+) -> Result<(), StoreError> {
+    let status = &record.reconcile;
+    sqlx::query(
+        "UPDATE integrations SET current_state = $2, current_version = $3,
+            change_id = $4, change_actor = $5, change_reason = $6,
+            updated_at = CASE WHEN created_at > $7 THEN created_at ELSE $7 END,
+            reconcile_phase = $8, reconcile_attempts = $9, next_attempt_at = $10,
+            last_error = $11, gave_up = $12
+         WHERE id = $1",
+    )
+    .bind(record.id.to_string())
+    .bind(record.state.as_str())
+    .bind(record.version.map(VersionNumber::get))
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(Actor::reconciler().as_str())
+    .bind(record.reason.as_str())
+    .bind(now)
+    .bind(status.phase.map(Phase::as_str))
+    .bind(i64::from(status.attempts))
+    .bind(status.next_attempt_at.map(|at| at.timestamp_millis()))
+    .bind(status.last_error.as_deref())
+    .bind(i64::from(status.gave_up))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// An integration recorded as running, as the reconciler's drift check sees it.
