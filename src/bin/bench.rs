@@ -219,6 +219,25 @@ async fn create(
     Ok(response.json().await?)
 }
 
+/// Creates an integration through the API and publishes it; answers its id.
+async fn create_published(
+    client: &reqwest::Client,
+    base: &str,
+    name: &str,
+    definition: Value,
+) -> Result<String, Failure> {
+    let created = create(client, base, name, definition).await?;
+    let id = created["id"]
+        .as_str()
+        .ok_or_else(|| fail("no id"))?
+        .to_owned();
+    client
+        .post(format!("{base}/api/v1/integrations/{id}/publish"))
+        .send()
+        .await?;
+    Ok(id)
+}
+
 /// Scenario 1: edit the draft so the output changes, publish, and poll the webhook
 /// until it answers with the new output.
 async fn publish_to_live(
@@ -293,22 +312,15 @@ async fn actions(
 ) -> Result<Vec<Figure>, Failure> {
     let mut ids = Vec::new();
     for n in 0..64 {
-        let created = create(
-            client,
-            base,
-            &format!("bench action {n}"),
-            flow(&format!("bench-action-{n}"), n),
-        )
-        .await?;
-        let id = created["id"]
-            .as_str()
-            .ok_or_else(|| fail("no id"))?
-            .to_owned();
-        client
-            .post(format!("{base}/api/v1/integrations/{id}/publish"))
-            .send()
-            .await?;
-        ids.push(id);
+        ids.push(
+            create_published(
+                client,
+                base,
+                &format!("bench action {n}"),
+                flow(&format!("bench-action-{n}"), n),
+            )
+            .await?,
+        );
     }
     wait_until(store, "the 64 integrations are Active", 64, |s| {
         s.name.starts_with("bench action") && s.current_state == State::Active && !s.pending()
@@ -650,15 +662,7 @@ async fn runtime(
             { "kind": "log", "message": "order {{ body.id }} totals {{ body.total }}" }
         ]
     });
-    let created = create(client, base, "bench runtime", definition).await?;
-    let id = created["id"]
-        .as_str()
-        .ok_or_else(|| fail("no id"))?
-        .to_owned();
-    client
-        .post(format!("{base}/api/v1/integrations/{id}/publish"))
-        .send()
-        .await?;
+    create_published(client, base, "bench runtime", definition).await?;
     let url = format!("{base}/hooks/bench-runtime");
     let deadline = Instant::now() + Duration::from_secs(30);
     while client

@@ -94,11 +94,6 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Page {
-            items,
-            page: page.page,
-            per_page: page.per_page,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        Ok(Page::new(items, page, u64::try_from(total).unwrap_or(0)))
     }
 }

@@ -155,15 +155,13 @@ impl Store {
             .bind(page.offset())
             .fetch_all(&self.pool)
             .await?;
-        Ok(Page {
-            items: rows
-                .iter()
+        Ok(Page::new(
+            rows.iter()
                 .map(summary_from_row)
                 .collect::<Result<_, _>>()?,
-            page: page.page,
-            per_page: page.per_page,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+            page,
+            u64::try_from(total).unwrap_or(0),
+        ))
     }
 
     /// One integration with its active version and its draft.
@@ -210,15 +208,13 @@ impl Store {
         page: PageRequest,
     ) -> Result<Page<VersionSummary>, StoreError> {
         let (rows, total) = self.version_rows(id, page, "").await?;
-        Ok(Page {
-            items: rows
-                .iter()
+        Ok(Page::new(
+            rows.iter()
                 .map(version_summary_from_row)
                 .collect::<Result<_, _>>()?,
-            page: page.page,
-            per_page: page.per_page,
+            page,
             total,
-        })
+        ))
     }
 
     /// A page of versions with their flows, newest first, in one query (the history
@@ -241,12 +237,7 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Page {
-            items,
-            page: page.page,
-            per_page: page.per_page,
-            total,
-        })
+        Ok(Page::new(items, page, total))
     }
 
     /// A page of version rows (with `extra` columns) and how many there are in all.
@@ -374,12 +365,7 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Page {
-            items,
-            page: page.page,
-            per_page: page.per_page,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        Ok(Page::new(items, page, u64::try_from(total).unwrap_or(0)))
     }
 
     /// Changes the name, description and draft, creating the draft (a copy of the
@@ -871,7 +857,10 @@ fn name_taken_or(err: sqlx::Error, name: Option<&IntegrationName>) -> StoreError
     }
 }
 
-fn optional_number(row: &AnyRow, column: &str) -> Result<Option<VersionNumber>, StoreError> {
+pub(super) fn optional_number(
+    row: &AnyRow,
+    column: &str,
+) -> Result<Option<VersionNumber>, StoreError> {
     let number: Option<i64> = row.try_get(column)?;
     number
         .map(VersionNumber::new)

@@ -58,13 +58,10 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;
-                let version: Option<i64> = row.try_get("current_version")?;
                 let lease_owner: Option<String> = row.try_get("lease_owner")?;
                 Ok(Running {
                     id: parse_id(&id)?,
-                    version: version.map(VersionNumber::new).transpose().map_err(|err| {
-                        StoreError::Corrupt(format!("running version of {id}: {err}"))
-                    })?,
+                    version: super::integrations::optional_number(row, "current_version")?,
                     mine: lease_owner.as_deref() == Some(owner),
                 })
             })
@@ -78,20 +75,7 @@ impl Store {
         owner: &str,
         ttl: std::time::Duration,
     ) -> Result<bool, StoreError> {
-        let _gate = self.write_gate().await;
-        let now = now_ms();
-        let until = now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
-        let done = sqlx::query(
-            "UPDATE integrations SET lease_owner = $2, lease_expires_at = $3
-             WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < $4)",
-        )
-        .bind(id.to_string())
-        .bind(owner)
-        .bind(until)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(!self.claim_many(&[id], owner, ttl).await?.is_empty())
     }
 
     /// Hands back every lease this reconciler holds (at shutdown).
