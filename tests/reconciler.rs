@@ -328,6 +328,39 @@ on_both_databases! {
         assert!(matches!(found[0].1, Outcome::RetryAfter { attempts: 1, .. }), "{found:?}");
     }
 
+    async fn a_server_takes_over_more_integrations_than_one_pass_takes_without_waiting_for_ticks(app: TestApp) {
+        for n in 0..25 {
+            let id = create(&app.store, &format!("Flow {n}")).await.id;
+            publish(&app.store, id, "").await;
+        }
+        let gone = driven(&app, Arc::new(ScriptedRuntime::default()), "gone-server");
+        while !gone.reconcile_once().await.unwrap().is_empty() {}
+        sqlx::query("UPDATE integrations SET lease_expires_at = 0").execute(app.store.pool()).await.unwrap();
+        let runtime = Arc::new(ScriptedRuntime::default());
+        // Ten a pass, and no tick but the first for an hour.
+        let survivor = Reconciler::new(
+            app.store.clone(),
+            runtime.clone(),
+            ReconcilerConfig {
+                owner: "survivor".into(),
+                batch: 10,
+                tick: std::time::Duration::from_secs(3600),
+                ..ReconcilerConfig::default()
+            },
+        );
+
+        let running = tokio::spawn(survivor.run(std::future::pending()));
+
+        // Deployed first, then recorded Active: both, for all 25.
+        app.eventually("the survivor runs all 25, recorded Active", || async {
+            let active: i64 = sqlx::query_scalar("SELECT count(*) FROM integrations WHERE current_state = 'active'")
+                .fetch_one(app.store.pool()).await.unwrap();
+            runtime.deployed_integrations() == 25 && active == 25
+        })
+        .await;
+        running.abort();
+    }
+
     async fn two_reconcilers_on_one_database_deploy_each_of_200_integrations_exactly_once(app: TestApp) {
         let runtime = Arc::new(ScriptedRuntime::default());
         let mut ids = Vec::new();

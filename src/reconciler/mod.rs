@@ -6,7 +6,7 @@
 //! It wakes after every action and on a periodic tick (due retries, drift). Before
 //! working on an integration it takes a lease stored in the row, so that two servers
 //! on one PostgreSQL never act on the same integration; it keeps the lease on what it
-//! runs, and renews it every tick.
+//! runs, and renews it every third of its lease.
 
 pub mod retry;
 
@@ -41,6 +41,11 @@ pub struct ReconcilerConfig {
     pub retry: RetryPolicy,
     /// How many integrations one pass takes on.
     pub batch: u32,
+    /// How long to let work gather after a pass that moved several integrations: in a
+    /// storm of publishes, passes that each took the few published since the last one
+    /// wrote to SQLite's single writer between every two publishes, and slowed them
+    /// down threefold. A lone action (a pass that moved one) is never held back.
+    pub gather: Duration,
 }
 
 impl Default for ReconcilerConfig {
@@ -51,6 +56,7 @@ impl Default for ReconcilerConfig {
             lease: Duration::from_secs(15),
             retry: RetryPolicy::default(),
             batch: 256,
+            gather: Duration::from_millis(10),
         }
     }
 }
@@ -68,6 +74,14 @@ pub enum Outcome {
     RetryAfter { attempts: u32, delay: Duration },
     /// It failed too often; only a user's action re-arms it.
     GaveUp { attempts: u32 },
+}
+
+impl Outcome {
+    /// Whether the pass changed something (as opposed to finding nothing to do, or
+    /// someone else at work).
+    fn moved(&self) -> bool {
+        !matches!(self, Self::Idle | Self::Busy)
+    }
 }
 
 /// Wakes the reconciler; cheap to clone, given to whatever performs actions.
@@ -126,21 +140,34 @@ impl Reconciler {
                 () = self.waker.0.notified() => false,
                 _ = tick.tick() => true,
             };
-            // A full batch means more may be waiting: go on without waiting to be woken.
             loop {
                 let pass = if std::mem::take(&mut full) {
-                    self.reconcile_once().await
+                    self.full_pass().await
                 } else {
-                    self.reconcile_due().await
+                    self.reconcile_due().await.map(|outcomes| (outcomes, false))
                 };
-                match pass {
-                    Ok(outcomes) if outcomes.len() >= self.config.batch as usize => continue,
-                    Ok(_) => break,
+                let (outcomes, more_drift) = match pass {
+                    Ok(pass) => pass,
                     Err(err) => {
                         tracing::error!(error = %crate::telemetry::error_chain(&err), "reconcile pass failed");
                         break;
                     }
+                };
+                // A full batch means more may be waiting: go on without waiting to be
+                // woken, with the whole pass again while running integrations are still
+                // being taken over (a restart, or a server gone), or only the due ones.
+                full = more_drift;
+                if more_drift || outcomes.len() >= self.config.batch as usize {
+                    continue;
                 }
+                let moved = outcomes
+                    .iter()
+                    .filter(|(_, outcome)| outcome.moved())
+                    .count();
+                if moved < 2 {
+                    break;
+                }
+                tokio::time::sleep(self.config.gather).await;
             }
         }
         if let Err(err) = self.store.release_all(&self.config.owner).await {
@@ -152,20 +179,28 @@ impl Reconciler {
     /// or integrations whose server is gone), then reconciles every due integration.
     /// Tests call this to drive the reconciler step by step.
     pub async fn reconcile_once(&self) -> Result<Vec<(IntegrationId, Outcome)>, StoreError> {
+        self.full_pass().await.map(|(outcomes, _)| outcomes)
+    }
+
+    /// The pass of `reconcile_once`, also telling whether the drift check found more
+    /// suspects than one batch takes (so the next pass should look again).
+    async fn full_pass(&self) -> Result<(Vec<(IntegrationId, Outcome)>, bool), StoreError> {
         let owner = self.config.owner.as_str();
         self.renew_if_due().await?;
         let mut outcomes = Vec::new();
         // What runs here as recorded is compared in memory; only the integrations that
         // differ (died, or not running here) cost database work, a batch at a time.
-        let suspects = self
+        let suspects: Vec<_> = self
             .store
             .running_for(owner)
             .await?
             .into_iter()
             .filter(|running| !(running.mine && self.runs(running.id, running.version)))
-            .take(self.config.batch as usize);
+            .take(self.config.batch as usize + 1)
+            .collect();
+        let more = suspects.len() > self.config.batch as usize;
         let mut not_here = Vec::new();
-        for running in suspects {
+        for running in suspects.into_iter().take(self.config.batch as usize) {
             if self.runtime.status(running.id).is_none() {
                 not_here.push(running.id);
             } else if let Some(outcome) = self.check_running(running.id).await? {
@@ -174,7 +209,7 @@ impl Reconciler {
         }
         outcomes.extend(self.take_over(&not_here).await?);
         outcomes.extend(self.reconcile_due().await?);
-        Ok(outcomes)
+        Ok((outcomes, more))
     }
 
     /// Reconciles the integrations that are due, a batch of them.
