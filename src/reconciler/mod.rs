@@ -56,7 +56,7 @@ impl Default for ReconcilerConfig {
             lease: Duration::from_secs(15),
             retry: RetryPolicy::default(),
             batch: 256,
-            gather: Duration::from_millis(10),
+            gather: Duration::from_millis(50),
         }
     }
 }

@@ -53,14 +53,34 @@ pub struct DraftEdit {
     pub definition: Option<Definition>,
 }
 
-pub(super) const SUMMARY_SELECT: &str =
-    "SELECT i.id, i.name, i.description, i.current_state, i.target_state,
-        i.target_version, i.current_version, i.revision, i.created_at, i.updated_at,
-        i.reconcile_phase, i.reconcile_attempts, i.next_attempt_at, i.last_error, i.gave_up,
-        d.number AS draft_version
-    FROM integrations i
-    LEFT JOIN versions d
-        ON d.integration_id = i.id AND d.published_at IS NULL AND d.discarded_at IS NULL";
+/// An integration's summary: its row and the number of its draft, with `$extra`
+/// columns of the draft after them.
+macro_rules! summary_select {
+    ($extra:literal) => {
+        concat!(
+            "SELECT i.id, i.name, i.description, i.current_state, i.target_state,
+                i.target_version, i.current_version, i.revision, i.created_at, i.updated_at,
+                i.reconcile_phase, i.reconcile_attempts, i.next_attempt_at, i.last_error,
+                i.gave_up, d.number AS draft_version",
+            $extra,
+            " FROM integrations i
+            LEFT JOIN versions d
+                ON d.integration_id = i.id AND d.published_at IS NULL AND d.discarded_at IS NULL"
+        )
+    };
+}
+
+pub(super) const SUMMARY_SELECT: &str = summary_select!("");
+
+/// What an action reads under its lock: the summary and the draft's flow, which
+/// publishing hashes (one statement fewer inside the write lock).
+const LOCK_SELECT: &str = summary_select!(", d.definition AS draft_definition");
+
+/// Ends an `UPDATE integrations` that answers with the summary as updated, instead
+/// of a second statement reading it back.
+const RETURNING_SUMMARY: &str = "RETURNING *, (SELECT d.number FROM versions d
+    WHERE d.integration_id = integrations.id AND d.published_at IS NULL
+      AND d.discarded_at IS NULL) AS draft_version";
 
 const VERSION_COLUMNS: &str = "number, based_on, source_integration_id, source_version,
     created_at, updated_at, published_at, published_by, note, content_hash";
@@ -531,26 +551,27 @@ impl Store {
             command,
             Command::Publish { .. } | Command::Start | Command::Activate(_) | Command::Retry
         );
-        sqlx::query(
+        let sql = format!(
             "UPDATE integrations SET target_state = $2, target_version = $3,
                 revision = revision + 1, change_id = $4, change_actor = $5, change_reason = $6,
                 updated_at = $7,
                 reconcile_attempts = CASE WHEN $8 = 1 THEN 0 ELSE reconcile_attempts END,
                 next_attempt_at = CASE WHEN $8 = 1 THEN NULL ELSE next_attempt_at END,
                 gave_up = CASE WHEN $8 = 1 THEN 0 ELSE gave_up END
-             WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .bind(change.target.unwrap_or(row.target_state).as_str())
-        .bind(target_version.map(VersionNumber::get))
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(actor.as_str())
-        .bind(&reason)
-        .bind(now)
-        .bind(i64::from(rearm))
-        .execute(&mut **tx)
-        .await?;
-        let summary = self.summary_in(&mut tx, id).await?;
+             WHERE id = $1 {RETURNING_SUMMARY}"
+        );
+        let updated = sqlx::query(&sql)
+            .bind(id.to_string())
+            .bind(change.target.unwrap_or(row.target_state).as_str())
+            .bind(target_version.map(VersionNumber::get))
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(actor.as_str())
+            .bind(&reason)
+            .bind(now)
+            .bind(i64::from(rearm))
+            .fetch_one(&mut **tx)
+            .await?;
+        let summary = summary_from_row(&updated)?;
         tx.commit().await?;
         self.changed(id);
         Ok(Some(summary))
@@ -567,11 +588,18 @@ impl Store {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR UPDATE OF i",
         };
-        let summary = summary(tx, id, suffix).await?;
+        let sql = format!("{LOCK_SELECT} WHERE i.id = $1{suffix}");
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("integration {id}")))?;
+        let summary = summary_from_row(&row)?;
         let created_at = summary.created_at.timestamp_millis();
         Ok(LockedRow {
             summary,
             created_at,
+            draft_definition: row.try_get("draft_definition")?,
         })
     }
 
@@ -589,6 +617,8 @@ pub(super) struct LockedRow {
     pub(super) summary: IntegrationSummary,
     /// Stored creation time: `updated_at` may never precede it.
     pub(super) created_at: i64,
+    /// The draft's flow as stored (canonical JSON), if there is a draft.
+    pub(super) draft_definition: Option<String>,
 }
 
 impl std::ops::Deref for LockedRow {
@@ -697,16 +727,9 @@ async fn freeze_draft(
     actor: &Actor,
     note: Option<&str>,
 ) -> Result<VersionNumber, StoreError> {
-    let number = row
-        .draft_version
-        .ok_or_else(|| StoreError::Corrupt("publishing without a draft".into()))?;
-    let definition: String = sqlx::query_scalar(
-        "SELECT definition FROM versions WHERE integration_id = $1 AND number = $2",
-    )
-    .bind(row.id.to_string())
-    .bind(number.get())
-    .fetch_one(&mut **tx)
-    .await?;
+    let (Some(number), Some(definition)) = (row.draft_version, &row.draft_definition) else {
+        return Err(StoreError::Corrupt("publishing without a draft".into()));
+    };
     sqlx::query(
         "UPDATE versions SET published_at = $3, published_by = $4, note = $5, content_hash = $6
          WHERE integration_id = $1 AND number = $2",
@@ -716,7 +739,7 @@ async fn freeze_draft(
     .bind(now_ms())
     .bind(actor.as_str())
     .bind(note)
-    .bind(content_hash(&definition))
+    .bind(content_hash(definition))
     .execute(&mut **tx)
     .await?;
     Ok(number)
