@@ -104,7 +104,7 @@ impl Definition {
 
     /// Parses JSON text, reporting every problem found.
     pub fn parse_str(text: &str) -> Result<Self, Vec<FieldError>> {
-        let value: Value = serde_json::from_str(text).map_err(|err| {
+        let value: Value = crate::json::parse(text).map_err(|err| {
             vec![FieldError::new(
                 "definition",
                 format!("not valid JSON: {err}"),

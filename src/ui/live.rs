@@ -53,12 +53,15 @@ pub type Latest<T> = RwSignal<Option<(String, T)>>;
 pub fn live_data<T, Fut>(
     key: impl Fn() -> String + Clone + Send + Sync + 'static,
     fetch: impl Fn(String) -> Fut + Copy + Send + Sync + 'static,
-) -> (Resource<Result<T, crate::error::AppError>>, Latest<T>)
+) -> (
+    Resource<Result<T, crate::error::AppError>, crate::json::Json>,
+    Latest<T>,
+)
 where
     T: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<T, crate::error::AppError>> + Send + 'static,
 {
-    let initial = Resource::new(key.clone(), fetch);
+    let initial = crate::json::resource(key.clone(), fetch);
     let latest = RwSignal::new(None::<(String, T)>);
     follow_live(key, fetch, move |key, value| latest.set(Some((key, value))));
     (initial, latest)

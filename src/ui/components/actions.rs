@@ -160,7 +160,7 @@ pub fn PublishForm(
             _ => None,
         })
     };
-    let diff = Resource::new(
+    let diff = crate::json::resource(
         move || open.get().then(compared).flatten(),
         |pair| async move {
             match pair {
@@ -240,7 +240,7 @@ pub fn ActivateForm(
     let open = RwSignal::new(false);
     let id = move || integration.with(|i| i.id.to_string());
     let running = move || integration.with(|i| i.current_version.or(i.active_version));
-    let diff = Resource::new(
+    let diff = crate::json::resource(
         move || open.get().then(|| (id(), running())),
         move |args| async move {
             match args {

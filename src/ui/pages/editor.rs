@@ -223,7 +223,7 @@ impl Editor {
     /// The definition to save, or every problem with it, located as the form shows it.
     fn definition(&self) -> Result<Value, Vec<FieldError>> {
         let (value, mut errors) = if self.raw_mode.get_untracked() {
-            match serde_json::from_str::<Value>(&self.raw.get_untracked()) {
+            match crate::json::parse::<Value>(&self.raw.get_untracked()) {
                 Ok(value) => (value, Vec::new()),
                 Err(err) => {
                     return Err(vec![FieldError::new(
@@ -309,7 +309,7 @@ impl Editor {
     }
 
     fn show_form(&self) {
-        match serde_json::from_str::<Value>(&self.raw.get_untracked()) {
+        match crate::json::parse::<Value>(&self.raw.get_untracked()) {
             Ok(value) => {
                 self.load(&value);
                 self.raw_mode.set(false);
@@ -327,7 +327,7 @@ impl Editor {
 pub fn EditPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let detail = Resource::new(id, get_integration);
+    let detail = crate::json::resource(id, get_integration);
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -386,7 +386,7 @@ pub fn NewPage() -> impl IntoView {
 
 /// Text that should be JSON; when it is not, an error at `path` and an empty object.
 fn json_field(text: &str, path: String, errors: &mut Vec<FieldError>) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|err| {
+    crate::json::parse(text).unwrap_or_else(|err| {
         errors.push(FieldError::new(path, format!("not valid JSON: {err}")));
         Value::Object(Map::new())
     })

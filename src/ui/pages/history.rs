@@ -62,7 +62,7 @@ fn HistoryView(data: Signal<History>) -> impl IntoView {
         })
     };
     let diff_id = id.clone();
-    let diff = Resource::new(compare, move |pair| {
+    let diff = crate::json::resource(compare, move |pair| {
         let id = diff_id.clone();
         async move {
             match pair {

@@ -168,7 +168,7 @@ fn NewIntegrationForm(create: ServerAction<CreateIntegration>) -> impl IntoView 
             query.get("description").unwrap_or_default(),
             query
                 .get("error")
-                .and_then(|json| serde_json::from_str::<AppError>(&json).ok()),
+                .and_then(|json| crate::json::parse::<AppError>(&json).ok()),
         )
     });
     let name = RwSignal::new(typed_name);
