@@ -12,10 +12,13 @@ use common::runtime::ScriptedRuntime;
 use common::{LiveApp, TestApp};
 use junction::domain::definition::Definition;
 use junction::domain::lifecycle::State;
+use junction::domain::version::VersionNumber;
 use junction::domain::{IntegrationId, NewIntegration, PageRequest};
 use junction::reconciler::retry::RetryPolicy;
 use junction::reconciler::{Outcome, Reconciler, ReconcilerConfig};
 use junction::runtime::Runtime;
+use junction::runtime::activity::Activity;
+use junction::runtime::flow::Outcome as FlowOutcome;
 use junction::store::integrations::{Command, DraftEdit};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -474,6 +477,35 @@ on_both_databases! {
 
         let kept = app.store.activity(id, PageRequest::default()).await.unwrap();
         assert_eq!(kept.total, 3);
+    }
+
+    async fn a_batch_of_messages_larger_than_one_insert_is_recorded_in_order_keeping_the_newest(app: TestApp) {
+        let a = create(&app.store, "A").await.id;
+        let b = create(&app.store, "B").await.id;
+        publish(&app.store, a, "").await;
+        publish(&app.store, b, "").await;
+        let message = |n: i64, id: IntegrationId| Activity {
+            integration_id: id,
+            version: VersionNumber::FIRST,
+            trigger: "webhook",
+            started_at_ms: 1_700_000_000_000 + n,
+            duration_us: n,
+            outcome: if n % 2 == 0 { FlowOutcome::Ok } else { FlowOutcome::Filtered },
+            steps: Vec::new(),
+            error: (n == 249).then(|| "the last one failed".to_owned()),
+        };
+        let batch: Vec<Activity> = (0..250).map(|n| message(n, if n % 5 == 0 { b } else { a })).collect();
+
+        app.store.record_activities(&batch, 150).await.unwrap();
+
+        let of_a = app.store.activity(a, PageRequest::default()).await.unwrap();
+        let of_b = app.store.activity(b, PageRequest::default()).await.unwrap();
+        assert_eq!(of_a.total, 150, "200 for A, the newest 150 kept");
+        assert_eq!(of_b.total, 50);
+        let newest = &of_a.items[0];
+        assert_eq!((newest.duration_us, newest.outcome.as_str(), newest.error.as_deref()), (249, "filtered", Some("the last one failed")));
+        assert_eq!(of_a.items[1].duration_us, 248);
+        assert_eq!(of_b.items[0].duration_us, 245);
     }
 
     async fn a_webhook_body_over_the_limit_answers_413_and_bad_json_400(app: LiveApp) {

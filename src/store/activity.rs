@@ -9,6 +9,9 @@ use crate::domain::version::VersionNumber;
 use crate::domain::{IntegrationId, Page, PageRequest};
 use crate::runtime::activity::Activity;
 
+/// Rows per INSERT statement: 800 parameters, within every SQLite's limit (999).
+const ROWS_PER_INSERT: usize = 100;
+
 impl Store {
     /// Stores a batch of activity in one transaction, then drops what exceeds `keep`
     /// per integration.
@@ -17,22 +20,32 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        for activity in batch {
-            sqlx::query(
+        // Many rows per INSERT: one statement per message was one round trip to the
+        // database (on SQLite, to the connection's thread) per webhook call.
+        for chunk in batch.chunks(ROWS_PER_INSERT) {
+            let rows = (0..chunk.len())
+                .map(|row| format!("({})", super::placeholders(row * 8 + 1, 8)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
                 "INSERT INTO activities
                     (integration_id, version, trigger, started_at, duration_us, outcome, steps, error)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(activity.integration_id.to_string())
-            .bind(activity.version.get())
-            .bind(activity.trigger)
-            .bind(activity.started_at_ms)
-            .bind(activity.duration_us)
-            .bind(activity.outcome.as_str())
-            .bind(serde_json::to_string(&activity.steps).unwrap_or_else(|_| "[]".into()))
-            .bind(activity.error.as_deref())
-            .execute(&mut **tx)
-            .await?;
+                 VALUES {rows}"
+            );
+            // Only full chunks repeat the same text: the others are not worth caching.
+            let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_INSERT);
+            for activity in chunk {
+                query = query
+                    .bind(activity.integration_id.to_string())
+                    .bind(activity.version.get())
+                    .bind(activity.trigger)
+                    .bind(activity.started_at_ms)
+                    .bind(activity.duration_us)
+                    .bind(activity.outcome.as_str())
+                    .bind(serde_json::to_string(&activity.steps).unwrap_or_else(|_| "[]".into()))
+                    .bind(activity.error.as_deref());
+            }
+            query.execute(&mut **tx).await?;
         }
         let mut integrations: Vec<IntegrationId> = batch
             .iter()
