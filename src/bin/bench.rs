@@ -678,21 +678,6 @@ async fn runtime(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let flow_client = client.clone();
-    let (count, p99) = load(seconds, 64, move |worker, i| {
-        let id = worker * 1_000_000 + i;
-        let request = flow_client
-            .post(url.clone())
-            .json(&json!({ "id": id, "qty": 2, "price": 3 }));
-        async move {
-            let answer: Value = request.send().await?.json().await?;
-            if answer != json!({ "id": id, "total": 6 }) {
-                return Err(fail(format!("the flow answered {answer}")));
-            }
-            Ok(())
-        }
-    })
-    .await?;
     let router = axum::Router::new().route(
         "/echo",
         axum::routing::post(|axum::Json(body): axum::Json<Value>| async move { axum::Json(body) }),
@@ -700,20 +685,38 @@ async fn runtime(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, router).await });
+    let flow_client = client.clone();
     let echo_client = client.clone();
-    let (baseline, baseline_p99) = load(seconds, 64, move |worker, i| {
-        let id = worker * 1_000_000 + i;
-        let request = echo_client
-            .post(format!("http://{addr}/echo"))
-            .json(&json!({ "id": id, "total": 6 }));
-        async move {
-            let answer: Value = request.send().await?.json().await?;
-            if answer["id"] != json!(id) {
-                return Err(fail("the baseline echoed something else"));
+    let [(count, p99), (baseline, baseline_p99)] = load_in_turns(
+        seconds,
+        64,
+        move |worker, i| {
+            let id = worker * 1_000_000 + i;
+            let request = flow_client
+                .post(url.clone())
+                .json(&json!({ "id": id, "qty": 2, "price": 3 }));
+            async move {
+                let answer: Value = request.send().await?.json().await?;
+                if answer != json!({ "id": id, "total": 6 }) {
+                    return Err(fail(format!("the flow answered {answer}")));
+                }
+                Ok(())
             }
-            Ok(())
-        }
-    })
+        },
+        move |worker, i| {
+            let id = worker * 1_000_000 + i;
+            let request = echo_client
+                .post(format!("http://{addr}/echo"))
+                .json(&json!({ "id": id, "total": 6 }));
+            async move {
+                let answer: Value = request.send().await?.json().await?;
+                if answer["id"] != json!(id) {
+                    return Err(fail("the baseline echoed something else"));
+                }
+                Ok(())
+            }
+        },
+    )
     .await?;
     let rate = count as f64 / seconds as f64;
     let baseline_rate = baseline as f64 / seconds as f64;
@@ -917,7 +920,49 @@ where
     F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<(), Failure>> + Send,
 {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut times = load_for(Duration::from_secs(seconds), clients, call).await?;
+    let (_, _, p99) = percentiles(&mut times);
+    Ok((times.len() as u64, p99))
+}
+
+/// Loads `ours` and `baseline` in turns, a second each, `seconds` seconds in all for
+/// each, so that the shared machine's speed, which drifts by a third from one minute
+/// to the next, weighs on both alike: calls completed and p99 of each.
+async fn load_in_turns<F, Fut, G, Gut>(
+    seconds: u64,
+    clients: usize,
+    ours: F,
+    baseline: G,
+) -> Result<[(u64, Duration); 2], Failure>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), Failure>> + Send,
+    G: Fn(usize, usize) -> Gut + Clone + Send + 'static,
+    Gut: std::future::Future<Output = Result<(), Failure>> + Send,
+{
+    let (mut our_times, mut baseline_times) = (Vec::new(), Vec::new());
+    for _ in 0..seconds {
+        our_times.extend(load_for(Duration::from_secs(1), clients, ours.clone()).await?);
+        baseline_times.extend(load_for(Duration::from_secs(1), clients, baseline.clone()).await?);
+    }
+    Ok([our_times, baseline_times].map(|mut times| {
+        let (_, _, p99) = percentiles(&mut times);
+        (times.len() as u64, p99)
+    }))
+}
+
+/// Runs `call(client, iteration)` in `clients` loops for `duration`: how long each
+/// call that completed took.
+async fn load_for<F, Fut>(
+    duration: Duration,
+    clients: usize,
+    call: F,
+) -> Result<Vec<Duration>, Failure>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), Failure>> + Send,
+{
+    let deadline = Instant::now() + duration;
     let mut workers = Vec::new();
     for worker in 0..clients {
         let call = call.clone();
@@ -937,9 +982,7 @@ where
     for worker in workers {
         all.extend(worker.await??);
     }
-    let count = all.len() as u64;
-    let (_, _, p99) = percentiles(&mut all);
-    Ok((count, p99))
+    Ok(all)
 }
 
 async fn wait_until(
