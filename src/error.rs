@@ -166,44 +166,42 @@ impl TryFrom<WireError> for AppError {
 
     fn try_from(wire: WireError) -> Result<Self, String> {
         let code = wire.code;
-        let missing = |field: &str| format!("a {code} error without its {field}");
+        // The field of `wire` by its name, or an error naming what is missing.
+        macro_rules! take {
+            ($field:ident) => {
+                wire.$field
+                    .ok_or_else(|| format!("a {code} error without its {}", stringify!($field)))?
+            };
+        }
         Ok(match code.as_str() {
             "validation_failed" => Self::ValidationFailed {
-                fields: wire.fields.ok_or_else(|| missing("fields"))?,
+                fields: take!(fields),
             },
             "malformed_request" => Self::MalformedRequest {
-                message: wire.message.ok_or_else(|| missing("message"))?,
+                message: take!(message),
             },
-            "not_found" => Self::NotFound {
-                what: wire.what.ok_or_else(|| missing("what"))?,
-            },
+            "not_found" => Self::NotFound { what: take!(what) },
             "invalid_transition" => Self::InvalidTransition {
-                message: wire.message.ok_or_else(|| missing("message"))?,
-                current_state: wire.current_state.ok_or_else(|| missing("current_state"))?,
-                target_state: wire.target_state.ok_or_else(|| missing("target_state"))?,
-                allowed_actions: wire
-                    .allowed_actions
-                    .ok_or_else(|| missing("allowed_actions"))?,
+                message: take!(message),
+                current_state: take!(current_state),
+                target_state: take!(target_state),
+                allowed_actions: take!(allowed_actions),
             },
             "revision_mismatch" => Self::RevisionMismatch {
-                expected_revision: wire
-                    .expected_revision
-                    .ok_or_else(|| missing("expected_revision"))?,
-                current_revision: wire
-                    .current_revision
-                    .ok_or_else(|| missing("current_revision"))?,
+                expected_revision: take!(expected_revision),
+                current_revision: take!(current_revision),
             },
             "precondition_required" => Self::PreconditionRequired {
-                message: wire.message.ok_or_else(|| missing("message"))?,
+                message: take!(message),
             },
             "payload_too_large" => Self::PayloadTooLarge {
-                limit: wire.limit.ok_or_else(|| missing("limit"))?,
+                limit: take!(limit),
             },
             "unreachable" => Self::Unreachable {
-                message: wire.message.ok_or_else(|| missing("message"))?,
+                message: take!(message),
             },
             "internal" => Self::Internal {
-                request_id: wire.request_id.ok_or_else(|| missing("request_id"))?,
+                request_id: take!(request_id),
             },
             _ => return Err(format!("unknown error code {code:?}")),
         })

@@ -187,7 +187,7 @@ impl Store {
     /// One integration with its active version and its draft.
     pub async fn integration(&self, id: IntegrationId) -> Result<IntegrationDetail, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let integration = summary(&mut conn, id, "").await?;
+        let integration = summary(&mut conn, id).await?;
         let active = match integration.active_version {
             Some(number) => Some(version(&mut conn, id, number).await?),
             None => None,
@@ -207,7 +207,7 @@ impl Store {
 
     pub async fn summary(&self, id: IntegrationId) -> Result<IntegrationSummary, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        summary(&mut conn, id, "").await
+        summary(&mut conn, id).await
     }
 
     /// One version with its flow (secrets included: callers showing it mask them).
@@ -217,7 +217,7 @@ impl Store {
         number: VersionNumber,
     ) -> Result<Version, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        summary(&mut conn, id, "").await?;
+        summary(&mut conn, id).await?;
         version(&mut conn, id, number).await
     }
 
@@ -268,7 +268,7 @@ impl Store {
         extra: &str,
     ) -> Result<(Vec<AnyRow>, u64), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        summary(&mut conn, id, "").await?;
+        summary(&mut conn, id).await?;
         let total: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM versions WHERE integration_id = $1 AND discarded_at IS NULL",
         )
@@ -354,7 +354,7 @@ impl Store {
         page: PageRequest,
     ) -> Result<Page<Transition>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        summary(&mut conn, id, "").await?;
+        summary(&mut conn, id).await?;
         let total: i64 =
             sqlx::query_scalar("SELECT count(*) FROM transitions WHERE integration_id = $1")
                 .bind(id.to_string())
@@ -608,7 +608,7 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         id: IntegrationId,
     ) -> Result<IntegrationSummary, StoreError> {
-        summary(tx, id, "").await
+        summary(tx, id).await
     }
 }
 
@@ -837,9 +837,8 @@ fn version_not_found(id: IntegrationId, number: VersionNumber) -> StoreError {
 pub(super) async fn summary(
     conn: &mut AnyConnection,
     id: IntegrationId,
-    lock_suffix: &str,
 ) -> Result<IntegrationSummary, StoreError> {
-    let sql = format!("{SUMMARY_SELECT} WHERE i.id = $1{lock_suffix}");
+    let sql = format!("{SUMMARY_SELECT} WHERE i.id = $1");
     let row = sqlx::query(&sql)
         .bind(id.to_string())
         .fetch_optional(&mut *conn)

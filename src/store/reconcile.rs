@@ -139,7 +139,7 @@ impl Store {
             reconcile: reconcile.clone(),
         };
         write_record(&mut tx, &record, now_ms()).await?;
-        let summary = super::integrations::summary(&mut tx, id, "").await?;
+        let summary = super::integrations::summary(&mut tx, id).await?;
         tx.commit().await?;
         self.changed(id);
         Ok(summary)
