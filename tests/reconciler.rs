@@ -506,6 +506,8 @@ on_both_databases! {
         assert_eq!((newest.duration_us, newest.outcome.as_str(), newest.error.as_deref()), (249, "filtered", Some("the last one failed")));
         assert_eq!(of_a.items[1].duration_us, 248);
         assert_eq!(of_b.items[0].duration_us, 245);
+        let written: i64 = sqlx::query_scalar("SELECT max(id) FROM activities").fetch_one(app.store.pool()).await.unwrap();
+        assert_eq!(written, 200, "A's 50 oldest, deleted at once, were never written");
     }
 
     async fn a_webhook_body_over_the_limit_answers_413_and_bad_json_400(app: LiveApp) {

@@ -34,7 +34,12 @@ pub struct ActivitySink {
 /// How many messages may wait to be written; past that, activity is dropped (and the
 /// drop logged) rather than slowing the flows down.
 const QUEUE: usize = 10_000;
-const BATCH: usize = 500;
+const BATCH: usize = 5_000;
+/// After writing more than one message, how long the writer lets the next batch
+/// gather. A busy integration's messages then arrive by the thousand, and all but the
+/// newest kept per integration are never written (they would be deleted in the same
+/// transaction); a message that comes alone is written at once.
+const GATHER: Duration = Duration::from_millis(100);
 
 impl ActivitySink {
     /// Starts the writer task; it ends when every sink is dropped, after writing
@@ -52,7 +57,11 @@ impl ActivitySink {
                     );
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
+                let gather = batch.len() > 1;
                 batch.clear();
+                if gather {
+                    tokio::time::sleep(GATHER).await;
+                }
             }
         });
         Self { queue }

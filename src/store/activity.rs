@@ -2,6 +2,7 @@
 //! integration, read newest first.
 
 use sqlx::Row;
+use std::collections::HashMap;
 
 use super::{Store, StoreError, time_from_ms};
 use crate::domain::activity::ActivityEntry;
@@ -19,10 +20,23 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
+        // Only the newest `keep` of each integration in the batch are written: the
+        // others would be deleted below, in the same transaction.
+        let mut seen: HashMap<IntegrationId, u32> = HashMap::new();
+        let mut newest: Vec<&Activity> = batch
+            .iter()
+            .rev()
+            .filter(|activity| {
+                let count = seen.entry(activity.integration_id).or_default();
+                *count += 1;
+                *count <= keep
+            })
+            .collect();
+        newest.reverse();
         let mut tx = self.begin_write().await?;
         // Many rows per INSERT: one statement per message was one round trip to the
         // database (on SQLite, to the connection's thread) per webhook call.
-        for chunk in batch.chunks(ROWS_PER_INSERT) {
+        for chunk in newest.chunks(ROWS_PER_INSERT) {
             let rows = (0..chunk.len())
                 .map(|row| format!("({})", super::placeholders(row * 8 + 1, 8)))
                 .collect::<Vec<_>>()
@@ -47,13 +61,7 @@ impl Store {
             }
             query.execute(&mut **tx).await?;
         }
-        let mut integrations: Vec<IntegrationId> = batch
-            .iter()
-            .map(|activity| activity.integration_id)
-            .collect();
-        integrations.sort();
-        integrations.dedup();
-        for id in integrations {
+        for id in seen.into_keys() {
             sqlx::query(
                 "DELETE FROM activities WHERE integration_id = $1 AND id <= (
                     SELECT id FROM activities WHERE integration_id = $1
