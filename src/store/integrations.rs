@@ -423,12 +423,12 @@ impl Store {
         }
         if let Some(definition) = &edit.definition {
             let mut definition = definition.clone();
-            let draft = match row.draft_version {
-                Some(number) => number,
-                None => start_draft_from_active(&mut tx, &row).await?,
+            // The draft as stored (the lock read it), or a new one: secrets come back
+            // masked from the editor, and the stored ones are kept.
+            let (draft, stored) = match (row.draft_version, &row.draft_definition) {
+                (Some(number), Some(text)) => (number, parse_stored_definition(&id, number, text)?),
+                _ => start_draft_from_active(&mut tx, &row).await?,
             };
-            // Secrets come back masked from the editor: keep the stored ones.
-            let stored = version_definition(&mut tx, id, draft).await?;
             definition.unmask_from(&stored);
             sqlx::query(
                 "UPDATE versions SET definition = $3, updated_at = $4
@@ -693,11 +693,12 @@ async fn insert_draft(
     Ok(number)
 }
 
-/// A new draft copied from the active version (or the latest published one).
+/// A new draft copied from the active version (or the latest published one): its
+/// number and flow.
 async fn start_draft_from_active(
     tx: &mut Transaction<'static, Any>,
     row: &LockedRow,
-) -> Result<VersionNumber, StoreError> {
+) -> Result<(VersionNumber, Definition), StoreError> {
     let base = match row.active_version {
         Some(number) => Some(number),
         None => {
@@ -717,7 +718,8 @@ async fn start_draft_from_active(
         Some(number) => version_definition(tx, row.id, number).await?,
         None => Definition::starter("hook"),
     };
-    insert_draft(tx, row.id, &definition, base, None).await
+    let number = insert_draft(tx, row.id, &definition, base, None).await?;
+    Ok((number, definition))
 }
 
 /// Freezes the draft: its number, flow and publish data never change again.
