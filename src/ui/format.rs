@@ -25,10 +25,23 @@ pub fn duration_us(micros: i64) -> String {
     if micros < 1_000 {
         format!("{micros} µs")
     } else if micros < 1_000_000 {
-        format!("{:.1} ms", micros as f64 / 1_000.0)
+        format!("{} ms", decimal(micros, 1_000, 1))
     } else {
-        format!("{:.2} s", micros as f64 / 1_000_000.0)
+        format!("{} s", decimal(micros, 1_000_000, 2))
     }
+}
+
+/// `value / unit` rounded half up to `places` decimals, in integers: formatting an
+/// f64 would ship core's float printing (~20 KB) to every browser for this one use.
+fn decimal(value: i64, unit: i64, places: u32) -> String {
+    let scale = 10_i64.pow(places);
+    let scaled = (value * scale + unit / 2) / unit;
+    format!(
+        "{}.{:0width$}",
+        scaled / scale,
+        scaled % scale,
+        width = places as usize
+    )
 }
 
 #[cfg(test)]
@@ -41,5 +54,19 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(time(&at), "2026-01-02 02:04:05 UTC");
+    }
+
+    #[test]
+    fn durations_are_written_in_the_largest_unit_below_them_rounded_half_up() {
+        assert_eq!(duration_us(0), "0 µs");
+        assert_eq!(duration_us(999), "999 µs");
+        assert_eq!(duration_us(1_000), "1.0 ms");
+        assert_eq!(duration_us(1_049), "1.0 ms");
+        assert_eq!(duration_us(1_050), "1.1 ms");
+        assert_eq!(duration_us(12_345), "12.3 ms");
+        assert_eq!(duration_us(999_999), "1000.0 ms");
+        assert_eq!(duration_us(1_000_000), "1.00 s");
+        assert_eq!(duration_us(1_005_000), "1.01 s");
+        assert_eq!(duration_us(61_234_567), "61.23 s");
     }
 }
