@@ -12,6 +12,7 @@ pub struct ActivityEntry {
     pub version: VersionNumber,
     /// `webhook` or `timer`.
     pub trigger: String,
+    #[serde(with = "crate::json::utc")]
     pub started_at: DateTime<Utc>,
     pub duration_us: i64,
     /// `ok`, `filtered` or `failed`.

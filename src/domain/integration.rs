@@ -153,7 +153,9 @@ pub struct IntegrationSummary {
     pub published_before: bool,
     pub revision: i64,
     pub reconcile: ReconcileStatus,
+    #[serde(with = "crate::json::utc")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::json::utc")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -187,7 +189,9 @@ pub struct VersionSummary {
     pub based_on: Option<VersionNumber>,
     /// For a blueprint: the version it was copied from.
     pub source: Option<VersionRef>,
+    #[serde(with = "crate::json::utc")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::json::utc")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -200,6 +204,7 @@ impl VersionSummary {
 /// When, by whom and why a version was frozen, and what it holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Publication {
+    #[serde(with = "crate::json::utc")]
     pub at: DateTime<Utc>,
     pub by: String,
     pub note: Option<String>,
@@ -287,6 +292,7 @@ pub struct Transition {
     pub to: Option<String>,
     pub actor: String,
     pub reason: String,
+    #[serde(with = "crate::json::utc")]
     pub at: DateTime<Utc>,
 }
 

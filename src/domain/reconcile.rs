@@ -56,6 +56,7 @@ pub struct ReconcileStatus {
     pub phase: Option<Phase>,
     /// Failed attempts since the last success or re-arm.
     pub attempts: u32,
+    #[serde(default, with = "crate::json::utc::option")]
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     /// The reconciler stopped retrying; Publish, Start, Activate or Retry re-arm it.

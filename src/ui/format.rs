@@ -17,6 +17,20 @@ pub fn time(at: &DateTime<Utc>) -> String {
     )
 }
 
+/// For `<time datetime>`: RFC 3339 to the second, as shown. Written by hand for the
+/// reason above.
+pub fn machine_time(at: &DateTime<Utc>) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
 pub fn short_hash(hash: &str) -> String {
     hash.chars().take(12).collect()
 }
@@ -54,6 +68,7 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(time(&at), "2026-01-02 02:04:05 UTC");
+        assert_eq!(machine_time(&at), "2026-01-02T02:04:05Z");
     }
 
     #[test]

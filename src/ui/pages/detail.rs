@@ -155,7 +155,7 @@ fn Detail(data: Signal<DetailPage>) -> impl IntoView {
                                         let outcome_class = format!("outcome {}", entry.outcome);
                                         view! {
                                             <tr data-testid="activity-row">
-                                                <td><time datetime=entry.started_at.to_rfc3339()>{format::time(&entry.started_at)}</time><br/><span class="muted">{entry.trigger.clone()}</span></td>
+                                                <td><time datetime=format::machine_time(&entry.started_at)>{format::time(&entry.started_at)}</time><br/><span class="muted">{entry.trigger.clone()}</span></td>
                                                 <td>{entry.version.to_string()}</td>
                                                 <td><span class=outcome_class>{entry.outcome.clone()}</span>
                                                     {entry.error.clone().map(|e| view! { <div class="error-text">{e}</div> })}</td>

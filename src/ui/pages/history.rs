@@ -160,7 +160,7 @@ fn HistoryView(data: Signal<History>) -> impl IntoView {
                 <tbody>
                     {move || data.with(|h| h.transitions.items.clone()).into_iter().map(|t| view! {
                         <tr data-testid="transition-row">
-                            <td><time datetime=t.at.to_rfc3339()>{format::time(&t.at)}</time></td>
+                            <td><time datetime=format::machine_time(&t.at)>{format::time(&t.at)}</time></td>
                             <td><code>{t.field.clone()}</code>" " {t.from.clone().unwrap_or_else(|| "—".into())}" → "{t.to.clone().unwrap_or_else(|| "—".into())}</td>
                             <td>{t.actor.clone()}</td>
                             <td>{t.reason.clone()}</td>

@@ -149,7 +149,7 @@ fn IntegrationRow(
             <td><VersionBadge version=Signal::derive(move || row.with(|i| i.active_version)) /></td>
             <td>
                 {move || row.with(|i| view! {
-                    <time datetime=i.updated_at.to_rfc3339()>{format::time(&i.updated_at)}</time>
+                    <time datetime=format::machine_time(&i.updated_at)>{format::time(&i.updated_at)}</time>
                 })}
             </td>
         </tr>
