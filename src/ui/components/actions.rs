@@ -7,7 +7,7 @@ use leptos::server_fn::ServerFn;
 
 use crate::api::integrations::{
     ActivateVersion, DeleteIntegration, DiscardDraft, Publish, Retry, Start, Stop, Unpublish,
-    diff_versions,
+    delete_integration, diff_versions, discard_draft, retry, start, stop, unpublish,
 };
 use crate::domain::IntegrationSummary;
 use crate::domain::lifecycle::ActionKind;
@@ -55,9 +55,107 @@ pub fn ConfirmDialog(
     }
 }
 
+/// A form posting to the server function at `url`. Without JavaScript the browser
+/// posts it, its inputs carrying the arguments. With JavaScript, submitting runs
+/// `on_submit`, which dispatches the same arguments from the page's own state.
+/// (Leptos's ActionForm reads them back out of the form instead, which ships
+/// serde_qs's deserializer, ~45 KB before optimisation, to every browser.)
+#[component]
+pub fn PostForm(
+    url: &'static str,
+    #[prop(optional)] class: &'static str,
+    #[prop(into)] on_submit: Callback<()>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <form
+            method="post"
+            action=url
+            class=class
+            on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                on_submit.run(());
+            }
+        >
+            {children()}
+        </form>
+    }
+}
+
 /// What an action said when it was refused, or nothing.
 fn error_of<T>(value: impl Fn() -> Option<Result<T, AppError>>) -> impl Fn() -> Option<String> {
     move || value().and_then(Result::err).map(|err| err.to_string())
+}
+
+/// The actions of the action bar that need nothing but the integration.
+#[derive(Clone, Copy)]
+enum Button {
+    Stop,
+    Start,
+    Retry,
+    Unpublish,
+    DiscardDraft,
+    Delete,
+}
+
+impl Button {
+    const ALL: [Button; 6] = [
+        Button::Stop,
+        Button::Start,
+        Button::Retry,
+        Button::Unpublish,
+        Button::DiscardDraft,
+        Button::Delete,
+    ];
+
+    fn kind(self) -> ActionKind {
+        match self {
+            Button::Stop => ActionKind::Stop,
+            Button::Start => ActionKind::Start,
+            Button::Retry => ActionKind::Retry,
+            Button::Unpublish => ActionKind::Unpublish,
+            Button::DiscardDraft => ActionKind::DiscardDraft,
+            Button::Delete => ActionKind::Delete,
+        }
+    }
+
+    /// The label, and the look.
+    fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Button::Stop => ("Stop", ""),
+            Button::Start => ("Start", "primary"),
+            Button::Retry => ("Retry", "primary"),
+            Button::Unpublish => ("Unpublish", "danger"),
+            Button::DiscardDraft => ("Discard draft", ""),
+            Button::Delete => ("Delete", "danger"),
+        }
+    }
+
+    /// The server function the form posts to without JavaScript.
+    fn url(self) -> &'static str {
+        match self {
+            Button::Stop => Stop::url(),
+            Button::Start => Start::url(),
+            Button::Retry => Retry::url(),
+            Button::Unpublish => Unpublish::url(),
+            Button::DiscardDraft => DiscardDraft::url(),
+            Button::Delete => DeleteIntegration::url(),
+        }
+    }
+
+    /// Runs the action on integration `id`: the integration as it stands after, or
+    /// `None` once it is deleted.
+    async fn perform(self, id: String) -> Result<Option<IntegrationSummary>, AppError> {
+        let summary = match self {
+            Button::Stop => stop(id).await,
+            Button::Start => start(id).await,
+            Button::Retry => retry(id).await,
+            Button::Unpublish => unpublish(id).await,
+            Button::DiscardDraft => discard_draft(id).await,
+            Button::Delete => return delete_integration(id).await.map(|()| None),
+        };
+        summary.map(Some)
+    }
 }
 
 /// The row of buttons on the detail page.
@@ -69,73 +167,40 @@ pub fn ActionBar(
     let id = move || integration.with(|i| i.id.to_string());
     let allows = move |kind: ActionKind| allowed.with(|allowed| allowed.contains(&kind));
     let live = use_live();
-    let stop = ServerAction::<Stop>::new();
-    let start = ServerAction::<Start>::new();
-    let retry = ServerAction::<Retry>::new();
-    let unpublish = ServerAction::<Unpublish>::new();
-    let discard = ServerAction::<DiscardDraft>::new();
-    let delete = ServerAction::<DeleteIntegration>::new();
-    // Any completed action: show its result at once rather than at the next event.
-    for version in [
-        stop.version(),
-        start.version(),
-        retry.version(),
-        unpublish.version(),
-        discard.version(),
-    ] {
-        Effect::new(move |_| {
-            if version.get() > 0 {
-                live.update(|n| *n = n.wrapping_add(1));
-            }
-        });
-    }
+    // One action for all the buttons: one result (and error) to show, the latest.
+    let act = Action::new(|(button, id): &(Button, String)| button.perform(id.clone()));
     let navigate = leptos_router::hooks::use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = delete.value().get() {
-            navigate("/", Default::default());
+    Effect::new(move |_| match act.value().get() {
+        // Show the result at once rather than at the next event.
+        Some(Ok(Some(_))) => live.update(|n| *n = n.wrapping_add(1)),
+        Some(Ok(None)) => navigate("/", Default::default()),
+        _ => {}
+    });
+    let buttons = Button::ALL.map(|button| {
+        let (label, class) = button.label();
+        view! {
+            <Show when=move || allows(button.kind())>
+                <PostForm
+                    url=button.url()
+                    class="inline"
+                    on_submit=move || {
+                        act.dispatch((button, id()));
+                    }
+                >
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit" class=class>{label}</button>
+                </PostForm>
+            </Show>
         }
     });
-    let errors = {
-        let stop_error = error_of(move || stop.value().get());
-        let start_error = error_of(move || start.value().get());
-        let retry_error = error_of(move || retry.value().get());
-        let unpublish_error = error_of(move || unpublish.value().get());
-        let discard_error = error_of(move || discard.value().get());
-        let delete_error = error_of(move || delete.value().get());
-        move || {
-            stop_error()
-                .or_else(&start_error)
-                .or_else(&retry_error)
-                .or_else(&unpublish_error)
-                .or_else(&discard_error)
-                .or_else(&delete_error)
-        }
-    };
-    macro_rules! button {
-        ($action:expr, $kind:expr, $label:literal, $class:literal) => {
-            view! {
-                <Show when=move || allows($kind)>
-                    <ActionForm action=$action attr:class="inline">
-                        <input type="hidden" name="id" value=id />
-                        <button type="submit" class=$class>{$label}</button>
-                    </ActionForm>
-                </Show>
-            }
-        };
-    }
     view! {
         <div class="actions" role="group" aria-label="Actions">
             <Show when=move || allows(ActionKind::Publish)>
                 <PublishForm integration />
             </Show>
-            {button!(stop, ActionKind::Stop, "Stop", "")}
-            {button!(start, ActionKind::Start, "Start", "primary")}
-            {button!(retry, ActionKind::Retry, "Retry", "primary")}
-            {button!(unpublish, ActionKind::Unpublish, "Unpublish", "danger")}
-            {button!(discard, ActionKind::DiscardDraft, "Discard draft", "")}
-            {button!(delete, ActionKind::Delete, "Delete", "danger")}
+            {buttons.into_iter().collect_view()}
         </div>
-        <p class="alert" role="alert">{errors}</p>
+        <p class="alert" role="alert">{error_of(move || act.value().get())}</p>
     }
 }
 

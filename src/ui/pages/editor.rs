@@ -4,6 +4,7 @@
 //! editor started from, and a conflict keeps every character typed.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -16,7 +17,7 @@ use crate::domain::definition::Definition;
 use crate::domain::lifecycle::ActionKind;
 use crate::domain::{Description, IntegrationDetail, IntegrationName};
 use crate::error::{AppError, FieldError};
-use crate::ui::components::actions::PublishForm;
+use crate::ui::components::actions::{PostForm, PublishForm};
 use crate::ui::components::badges::{StateBadges, VersionBadge};
 use crate::ui::live::follow_live;
 use crate::ui::pages::not_found::ErrorPanel;
@@ -527,10 +528,16 @@ fn EditExisting(detail: IntegrationDetail) -> impl IntoView {
         <div class="toolbar">
             <button type="button" class="primary" on:click=save disabled=move || saving.get()>"Save"</button>
             <Show when=move || allows(ActionKind::DiscardDraft) && integration.with(|i| i.draft_version.is_some())>
-                <ActionForm action=discard attr:class="inline">
+                <PostForm
+                    url=DiscardDraft::url()
+                    class="inline"
+                    on_submit=move || {
+                        discard.dispatch(DiscardDraft { id: discard_id.get_value() });
+                    }
+                >
                     <input type="hidden" name="id" value=move || discard_id.get_value() />
                     <button type="submit">"Discard draft"</button>
-                </ActionForm>
+                </PostForm>
             </Show>
             <Show
                 when=move || !editor.dirty.get() && integration.with(|i| i.draft_version.is_some())

@@ -2,6 +2,7 @@
 //! it), what to do with each, the difference between any two, and the transition log.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -11,7 +12,7 @@ use crate::domain::lifecycle::ActionKind;
 use crate::domain::version::VersionNumber;
 use crate::domain::{History, HistoryVersion};
 use crate::error::AppError;
-use crate::ui::components::actions::ActivateForm;
+use crate::ui::components::actions::{ActivateForm, PostForm};
 use crate::ui::components::badges::{StateBadges, VersionBadge};
 use crate::ui::components::diff::DiffView;
 use crate::ui::components::pager::Pager;
@@ -230,17 +231,37 @@ fn VersionRow(
                         <ActivateForm integration number on_done=on_activated />
                     </Show>
                     <Show when=move || allows(ActionKind::RestoreAsDraft)>
-                        <ActionForm action=restore attr:class="inline">
+                        <PostForm
+                            url=RestoreVersion::url()
+                            class="inline"
+                            on_submit=move || {
+                                restore.dispatch(RestoreVersion {
+                                    id: id.get_value(),
+                                    version: number.get().to_string(),
+                                });
+                            }
+                        >
                             <input type="hidden" name="id" value=move || id.get_value() />
                             <input type="hidden" name="version" value=number.get().to_string() />
                             <button type="submit">"Restore as draft"</button>
-                        </ActionForm>
+                        </PostForm>
                     </Show>
-                    <ActionForm action=copy attr:class="inline">
+                    <PostForm
+                        url=NewFromVersion::url()
+                        class="inline"
+                        on_submit=move || {
+                            copy.dispatch(NewFromVersion {
+                                id: id.get_value(),
+                                version: number.get().to_string(),
+                                name: None,
+                                description: None,
+                            });
+                        }
+                    >
                         <input type="hidden" name="id" value=move || id.get_value() />
                         <input type="hidden" name="version" value=number.get().to_string() />
                         <button type="submit">"New integration from this version"</button>
-                    </ActionForm>
+                    </PostForm>
                 })}
                 <p class="alert" role="alert">{move || message.get()}</p>
             </td>

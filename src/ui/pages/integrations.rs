@@ -1,6 +1,7 @@
 //! `/`: every integration, and the form that creates one.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -8,6 +9,7 @@ use crate::api::integrations::{CreateIntegration, find_integrations};
 use crate::domain::name::IntegrationName;
 use crate::domain::{IntegrationSummary, Page};
 use crate::error::AppError;
+use crate::ui::components::actions::PostForm;
 use crate::ui::components::badges::{StateBadges, VersionBadge};
 use crate::ui::components::field::TextField;
 use crate::ui::components::pager::Pager;
@@ -214,7 +216,15 @@ fn NewIntegrationForm(create: ServerAction<CreateIntegration>) -> impl IntoView 
     view! {
         <section class="card" aria-labelledby="new-heading">
             <h2 id="new-heading">"New integration"</h2>
-            <ActionForm action=create>
+            <PostForm
+                url=CreateIntegration::url()
+                on_submit=move || {
+                    create.dispatch(CreateIntegration {
+                        name: name.get_untracked(),
+                        description: description.get_untracked(),
+                    });
+                }
+            >
                 <TextField
                     label="Name"
                     name="name"
@@ -235,7 +245,7 @@ fn NewIntegrationForm(create: ServerAction<CreateIntegration>) -> impl IntoView 
                 <button type="submit" class="primary" disabled=move || create.pending().get()>
                     "Create integration"
                 </button>
-            </ActionForm>
+            </PostForm>
         </section>
     }
 }
