@@ -124,10 +124,11 @@ build_tools() {
     ensure_wasm_opt
 }
 
-# Builds the server and the browser bundle in release mode.
+# Builds the server and the browser bundle in release mode. --split puts the lazily
+# loaded pages (the editor) in files of their own, fetched when first shown.
 build_release() {
     step "Building Junction (release: server and browser bundle)"
-    cargo leptos build --release
+    cargo leptos build --release --split
 }
 
 junction_binary() {

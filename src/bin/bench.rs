@@ -858,7 +858,9 @@ fn resident_mb(pid: u32) -> Result<f64, Failure> {
         .ok_or_else(|| fail(format!("no VmRSS in /proc/{pid}/status")))
 }
 
-/// Scenario 6, bundle: the release WASM and JS, raw, gzip and brotli.
+/// Scenario 6, bundle: the release WASM and JS, raw, gzip and brotli. With the bundle
+/// split (`cargo leptos build --split`), the WASM every page loads first, then what a
+/// browser opening a lazily loaded page directly loads in all, then every file.
 fn bundle_sizes(bundle: &std::path::Path) -> Result<Vec<Figure>, Failure> {
     let mut figures = Vec::new();
     for (kind, file, target) in [
@@ -872,45 +874,92 @@ fn bundle_sizes(bundle: &std::path::Path) -> Result<Vec<Figure>, Failure> {
             );
             continue;
         };
-        let gzip = {
-            use std::io::Write;
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            encoder.write_all(&bytes)?;
-            encoder.finish()?.len()
-        };
-        let brotli = {
-            let mut out = Vec::new();
-            let params = brotli::enc::BrotliEncoderParams {
-                quality: 11,
-                ..Default::default()
-            };
-            brotli::BrotliCompress(&mut bytes.as_slice(), &mut out, &params)?;
-            out.len()
-        };
+        let (gzip, brotli) = compressed_sizes(&bytes)?;
         figures.push(figure(
             "footprint",
             format!("{kind} raw"),
-            bytes.len() as f64 / 1024.0,
+            kib(bytes.len()),
             "KB",
             None,
         ));
         figures.push(figure(
             "footprint",
             format!("{kind} gzip"),
-            gzip as f64 / 1024.0,
+            kib(gzip),
             "KB",
             None,
         ));
         figures.push(figure(
             "footprint",
             format!("{kind} brotli"),
-            brotli as f64 / 1024.0,
+            kib(brotli),
             "KB",
             target,
         ));
     }
+    // The split-off parts: per lazily loaded page, the files it needs.
+    let Ok(manifest) = std::fs::read(bundle.join("__wasm_split_manifest.json")) else {
+        return Ok(figures);
+    };
+    let manifest: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_slice(&manifest)
+            .map_err(|err| fail(format!("__wasm_split_manifest.json: {err}")))?;
+    let mut brotli_of = std::collections::BTreeMap::new();
+    for chunk in manifest.values().flatten() {
+        if !brotli_of.contains_key(chunk) {
+            let bytes = std::fs::read(bundle.join(format!("{chunk}.wasm")))?;
+            brotli_of.insert(chunk.clone(), compressed_sizes(&bytes)?.1);
+        }
+    }
+    let entry = std::fs::read(bundle.join("junction.wasm"))?;
+    let entry_brotli = compressed_sizes(&entry)?.1;
+    for (split_point, chunks) in &manifest {
+        // `__edit_route_view_<hash>`: the page's route, `edit_route`.
+        let page = split_point
+            .trim_start_matches('_')
+            .rsplit_once("_view_")
+            .map_or(split_point.as_str(), |(page, _)| page);
+        let total = entry_brotli + chunks.iter().map(|chunk| brotli_of[chunk]).sum::<usize>();
+        figures.push(figure(
+            "footprint",
+            format!("WASM brotli, opening {page} first"),
+            kib(total),
+            "KB",
+            None,
+        ));
+    }
+    figures.push(figure(
+        "footprint",
+        "WASM brotli, every file",
+        kib(entry_brotli + brotli_of.values().sum::<usize>()),
+        "KB",
+        None,
+    ));
     Ok(figures)
+}
+
+fn kib(bytes: usize) -> f64 {
+    bytes as f64 / 1024.0
+}
+
+/// Gzip (best) and brotli (quality 11) sizes, as a server would precompress.
+fn compressed_sizes(bytes: &[u8]) -> Result<(usize, usize), Failure> {
+    let gzip = {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes)?;
+        encoder.finish()?.len()
+    };
+    let brotli = {
+        let mut out = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            ..Default::default()
+        };
+        brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
+        out.len()
+    };
+    Ok((gzip, brotli))
 }
 
 /// Runs `call(client, iteration)` in `clients` loops for `seconds`: how many calls
