@@ -364,6 +364,41 @@ on_both_databases! {
         running.abort();
     }
 
+    async fn a_reconciler_letting_work_gather_stops_at_once_when_told_and_hands_its_leases_back(app: TestApp) {
+        for n in 0..4 {
+            let id = create(&app.store, &format!("Flow {n}")).await.id;
+            publish(&app.store, id, "").await;
+        }
+        let runtime = Arc::new(ScriptedRuntime::default());
+        // After a pass that moved several, it waits an hour for more to gather.
+        let reconciler = Reconciler::new(
+            app.store.clone(),
+            runtime.clone(),
+            ReconcilerConfig {
+                owner: "stopping".into(),
+                gather: std::time::Duration::from_secs(3600),
+                ..ReconcilerConfig::default()
+            },
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(reconciler.run(async move {
+            let _ = stopped.await;
+        }));
+        app.eventually("all 4 are Active", || async {
+            let active: i64 = sqlx::query_scalar("SELECT count(*) FROM integrations WHERE current_state = 'active'")
+                .fetch_one(app.store.pool()).await.unwrap();
+            active == 4
+        })
+        .await;
+
+        stop.send(()).unwrap();
+
+        app.eventually("the reconciler has stopped", || async { running.is_finished() }).await;
+        let held: i64 = sqlx::query_scalar("SELECT count(*) FROM integrations WHERE lease_owner IS NOT NULL")
+            .fetch_one(app.store.pool()).await.unwrap();
+        assert_eq!(held, 0);
+    }
+
     async fn two_reconcilers_on_one_database_deploy_each_of_200_integrations_exactly_once(app: TestApp) {
         let runtime = Arc::new(ScriptedRuntime::default());
         let mut ids = Vec::new();

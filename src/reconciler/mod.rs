@@ -130,13 +130,13 @@ impl Reconciler {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        'run: loop {
             // The whole pass on each tick; when woken by an action (or going on after a
             // full batch) only the due integrations: the drift check reads every
             // running integration, which a storm of publishes would repeat hundreds
             // of times.
             let mut full = tokio::select! {
-                () = &mut shutdown => break,
+                () = &mut shutdown => break 'run,
                 () = self.waker.0.notified() => false,
                 _ = tick.tick() => true,
             };
@@ -158,7 +158,12 @@ impl Reconciler {
                 // being taken over (a restart, or a server gone), or only the due ones.
                 full = more_drift;
                 if more_drift || outcomes.len() >= self.config.batch as usize {
-                    continue;
+                    // A storm keeps this loop busy: a shutdown is seen between passes.
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break 'run,
+                        () = std::future::ready(()) => continue,
+                    }
                 }
                 let moved = outcomes
                     .iter()
@@ -167,7 +172,10 @@ impl Reconciler {
                 if moved < 2 {
                     break;
                 }
-                tokio::time::sleep(self.config.gather).await;
+                tokio::select! {
+                    () = &mut shutdown => break 'run,
+                    () = tokio::time::sleep(self.config.gather) => {}
+                }
             }
         }
         if let Err(err) = self.store.release_all(&self.config.owner).await {
