@@ -171,10 +171,11 @@ pub fn ActionBar(
     let act = Action::new(|(button, id): &(Button, String)| button.perform(id.clone()));
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| match act.value().get() {
-        // Show the result at once rather than at the next event.
-        Some(Ok(Some(_))) => live.update(|n| *n = n.wrapping_add(1)),
         Some(Ok(None)) => navigate("/", Default::default()),
-        _ => {}
+        // Show the result at once rather than at the next event; when refused, the
+        // state that refused it.
+        Some(_) => live.update(|n| *n = n.wrapping_add(1)),
+        None => {}
     });
     let buttons = Button::ALL.map(|button| {
         let (label, class) = button.label();
