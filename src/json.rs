@@ -66,10 +66,12 @@ pub mod utc {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<DateTime<Utc>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!("{text:?} is not an RFC 3339 timestamp"))
-        })
+        read(&String::deserialize(deserializer)?)
+    }
+
+    /// [`parse`], with an error naming the text for serde.
+    fn read<E: serde::de::Error>(text: &str) -> Result<DateTime<Utc>, E> {
+        parse(text).ok_or_else(|| E::custom(format!("{text:?} is not an RFC 3339 timestamp")))
     }
 
     /// For `Option<DateTime<Utc>>` fields (with `#[serde(default)]`).
@@ -86,12 +88,9 @@ pub mod utc {
         pub fn deserialize<'de, D: Deserializer<'de>>(
             deserializer: D,
         ) -> Result<Option<DateTime<Utc>>, D::Error> {
-            match Option::<String>::deserialize(deserializer)? {
-                None => Ok(None),
-                Some(text) => parse(&text).map(Some).ok_or_else(|| {
-                    serde::de::Error::custom(format!("{text:?} is not an RFC 3339 timestamp"))
-                }),
-            }
+            Option::<String>::deserialize(deserializer)?
+                .map(|text| read(&text))
+                .transpose()
         }
     }
 
