@@ -16,10 +16,11 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::{App, shell};
 use crate::config::Config;
-use crate::reconciler::{Reconciler, Waker};
+use crate::reconciler::Reconciler;
 use crate::runtime::Runtime;
 use crate::runtime::activity::ActivitySink;
 use crate::runtime::builtin::BuiltinRuntime;
+use crate::service::Service;
 use crate::store::{Store, StoreError};
 use crate::telemetry;
 
@@ -44,9 +45,8 @@ pub enum StartupError {
 #[derive(Clone, axum::extract::FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub store: Store,
+    pub service: Service,
     pub runtime: Arc<BuiltinRuntime>,
-    pub waker: Waker,
     pub webhook_body_limit: BodyLimit,
 }
 
@@ -60,6 +60,7 @@ pub struct Application {
     addr: SocketAddr,
     router: Router,
     store: Store,
+    service: Service,
     runtime: Arc<BuiltinRuntime>,
     reconciler: Option<Reconciler>,
 }
@@ -92,11 +93,11 @@ impl Application {
             runtime.clone() as Arc<dyn Runtime>,
             config.reconciler(owner),
         );
+        let service = Service::new(store.clone(), reconciler.waker());
         let state = AppState {
             leptos_options: leptos_options(config, addr),
-            store: store.clone(),
+            service: service.clone(),
             runtime: runtime.clone(),
-            waker: reconciler.waker(),
             webhook_body_limit: BodyLimit(config.webhook_body_limit),
         };
         Ok(Self {
@@ -104,6 +105,7 @@ impl Application {
             addr,
             router: router(state),
             store,
+            service,
             runtime,
             reconciler: (!config.no_reconciler).then_some(reconciler),
         })
@@ -116,6 +118,11 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The application layer, as the server's transports call it.
+    pub fn service(&self) -> &Service {
+        &self.service
     }
 
     pub fn runtime(&self) -> &Arc<BuiltinRuntime> {
@@ -191,12 +198,8 @@ fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = {
-        let store = state.store.clone();
-        let waker = state.waker.clone();
-        move || {
-            provide_context(store.clone());
-            provide_context(waker.clone());
-        }
+        let service = state.service.clone();
+        move || provide_context(service.clone())
     };
     let render_shell = {
         let options = state.leptos_options.clone();

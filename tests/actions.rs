@@ -71,6 +71,41 @@ on_both_databases! {
         assert_eq!(stored.definition["steps"][0]["headers"]["x-api-key"], "s3cret");
     }
 
+    async fn two_http_steps_with_one_url_keep_their_own_secrets_through_an_edit(app: TestApp) {
+        let id = created(&app, "Orders").await;
+        let two = r#"{"trigger":{"kind":"webhook","path":"orders"},"steps":[
+            {"kind":"http","method":"POST","url":"http://127.0.0.1:9/x","headers":{"x-api-key":"first"}},
+            {"kind":"http","method":"POST","url":"http://127.0.0.1:9/x","headers":{"x-api-key":"second"}}]}"#;
+        let revision_now = revision(&app, &id).await;
+        app.call("save_draft", &[("id", &id), ("revision", &revision_now), ("definition", two)]).await;
+        let (_, detail) = app.call("get_integration", &[("id", &id)]).await;
+        let mut shown = detail["draft"]["definition"].clone();
+        shown["steps"][1]["url"] = "http://127.0.0.1:9/moved".into();
+
+        let revision_now = revision(&app, &id).await;
+        let (status, saved) = app.call("save_draft", &[("id", &id), ("revision", &revision_now), ("definition", &shown.to_string())]).await;
+
+        assert_eq!(status, 200, "{saved}");
+        let stored = app.store.version(junction::domain::IntegrationId::parse(&id).unwrap(), common::fixtures::v(1)).await.unwrap();
+        assert_eq!(stored.definition["steps"][0]["headers"]["x-api-key"], "first");
+        assert_eq!(stored.definition["steps"][1]["headers"]["x-api-key"], "second");
+        assert_eq!(stored.definition["steps"][1]["url"], "http://127.0.0.1:9/moved");
+    }
+
+    async fn a_masked_secret_with_nothing_stored_at_its_place_is_refused_not_stored(app: TestApp) {
+        let id = created(&app, "Orders").await;
+        let masked = r#"{"trigger":{"kind":"webhook","path":"orders"},"steps":[
+            {"kind":"http","method":"POST","url":"http://127.0.0.1:9/x","headers":{"x-api-key":"********"}}]}"#;
+        let revision_now = revision(&app, &id).await;
+
+        let (status, error) = app.call("save_draft", &[("id", &id), ("revision", &revision_now), ("definition", masked)]).await;
+
+        assert_eq!(status, 422, "{error}");
+        assert_eq!(error["fields"][0]["path"], "definition.steps[0].headers.x-api-key");
+        let stored = app.store.version(junction::domain::IntegrationId::parse(&id).unwrap(), common::fixtures::v(1)).await.unwrap();
+        assert!(!stored.definition.to_string().contains("********"));
+    }
+
     async fn a_malformed_definition_reports_every_problem_with_its_place(app: TestApp) {
         let id = created(&app, "Orders").await;
         let revision = revision(&app, &id).await;

@@ -8,8 +8,8 @@ mod common;
 #[allow(unused_imports)]
 use common::TestApp;
 use common::fixtures::*;
+use junction::domain::lifecycle::Action;
 use junction::domain::lifecycle::State;
-use junction::store::integrations::Command;
 
 /// Runs hand-written SQL with string arguments and returns the database's refusal.
 async fn attack(app: &TestApp, sql: &str, args: &[&str]) -> String {
@@ -89,7 +89,7 @@ on_both_databases! {
     async fn a_discarded_number_cannot_be_used_again(app: TestApp) {
         let running = active(&app.store, "Orders").await;
         edit_flow(&app.store, running.id, "second").await;
-        perform(&app.store, running.id, Command::DiscardDraft).await;
+        perform(&app.store, running.id, Action::DiscardDraft).await;
         let id = running.id.to_string();
 
         let reinsert = attack(&app,
@@ -103,7 +103,7 @@ on_both_databases! {
 
     async fn version_numbers_cannot_skip_or_repeat(app: TestApp) {
         let created = create(&app.store, "Orders").await;
-        perform(&app.store, created.id, Command::Publish { note: Default::default() }).await;
+        perform(&app.store, created.id, Action::Publish { note: Default::default() }).await;
 
         let refusal = attack(&app,
             "INSERT INTO versions (integration_id, number, definition, created_at, updated_at)
@@ -188,7 +188,7 @@ on_both_databases! {
              VALUES ('00000000-0000-4000-8000-000000000001', 'ORDERS', 'orders', 'c', 'dba', 0, 0)", &[]).await;
         assert!(refusal.to_lowercase().contains("unique"), "{refusal}");
 
-        perform(&app.store, stopped.id, Command::Unpublish).await;
+        perform(&app.store, stopped.id, Action::Unpublish).await;
         accept(&app,
             "INSERT INTO integrations (id, name, name_key, change_id, change_actor, created_at, updated_at)
              VALUES ('00000000-0000-4000-8000-000000000001', 'ORDERS', 'orders', 'c', 'dba', 0, 0)", &[]).await;

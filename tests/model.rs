@@ -8,10 +8,12 @@ mod common;
 #[allow(unused_imports)]
 use common::TestApp;
 use common::fixtures::*;
+use junction::domain::lifecycle::Action;
 use junction::domain::lifecycle::{ActionKind, State, TargetState};
 use junction::domain::{Actor, NewIntegration, PageRequest, VersionRef};
+use junction::service::Principal;
 use junction::store::StoreError;
-use junction::store::integrations::{Command, DraftEdit};
+use junction::store::integrations::DraftEdit;
 
 on_both_databases! {
     async fn a_new_integration_is_a_draft_with_draft_v1(app: TestApp) {
@@ -83,10 +85,10 @@ on_both_databases! {
     async fn stop_then_start_asks_for_inactive_then_active_with_the_same_version(app: TestApp) {
         let running = active(&app.store, "Orders").await;
 
-        let stopping = perform(&app.store, running.id, Command::Stop).await;
+        let stopping = perform(&app.store, running.id, Action::Stop).await;
         assert_eq!(stopping.target_state, TargetState::Inactive);
         settle(&app.store, running.id).await;
-        let starting = perform(&app.store, running.id, Command::Start).await;
+        let starting = perform(&app.store, running.id, Action::Start).await;
 
         assert_eq!(starting.target_state, TargetState::Active);
         assert_eq!(starting.active_version, Some(v(1)));
@@ -96,7 +98,7 @@ on_both_databases! {
         let running = active(&app.store, "Orders").await;
         app.store.set_current(running.id, State::Error, None, "crashed").await.unwrap();
 
-        let stopping = perform(&app.store, running.id, Command::Stop).await;
+        let stopping = perform(&app.store, running.id, Action::Stop).await;
 
         assert_eq!(stopping.target_state, TargetState::Inactive);
     }
@@ -116,7 +118,7 @@ on_both_databases! {
         publish(&app.store, running.id, "").await;
         settle(&app.store, running.id).await;
 
-        let switched = perform(&app.store, running.id, Command::Activate(v(1))).await;
+        let switched = perform(&app.store, running.id, Action::Activate(v(1))).await;
 
         assert_eq!(switched.active_version, Some(v(1)));
         assert_eq!(switched.target_state, TargetState::Active);
@@ -126,7 +128,7 @@ on_both_databases! {
         let running = active(&app.store, "Orders").await;
         edit_flow(&app.store, running.id, "second").await;
 
-        let refused = app.store.perform(running.id, &Command::Activate(v(2)), &user()).await;
+        let refused = app.store.perform(running.id, &Action::Activate(v(2)), &user()).await;
 
         let Err(StoreError::InvalidTransition(refusal)) = refused else { panic!("{refused:?}") };
         assert_eq!(refusal.reason.as_deref(), Some("v2 is a draft: publish it first"));
@@ -135,7 +137,7 @@ on_both_databases! {
     async fn unpublishing_a_stopped_integration_frees_its_name(app: TestApp) {
         let stopped = inactive(&app.store, "Orders").await;
 
-        let unpublished = perform(&app.store, stopped.id, Command::Unpublish).await;
+        let unpublished = perform(&app.store, stopped.id, Action::Unpublish).await;
 
         assert_eq!(unpublished.target_state, TargetState::Deleted);
         let again = create(&app.store, "orders").await;
@@ -145,7 +147,7 @@ on_both_databases! {
     async fn a_never_published_integration_can_be_deleted_with_its_versions(app: TestApp) {
         let created = create(&app.store, "Orders").await;
 
-        let deleted = app.store.perform(created.id, &Command::Delete, &user()).await.unwrap();
+        let deleted = app.store.perform(created.id, &Action::Delete, &user()).await.unwrap();
 
         assert!(deleted.is_none());
         assert!(matches!(app.store.summary(created.id).await, Err(StoreError::NotFound(_))));
@@ -154,7 +156,7 @@ on_both_databases! {
     async fn a_published_integration_cannot_be_deleted(app: TestApp) {
         let running = active(&app.store, "Orders").await;
 
-        let refused = app.store.perform(running.id, &Command::Delete, &user()).await;
+        let refused = app.store.perform(running.id, &Action::Delete, &user()).await;
 
         assert!(matches!(refused, Err(StoreError::InvalidTransition(_))), "{refused:?}");
         assert!(app.store.summary(running.id).await.is_ok());
@@ -164,7 +166,7 @@ on_both_databases! {
         let running = active(&app.store, "Orders").await;
         edit_flow(&app.store, running.id, "second").await;
 
-        let discarded = perform(&app.store, running.id, Command::DiscardDraft).await;
+        let discarded = perform(&app.store, running.id, Action::DiscardDraft).await;
         assert_eq!(discarded.draft_version, None);
         let edited = edit_flow(&app.store, running.id, "third").await;
 
@@ -177,7 +179,7 @@ on_both_databases! {
     async fn a_never_published_integration_has_no_draft_to_discard_but_can_be_deleted(app: TestApp) {
         let created = create(&app.store, "Orders").await;
 
-        let refused = app.store.perform(created.id, &Command::DiscardDraft, &user()).await;
+        let refused = app.store.perform(created.id, &Action::DiscardDraft, &user()).await;
 
         let Err(StoreError::InvalidTransition(refusal)) = refused else { panic!("{refused:?}") };
         assert_eq!(refusal.reason.as_deref(), Some("it was never published: delete the integration instead"));
@@ -187,7 +189,7 @@ on_both_databases! {
         let running = active(&app.store, "Orders").await;
         edit_flow(&app.store, running.id, "second").await;
 
-        let restored = perform(&app.store, running.id, Command::RestoreAsDraft(v(1))).await;
+        let restored = perform(&app.store, running.id, Action::RestoreAsDraft(v(1))).await;
 
         assert_eq!(restored.draft_version, Some(v(2)), "the same draft, overwritten");
         let detail = app.store.integration(running.id).await.unwrap();
@@ -199,14 +201,14 @@ on_both_databases! {
     async fn restoring_without_a_draft_creates_one(app: TestApp) {
         let running = active(&app.store, "Orders").await;
 
-        let restored = perform(&app.store, running.id, Command::RestoreAsDraft(v(1))).await;
+        let restored = perform(&app.store, running.id, Action::RestoreAsDraft(v(1))).await;
 
         assert_eq!(restored.draft_version, Some(v(2)));
     }
 
     async fn a_version_of_an_unpublished_integration_serves_as_a_blueprint(app: TestApp) {
         let stopped = inactive(&app.store, "Orders").await;
-        perform(&app.store, stopped.id, Command::Unpublish).await;
+        perform(&app.store, stopped.id, Action::Unpublish).await;
         let source = VersionRef { integration_id: stopped.id, number: v(1) };
         let new = NewIntegration::parse("Orders, again", "from the old one").unwrap();
 
@@ -234,7 +236,7 @@ on_both_databases! {
         let running = active(&app.store, "Orders").await;
         let before = transition_count(&app.store, running.id).await;
 
-        let refused = app.store.perform(running.id, &Command::Unpublish, &user()).await;
+        let refused = app.store.perform(running.id, &Action::Unpublish, &user()).await;
 
         let Err(StoreError::InvalidTransition(refusal)) = refused else { panic!("{refused:?}") };
         assert_eq!(
@@ -247,14 +249,14 @@ on_both_databases! {
 
     async fn nothing_but_reading_is_allowed_once_unpublished(app: TestApp) {
         let stopped = inactive(&app.store, "Orders").await;
-        perform(&app.store, stopped.id, Command::Unpublish).await;
+        perform(&app.store, stopped.id, Action::Unpublish).await;
 
         let edit = DraftEdit { expected_revision: app.store.summary(stopped.id).await.unwrap().revision,
                                definition: Some(flow("late")), ..DraftEdit::default() };
         let refused = app.store.edit_draft(stopped.id, &edit).await;
 
         assert!(matches!(refused, Err(StoreError::InvalidTransition(_))), "{refused:?}");
-        let detail = app.store.integration(stopped.id).await.unwrap();
+        let detail = app.service.detail(&Principal::user("alice"), stopped.id).await.unwrap();
         assert!(detail.allowed_actions.is_empty());
     }
 
@@ -319,8 +321,8 @@ on_both_databases! {
             tokio::spawn(async move {
                 let racer = Actor::user("racer");
                 let command = match i % 3 {
-                    0 => Command::Activate(v(1)),
-                    1 => Command::Activate(v(2)),
+                    0 => Action::Activate(v(1)),
+                    1 => Action::Activate(v(2)),
                     _ => {
                         // A publisher writes a draft of its own first; that edit may
                         // lose a revision race, and the publish may find the draft
@@ -332,7 +334,7 @@ on_both_databases! {
                             ..DraftEdit::default()
                         };
                         store.edit_draft(id, &edit).await?;
-                        Command::Publish { note: Default::default() }
+                        Action::Publish { note: Default::default() }
                     }
                 };
                 store.perform(id, &command, &racer).await
@@ -365,7 +367,7 @@ on_both_databases! {
 
     async fn every_change_of_state_is_in_the_log_with_who_and_why(app: TestApp) {
         let running = active(&app.store, "Orders").await;
-        perform(&app.store, running.id, Command::Stop).await;
+        perform(&app.store, running.id, Action::Stop).await;
 
         let log = app.store.transitions(running.id, PageRequest::default()).await.unwrap();
 
@@ -413,8 +415,8 @@ on_both_databases! {
         let nobody = junction::domain::IntegrationId::parse("00000000-0000-4000-8000-000000000000").unwrap();
 
         assert!(matches!(app.store.integration(nobody).await, Err(StoreError::NotFound(_))));
-        assert!(matches!(app.store.perform(nobody, &Command::Stop, &user()).await, Err(StoreError::NotFound(_))));
-        let missing = app.store.perform(running.id, &Command::Activate(v(9)), &user()).await;
+        assert!(matches!(app.store.perform(nobody, &Action::Stop, &user()).await, Err(StoreError::NotFound(_))));
+        let missing = app.store.perform(running.id, &Action::Activate(v(9)), &user()).await;
         let Err(StoreError::NotFound(what)) = missing else { panic!("{missing:?}") };
         assert_eq!(what, format!("version v9 of integration {}", running.id));
     }
@@ -448,7 +450,7 @@ on_both_databases! {
     async fn the_detail_lists_the_actions_allowed_now(app: TestApp) {
         let stopped = inactive(&app.store, "Orders").await;
 
-        let detail = app.store.integration(stopped.id).await.unwrap();
+        let detail = app.service.detail(&Principal::user("alice"), stopped.id).await.unwrap();
 
         assert_eq!(detail.allowed_actions, [
             ActionKind::Publish, ActionKind::Start, ActionKind::Activate, ActionKind::Unpublish,

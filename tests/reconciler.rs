@@ -11,6 +11,7 @@ use common::runtime::ScriptedRuntime;
 #[allow(unused_imports)]
 use common::{LiveApp, TestApp};
 use junction::domain::definition::Definition;
+use junction::domain::lifecycle::Action;
 use junction::domain::lifecycle::State;
 use junction::domain::version::VersionNumber;
 use junction::domain::{IntegrationId, NewIntegration, PageRequest};
@@ -19,7 +20,7 @@ use junction::reconciler::{Outcome, Reconciler, ReconcilerConfig};
 use junction::runtime::Runtime;
 use junction::runtime::activity::Activity;
 use junction::runtime::flow::Outcome as FlowOutcome;
-use junction::store::integrations::{Command, DraftEdit};
+use junction::store::integrations::DraftEdit;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -51,8 +52,8 @@ async fn replace_draft(app: &TestApp, id: IntegrationId, definition: &Definition
 }
 
 /// Performs an action and wakes the live reconciler, as the server functions do.
-async fn act(app: &LiveApp, id: IntegrationId, command: Command) {
-    app.store.perform(id, &command, &user()).await.unwrap();
+async fn act(app: &LiveApp, id: IntegrationId, action: Action) {
+    app.store.perform(id, &action, &user()).await.unwrap();
 }
 
 async fn answers(app: &TestApp, path: &str, expected: Value) {
@@ -98,7 +99,7 @@ on_both_databases! {
     async fn a_published_webhook_flow_answers_with_its_output(app: LiveApp) {
         let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
 
-        act(&app, id, Command::Publish { note: Default::default() }).await;
+        act(&app, id, Action::Publish { note: Default::default() }).await;
 
         answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
         reaches(&app, id, State::Active).await;
@@ -106,41 +107,41 @@ on_both_databases! {
 
     async fn publishing_v2_replaces_v1_and_activating_v1_brings_it_back(app: LiveApp) {
         let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
-        act(&app, id, Command::Publish { note: Default::default() }).await;
+        act(&app, id, Action::Publish { note: Default::default() }).await;
         answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
 
         replace_draft(&app, id, &webhook_flow("orders", "v2")).await;
-        act(&app, id, Command::Publish { note: Default::default() }).await;
+        act(&app, id, Action::Publish { note: Default::default() }).await;
         answers(&app, "orders", json!({ "version": "v2", "id": 7 })).await;
         reaches(&app, id, State::Active).await;
         assert_eq!(app.runtime.status(id).unwrap().version, v(2), "v1 no longer runs");
 
-        act(&app, id, Command::Activate(v(1))).await;
+        act(&app, id, Action::Activate(v(1))).await;
         answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
     }
 
     async fn stop_answers_404_start_answers_again_and_unpublish_releases_the_path(app: LiveApp) {
         let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
-        act(&app, id, Command::Publish { note: Default::default() }).await;
+        act(&app, id, Action::Publish { note: Default::default() }).await;
         answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
         reaches(&app, id, State::Active).await;
 
-        act(&app, id, Command::Stop).await;
+        act(&app, id, Action::Stop).await;
         is_gone(&app, "orders").await;
         reaches(&app, id, State::Inactive).await;
 
-        act(&app, id, Command::Start).await;
+        act(&app, id, Action::Start).await;
         answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
         reaches(&app, id, State::Active).await;
 
-        act(&app, id, Command::Stop).await;
+        act(&app, id, Action::Stop).await;
         reaches(&app, id, State::Inactive).await;
-        act(&app, id, Command::Unpublish).await;
+        act(&app, id, Action::Unpublish).await;
         reaches(&app, id, State::Deleted).await;
         is_gone(&app, "orders").await;
 
         let heir = create_with(&app, "Orders again", &webhook_flow("orders", "heir")).await;
-        act(&app, heir, Command::Publish { note: Default::default() }).await;
+        act(&app, heir, Action::Publish { note: Default::default() }).await;
         answers(&app, "orders", json!({ "version": "heir", "id": 7 })).await;
     }
 
@@ -151,11 +152,11 @@ on_both_databases! {
         })).unwrap();
         let id = create_with(&app, "Heartbeat", &timer).await;
 
-        act(&app, id, Command::Publish { note: Default::default() }).await;
+        act(&app, id, Action::Publish { note: Default::default() }).await;
         app.eventually("the timer has ticked", || async {
             app.store.activity(id, PageRequest::default()).await.unwrap().total >= 1
         }).await;
-        act(&app, id, Command::Stop).await;
+        act(&app, id, Action::Stop).await;
         reaches(&app, id, State::Inactive).await;
 
         let ticks = app.store.activity(id, PageRequest::default()).await.unwrap();
@@ -166,11 +167,11 @@ on_both_databases! {
 
     async fn a_webhook_path_taken_by_another_running_integration_is_a_deploy_error_naming_it(app: LiveApp) {
         let first = create_with(&app, "First", &webhook_flow("shared", "first")).await;
-        act(&app, first, Command::Publish { note: Default::default() }).await;
+        act(&app, first, Action::Publish { note: Default::default() }).await;
         reaches(&app, first, State::Active).await;
         let second = create_with(&app, "Second", &webhook_flow("shared", "second")).await;
 
-        act(&app, second, Command::Publish { note: Default::default() }).await;
+        act(&app, second, Action::Publish { note: Default::default() }).await;
 
         app.eventually("the second integration fails", || async {
             app.store.summary(second).await.unwrap().current_state == State::Error
@@ -210,7 +211,7 @@ on_both_databases! {
         assert!(app.store.due_for_reconcile("solo", 10).await.unwrap().is_empty(), "given up: not retried");
 
         runtime.heal();
-        perform(&app.store, id, Command::Publish { note: Default::default() }).await;
+        perform(&app.store, id, Action::Publish { note: Default::default() }).await;
 
         assert_eq!(app.store.due_for_reconcile("solo", 10).await.unwrap(), [id], "re-armed");
         assert_eq!(reconciler.reconcile_once().await.unwrap(), [(id, Outcome::Reached(State::Active))]);
@@ -259,7 +260,7 @@ on_both_databases! {
             "steps": [{ "kind": "log", "message": "tick" }]
         })).unwrap();
         let id = create_with(&app, "Heartbeat", &timer).await;
-        act(&app, id, Command::Publish { note: Default::default() }).await;
+        act(&app, id, Action::Publish { note: Default::default() }).await;
         reaches(&app, id, State::Active).await;
 
         app.runtime.kill(id, "killed by the test");
@@ -276,7 +277,7 @@ on_both_databases! {
         let mut ids = Vec::new();
         for n in 0..3 {
             let id = create_with(&app, &format!("Flow {n}"), &webhook_flow(&format!("flow-{n}"), "v1")).await;
-            act(&app, id, Command::Publish { note: Default::default() }).await;
+            act(&app, id, Action::Publish { note: Default::default() }).await;
             ids.push(id);
         }
         for id in &ids {
@@ -452,7 +453,7 @@ on_both_databases! {
             ]
         })).unwrap();
         let id = create_with(&app, "Orders", &flow).await;
-        act(&app, id, Command::Publish { note: Default::default() }).await;
+        act(&app, id, Action::Publish { note: Default::default() }).await;
         reaches(&app, id, State::Active).await;
 
         let kept = app.hook("orders", json!({ "id": "A1", "qty": 2, "price": 5 })).await;
@@ -480,7 +481,7 @@ on_both_databases! {
             "steps": [{ "kind": "http", "method": "POST", "url": "http://127.0.0.1:9/nowhere", "timeout_seconds": 2 }]
         })).unwrap();
         let id = create_with(&app, "Out", &flow).await;
-        act(&app, id, Command::Publish { note: Default::default() }).await;
+        act(&app, id, Action::Publish { note: Default::default() }).await;
         reaches(&app, id, State::Active).await;
 
         let (status, body) = app.hook("out", json!({})).await;
@@ -499,7 +500,7 @@ on_both_databases! {
         ).await);
         let app = &live;
         let id = create_with(app, "Orders", &webhook_flow("orders", "v1")).await;
-        act(app, id, Command::Publish { note: Default::default() }).await;
+        act(app, id, Action::Publish { note: Default::default() }).await;
         reaches(app, id, State::Active).await;
 
         for n in 0..5 {
@@ -547,7 +548,7 @@ on_both_databases! {
 
     async fn a_webhook_body_over_the_limit_answers_413_and_bad_json_400(app: LiveApp) {
         let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
-        act(&app, id, Command::Publish { note: Default::default() }).await;
+        act(&app, id, Action::Publish { note: Default::default() }).await;
         reaches(&app, id, State::Active).await;
         let big = "x".repeat(1024 * 1024 + 1);
 

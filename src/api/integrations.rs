@@ -1,19 +1,28 @@
-//! Server functions for integrations: one per action of the specification, each
-//! parsing its input into domain types and calling one store function.
+//! Server functions for integrations: one per operation of the application layer,
+//! each reading its form arguments and calling that operation.
 
 use leptos::prelude::*;
 
 use crate::domain::activity::ActivityEntry;
+use crate::domain::diff::DefinitionDiff;
 use crate::domain::{
     DetailPage, History, IntegrationDetail, IntegrationSummary, Page, Transition, Version,
     VersionSummary,
 };
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::{
+    domain::PageRequest,
+    domain::definition::Definition,
+    domain::lifecycle::Action,
+    service::input::{integration_id, publish_note, version_field},
+};
 
 /// Every integration, newest first.
 #[server(endpoint = "list_integrations")]
 pub async fn list_integrations() -> Result<Vec<IntegrationSummary>, AppError> {
-    Ok(super::store()?.list_integrations().await?)
+    let (service, who) = super::service()?;
+    service.all_integrations(&who).await
 }
 
 /// Creates an integration from the "New integration" form.
@@ -22,13 +31,16 @@ pub async fn create_integration(
     name: String,
     description: String,
 ) -> Result<IntegrationSummary, AppError> {
-    use crate::domain::NewIntegration;
+    use crate::service::CreateRequest;
 
     let result = async {
-        let new = NewIntegration::parse(&name, &description)?;
-        Ok(super::store()?
-            .create_integration(&new, None, &super::web_user())
-            .await?)
+        let (service, who) = super::service()?;
+        let request = CreateRequest {
+            name: &name,
+            description: &description,
+            definition: None,
+        };
+        service.create(&who, request).await
     }
     .await;
     super::reply_to_form(result, &[("name", &name), ("description", &description)]).await
@@ -41,28 +53,30 @@ pub async fn create_integration_with(
     description: String,
     definition: Option<String>,
 ) -> Result<IntegrationSummary, AppError> {
-    use crate::domain::definition::Definition;
+    use crate::service::CreateRequest;
 
-    let definition = definition.as_deref().map(Definition::parse_str);
-    let (new, definition) = super::parse_new(&name, &description, definition)?;
-    Ok(super::store()?
-        .create_integration(&new, definition.as_ref(), &super::web_user())
-        .await?)
+    let (service, who) = super::service()?;
+    let request = CreateRequest {
+        name: &name,
+        description: &description,
+        definition: definition.as_deref().map(Definition::parse_str),
+    };
+    service.create(&who, request).await
 }
 
 /// One integration with its active version, draft and versions; secrets masked.
 #[server(endpoint = "get_integration")]
 pub async fn get_integration(id: String) -> Result<IntegrationDetail, AppError> {
-    let id = server::parse_id(&id)?;
-    Ok(super::store()?.integration(id).await?.masked())
+    let (service, who) = super::service()?;
+    service.detail(&who, integration_id(&id)?).await
 }
 
 /// One version with its flow; secrets masked.
 #[server(endpoint = "get_version")]
 pub async fn get_version(id: String, version: String) -> Result<Version, AppError> {
-    let id = server::parse_id(&id)?;
-    let number = server::parse_version(&version)?;
-    Ok(super::store()?.version(id, number).await?.masked())
+    let (service, who) = super::service()?;
+    let (id, number) = (integration_id(&id)?, version_field(&version)?);
+    service.version(&who, id, number).await
 }
 
 /// The versions of an integration, newest first.
@@ -72,12 +86,9 @@ pub async fn list_versions(
     page: Option<u32>,
     per_page: Option<u32>,
 ) -> Result<Page<VersionSummary>, AppError> {
-    use crate::domain::PageRequest;
-
-    let id = server::parse_id(&id)?;
-    Ok(super::store()?
-        .versions(id, PageRequest::new(page, per_page))
-        .await?)
+    let (service, who) = super::service()?;
+    let page = PageRequest::new(page, per_page);
+    service.versions(&who, integration_id(&id)?, page).await
 }
 
 /// The recent activity of an integration: each message with its steps, newest first.
@@ -87,12 +98,9 @@ pub async fn list_activity(
     page: Option<u32>,
     per_page: Option<u32>,
 ) -> Result<Page<ActivityEntry>, AppError> {
-    use crate::domain::PageRequest;
-
-    let id = server::parse_id(&id)?;
-    Ok(super::store()?
-        .activity(id, PageRequest::new(page, per_page))
-        .await?)
+    let (service, who) = super::service()?;
+    let page = PageRequest::new(page, per_page);
+    service.activity(&who, integration_id(&id)?, page).await
 }
 
 /// The transition log, newest first.
@@ -102,12 +110,9 @@ pub async fn list_transitions(
     page: Option<u32>,
     per_page: Option<u32>,
 ) -> Result<Page<Transition>, AppError> {
-    use crate::domain::PageRequest;
-
-    let id = server::parse_id(&id)?;
-    Ok(super::store()?
-        .transitions(id, PageRequest::new(page, per_page))
-        .await?)
+    let (service, who) = super::service()?;
+    let page = PageRequest::new(page, per_page);
+    service.transitions(&who, integration_id(&id)?, page).await
 }
 
 /// Saves the editor: name, description and the draft's flow (as JSON text), guarded
@@ -120,81 +125,71 @@ pub async fn save_draft(
     description: Option<String>,
     definition: Option<String>,
 ) -> Result<IntegrationSummary, AppError> {
-    use crate::domain::definition::Definition;
+    use crate::service::DraftRequest;
 
-    let id = server::parse_id(&id)?;
-    let edit = super::parse_edit(
-        revision,
-        name.as_deref(),
-        description.as_deref(),
-        definition.as_deref().map(Definition::parse_str),
-    )?;
-    Ok(super::store()?.edit_draft(id, &edit).await?)
+    let (service, who) = super::service()?;
+    let request = DraftRequest {
+        expected_revision: revision,
+        name: name.as_deref(),
+        description: description.as_deref(),
+        definition: definition.as_deref().map(Definition::parse_str),
+    };
+    service
+        .save_draft(&who, integration_id(&id)?, request)
+        .await
 }
 
 /// Freezes the draft as the new active version (or redeploys), then asks for Active.
 #[server(endpoint = "publish")]
 pub async fn publish(id: String, note: Option<String>) -> Result<IntegrationSummary, AppError> {
-    use crate::domain::version::PublishNote;
-    use crate::store::integrations::Command;
-
-    let note = PublishNote::parse(note.as_deref().unwrap_or(""))
-        .map_err(|err| AppError::field("note", err))?;
-    server::perform(&id, Command::Publish { note }).await
+    let note = publish_note(note.as_deref())?;
+    act(&id, Action::Publish { note }).await
 }
 
 #[server(endpoint = "stop")]
 pub async fn stop(id: String) -> Result<IntegrationSummary, AppError> {
-    server::perform(&id, crate::store::integrations::Command::Stop).await
+    act(&id, Action::Stop).await
 }
 
 #[server(endpoint = "start")]
 pub async fn start(id: String) -> Result<IntegrationSummary, AppError> {
-    server::perform(&id, crate::store::integrations::Command::Start).await
+    act(&id, Action::Start).await
 }
 
 /// Re-arms the reconciler's retries of a failing integration now.
 #[server(endpoint = "retry")]
 pub async fn retry(id: String) -> Result<IntegrationSummary, AppError> {
-    server::perform(&id, crate::store::integrations::Command::Retry).await
+    act(&id, Action::Retry).await
 }
 
 #[server(endpoint = "unpublish")]
 pub async fn unpublish(id: String) -> Result<IntegrationSummary, AppError> {
-    server::perform(&id, crate::store::integrations::Command::Unpublish).await
+    act(&id, Action::Unpublish).await
 }
 
 #[server(endpoint = "discard_draft")]
 pub async fn discard_draft(id: String) -> Result<IntegrationSummary, AppError> {
-    server::perform(&id, crate::store::integrations::Command::DiscardDraft).await
+    act(&id, Action::DiscardDraft).await
 }
 
 /// Makes version N the active version.
 #[server(endpoint = "activate_version")]
 pub async fn activate_version(id: String, version: String) -> Result<IntegrationSummary, AppError> {
-    let number = server::parse_version(&version)?;
-    server::perform(&id, crate::store::integrations::Command::Activate(number)).await
+    act(&id, Action::Activate(version_field(&version)?)).await
 }
 
 /// Replaces the draft with a copy of version N.
 #[server(endpoint = "restore_version")]
 pub async fn restore_version(id: String, version: String) -> Result<IntegrationSummary, AppError> {
-    let number = server::parse_version(&version)?;
-    server::perform(
-        &id,
-        crate::store::integrations::Command::RestoreAsDraft(number),
-    )
-    .await
+    act(&id, Action::RestoreAsDraft(version_field(&version)?)).await
 }
 
 /// Removes a never-published integration and its draft.
 #[server(endpoint = "delete_integration")]
 pub async fn delete_integration(id: String) -> Result<(), AppError> {
-    use crate::store::integrations::Command;
-
-    let id = server::parse_id(&id)?;
-    super::store()?
-        .perform(id, &Command::Delete, &super::web_user())
+    let (service, who) = super::service()?;
+    service
+        .perform(&who, integration_id(&id)?, &Action::Delete)
         .await?;
     // A form posted without JavaScript would be sent back to the deleted page.
     if super::is_plain_form_post().await {
@@ -212,34 +207,23 @@ pub async fn new_from_version(
     name: Option<String>,
     description: Option<String>,
 ) -> Result<IntegrationSummary, AppError> {
-    use crate::domain::{Description, NewIntegration, VersionRef};
+    use crate::domain::VersionRef;
+    use crate::service::BlueprintRequest;
 
-    let source = VersionRef {
-        integration_id: server::parse_id(&id)?,
-        number: server::parse_version(&version)?,
+    let (service, who) = super::service()?;
+    let request = BlueprintRequest {
+        source: VersionRef {
+            integration_id: integration_id(&id)?,
+            number: version_field(&version)?,
+        },
+        // An empty name field asks for the derived name.
+        name: name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty()),
+        description: description.as_deref(),
     };
-    let store = super::store()?;
-    let new = match name
-        .as_deref()
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-    {
-        Some(name) => NewIntegration::parse(name, description.as_deref().unwrap_or(""))?,
-        None => {
-            let original = store.summary(source.integration_id).await?;
-            NewIntegration {
-                name: store
-                    .free_name(&format!("{} from {}", original.name, source.number))
-                    .await?,
-                description: Description::parse(&original.description).unwrap_or_default(),
-            }
-        }
-    };
-    let created = store
-        .create_from_version(&source, &new, &super::web_user())
-        .await?;
-    super::wake_reconciler();
-    Ok(created)
+    service.blueprint(&who, request).await
 }
 
 /// A page of integrations for the list: filtered by state (a state name, or empty for
@@ -250,53 +234,25 @@ pub async fn find_integrations(
     q: Option<String>,
     page: Option<u32>,
 ) -> Result<Page<IntegrationSummary>, AppError> {
-    use crate::domain::PageRequest;
-    use crate::domain::lifecycle::State;
-    use crate::store::integrations::IntegrationFilter;
+    use crate::service::ListRequest;
 
-    let state = match state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(name) => Some(
-            State::parse(name)
-                .ok_or_else(|| AppError::field("state", format!("unknown state {name:?}")))?,
-        ),
+    let (service, who) = super::service()?;
+    let request = ListRequest {
+        state: state.as_deref(),
+        name_contains: q.as_deref(),
+        page: PageRequest::new(page, Some(25)),
     };
-    let filter = IntegrationFilter {
-        state,
-        name_contains: q.filter(|q| !q.trim().is_empty()),
-    };
-    Ok(super::store()?
-        .find_integrations(&filter, PageRequest::new(page, Some(25)))
-        .await?)
+    service.list_integrations(&who, request).await
 }
 
 /// What the detail page shows: the integration, its webhook URL and recent activity.
 #[server(endpoint = "get_detail_page")]
 pub async fn get_detail_page(id: String) -> Result<DetailPage, AppError> {
-    use crate::domain::PageRequest;
-    use crate::domain::definition::Definition;
-
-    let id = server::parse_id(&id)?;
-    let store = super::store()?;
-    let detail = store.integration(id).await?.masked();
-    let path = detail
-        .active
-        .as_ref()
-        .or(detail.draft.as_ref())
-        .and_then(|version| Definition::parse(&version.definition).ok())
-        .and_then(|definition| definition.webhook_path().map(str::to_owned));
-    let webhook_url = match path {
-        Some(path) => Some(format!("{}/hooks/{path}", server::origin().await)),
-        None => None,
-    };
-    let activity = store
-        .activity(id, PageRequest::new(Some(1), Some(20)))
-        .await?;
-    Ok(DetailPage {
-        detail,
-        webhook_url,
-        activity,
-    })
+    let (service, who) = super::service()?;
+    let origin = origin().await;
+    service
+        .detail_page(&who, integration_id(&id)?, &origin)
+        .await
 }
 
 /// What the history page shows: versions (a page at a time, with their flows and
@@ -307,119 +263,39 @@ pub async fn get_history(
     page: Option<u32>,
     log_page: Option<u32>,
 ) -> Result<History, AppError> {
-    use crate::domain::lifecycle::allowed_actions;
-    use crate::domain::{HistoryVersion, PageRequest};
-
-    let id = server::parse_id(&id)?;
-    let store = super::store()?;
-    let integration = store.summary(id).await?;
-    let versions = store
-        .versions_with_definitions(id, PageRequest::new(page, Some(20)))
-        .await?;
-    let hashes: Vec<&str> = versions
-        .items
-        .iter()
-        .filter_map(|version| version.summary.published.as_ref())
-        .map(|published| published.content_hash.as_str())
-        .collect();
-    let oldest = store.oldest_by_hash(id, &hashes).await?;
-    let items = versions
-        .items
-        .into_iter()
-        .map(|version| {
-            let identical_to = version
-                .summary
-                .published
-                .as_ref()
-                .and_then(|published| oldest.get(&published.content_hash))
-                .copied()
-                .filter(|oldest| *oldest != version.summary.number);
-            HistoryVersion {
-                version: version.masked(),
-                identical_to,
-            }
-        })
-        .collect();
-    Ok(History {
-        allowed_actions: allowed_actions(integration.situation()),
-        integration,
-        versions: Page {
-            items,
-            page: versions.page,
-            per_page: versions.per_page,
-            total: versions.total,
-        },
-        transitions: store
-            .transitions(id, PageRequest::new(log_page, Some(25)))
-            .await?,
-    })
+    let (service, who) = super::service()?;
+    service
+        .history(&who, integration_id(&id)?, page, log_page)
+        .await
 }
 
-/// The difference between two versions (`a`, `b`), or between the running version and
-/// the draft when `b` is "draft".
+/// The difference between two versions (`a`, `b`).
 #[server(endpoint = "diff_versions")]
-pub async fn diff_versions(
-    id: String,
-    a: String,
-    b: String,
-) -> Result<crate::domain::diff::DefinitionDiff, AppError> {
-    let id = server::parse_id(&id)?;
-    let store = super::store()?;
-    let a = server::parse_version(&a)?;
-    let b = server::parse_version(&b)?;
-    let old = store.version(id, a).await?.masked();
-    let new = store.version(id, b).await?.masked();
-    Ok(crate::domain::diff::definitions(
-        &old.definition,
-        &new.definition,
-        &a.to_string(),
-        &b.to_string(),
-    ))
+pub async fn diff_versions(id: String, a: String, b: String) -> Result<DefinitionDiff, AppError> {
+    let (service, who) = super::service()?;
+    let (a, b) = (version_field(&a)?, version_field(&b)?);
+    service.diff(&who, integration_id(&id)?, a, b).await
 }
 
-/// Parsing shared by the server functions above.
+/// Runs an action that leaves the integration in place.
 #[cfg(feature = "ssr")]
-mod server {
-    use crate::domain::version::VersionNumber;
-    use crate::domain::{IntegrationId, IntegrationSummary};
-    use crate::error::AppError;
-    use crate::store::integrations::Command;
+async fn act(id: &str, action: Action) -> Result<IntegrationSummary, AppError> {
+    let (service, who) = super::service()?;
+    service.act(&who, integration_id(id)?, &action).await
+}
 
-    /// An id that is not even a UUID names no integration.
-    pub fn parse_id(id: &str) -> Result<IntegrationId, AppError> {
-        IntegrationId::parse(id).map_err(|_| AppError::NotFound {
-            what: format!("integration {id:?}"),
+/// The scheme and host the browser used, for links that are copied elsewhere.
+#[cfg(feature = "ssr")]
+async fn origin() -> String {
+    let host = leptos_axum::extract::<axum::http::HeaderMap>()
+        .await
+        .ok()
+        .and_then(|headers| {
+            headers
+                .get(axum::http::header::HOST)
+                .and_then(|host| host.to_str().ok())
+                .map(str::to_owned)
         })
-    }
-
-    pub fn parse_version(version: &str) -> Result<VersionNumber, AppError> {
-        VersionNumber::parse(version).map_err(|err| AppError::field("version", err))
-    }
-
-    /// The scheme and host the browser used, for links that are copied elsewhere.
-    pub async fn origin() -> String {
-        let host = leptos_axum::extract::<axum::http::HeaderMap>()
-            .await
-            .ok()
-            .and_then(|headers| {
-                headers
-                    .get(axum::http::header::HOST)
-                    .and_then(|host| host.to_str().ok())
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-        format!("http://{host}")
-    }
-
-    pub async fn perform(id: &str, command: Command) -> Result<IntegrationSummary, AppError> {
-        let id = parse_id(id)?;
-        let summary = super::super::store()?
-            .perform(id, &command, &super::super::web_user())
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: format!("integration {id}"),
-            })?;
-        super::super::wake_reconciler();
-        Ok(summary)
-    }
+        .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+    format!("http://{host}")
 }

@@ -1,6 +1,6 @@
-//! What the browser and API clients call: server functions (thin: parse, fetch the
-//! store from context, call one store function) and, on the server, the mapping of
-//! store failures onto the error that crosses the wire.
+//! What the browser and API clients call: server functions, the JSON API and
+//! webhooks. Each is an adapter of a few lines over the application layer
+//! (`crate::service`): read the transport's input, call one operation, answer.
 
 #[cfg(feature = "ssr")]
 pub mod hooks;
@@ -10,64 +10,17 @@ pub mod rest;
 
 #[cfg(feature = "ssr")]
 mod server {
-    use crate::domain::definition::Definition;
-    use crate::domain::{Description, IntegrationName, NewIntegration};
-    use crate::error::{AppError, FieldError};
-    use crate::store::integrations::DraftEdit;
-    use crate::store::{Store, StoreError};
-    use crate::telemetry::{current_request_id, error_chain};
+    use crate::error::AppError;
+    use crate::service::{Principal, Service};
 
-    /// The store, as provided to every request by the router.
-    pub fn store() -> Result<Store, AppError> {
-        leptos::prelude::use_context::<Store>().ok_or_else(|| {
-            internal(&std::io::Error::other(
-                "the store is not in the request context",
+    /// The application layer and who is acting, as every server function needs them.
+    pub fn service() -> Result<(Service, Principal), AppError> {
+        let service = leptos::prelude::use_context::<Service>().ok_or_else(|| {
+            crate::service::internal(&std::io::Error::other(
+                "the application layer is not in the request context",
             ))
-        })
-    }
-
-    /// Tells the reconciler that something changed, so it acts now rather than at its
-    /// next tick.
-    pub fn wake_reconciler() {
-        if let Some(waker) = leptos::prelude::use_context::<crate::reconciler::Waker>() {
-            waker.wake();
-        }
-    }
-
-    /// Who acts through the web UI. Junction has no accounts yet: every person is
-    /// "user" in the transition log and on published versions.
-    pub fn web_user() -> crate::domain::Actor {
-        crate::domain::Actor::user("user")
-    }
-
-    /// Logs an internal failure once, with its causes, and gives the caller only the
-    /// id to quote.
-    pub fn internal(err: &(dyn std::error::Error + 'static)) -> AppError {
-        let request_id = current_request_id();
-        tracing::error!(%request_id, error = %error_chain(err), "request failed");
-        AppError::Internal { request_id }
-    }
-
-    impl From<StoreError> for AppError {
-        fn from(err: StoreError) -> Self {
-            match err {
-                StoreError::NameTaken(name) => AppError::field(
-                    "name",
-                    format!("an integration named “{name}” already exists"),
-                ),
-                StoreError::NotFound(what) => AppError::NotFound { what },
-                StoreError::InvalidTransition(refusal) => refusal.into(),
-                StoreError::RevisionMismatch { expected, current } => AppError::RevisionMismatch {
-                    expected_revision: expected,
-                    current_revision: current,
-                },
-                StoreError::UnsupportedUrl(_)
-                | StoreError::Connect { .. }
-                | StoreError::Migrate(_)
-                | StoreError::Corrupt(_)
-                | StoreError::Database(_) => internal(&err),
-            }
-        }
+        })?;
+        Ok((service, Principal::web_user()))
     }
 
     /// Gives each server function's error its own HTTP status (422, 404, ...): the
@@ -136,72 +89,6 @@ mod server {
             .get(axum::http::header::ACCEPT)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"))
-    }
-
-    /// Checks every field of an edit, reporting all problems at once. The definition
-    /// comes already read (from JSON text in forms, a JSON value in the API); its
-    /// problems are placed under `definition`.
-    pub fn parse_edit(
-        expected_revision: i64,
-        name: Option<&str>,
-        description: Option<&str>,
-        definition: Option<Result<Definition, Vec<FieldError>>>,
-    ) -> Result<DraftEdit, AppError> {
-        let mut fields = Vec::new();
-        let name = name
-            .map(IntegrationName::parse)
-            .transpose()
-            .unwrap_or_else(|err| {
-                fields.push(FieldError::new("name", err));
-                None
-            });
-        let description = description
-            .map(Description::parse)
-            .transpose()
-            .unwrap_or_else(|err| {
-                fields.push(FieldError::new("description", err));
-                None
-            });
-        let definition = definition.transpose().unwrap_or_else(|errors| {
-            fields.extend(under_definition(errors));
-            None
-        });
-        if !fields.is_empty() {
-            return Err(AppError::ValidationFailed { fields });
-        }
-        Ok(DraftEdit {
-            expected_revision,
-            name,
-            description,
-            definition,
-        })
-    }
-
-    /// A new integration's fields and optional first flow, every problem reported at once.
-    pub fn parse_new(
-        name: &str,
-        description: &str,
-        definition: Option<Result<Definition, Vec<FieldError>>>,
-    ) -> Result<(NewIntegration, Option<Definition>), AppError> {
-        let edit = parse_edit(0, Some(name), Some(description), definition)?;
-        match (edit.name, edit.description) {
-            (Some(name), Some(description)) => {
-                Ok((NewIntegration { name, description }, edit.definition))
-            }
-            _ => Err(AppError::field("name", "a name is required")),
-        }
-    }
-
-    /// A definition's problems, located within the request (`definition.steps[2].url`).
-    fn under_definition(errors: Vec<FieldError>) -> impl Iterator<Item = FieldError> {
-        errors.into_iter().map(|error| FieldError {
-            path: if error.path.is_empty() || error.path == "definition" {
-                "definition".to_owned()
-            } else {
-                format!("definition.{}", error.path)
-            },
-            message: error.message,
-        })
     }
 
     /// The path of a Referer URL, so that a redirect never leaves this server.

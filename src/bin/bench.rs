@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use junction::config::Config;
 use junction::domain::definition::Definition;
+use junction::domain::lifecycle::Action;
 use junction::domain::lifecycle::State;
 use junction::domain::{Actor, IntegrationId, IntegrationSummary, NewIntegration};
 use junction::startup::Application;
 use junction::store::Store;
-use junction::store::integrations::Command;
 
 /// Measures how fast Junction deploys, acts, reconciles, renders and runs.
 #[derive(Parser, Debug)]
@@ -487,7 +487,7 @@ async fn storm(
         store
             .perform(
                 *id,
-                &Command::Publish {
+                &Action::Publish {
                     note: Default::default(),
                 },
                 &actor,

@@ -51,6 +51,160 @@ pub enum Step {
     },
 }
 
+/// The kinds of trigger, as named in the JSON form and shown in the editor. Every
+/// match over them is exhaustive: a new kind is a compile error wherever it is missed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TriggerKind {
+    Webhook,
+    Timer,
+}
+
+impl TriggerKind {
+    pub const ALL: [TriggerKind; 2] = [TriggerKind::Webhook, TriggerKind::Timer];
+
+    /// The `kind` of the JSON form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Webhook => "webhook",
+            TriggerKind::Timer => "timer",
+        }
+    }
+
+    /// What the editor calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            TriggerKind::Webhook => "Webhook (HTTP POST)",
+            TriggerKind::Timer => "Timer",
+        }
+    }
+
+    pub fn parse(kind: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|known| known.as_str() == kind)
+    }
+}
+
+/// The kinds of step, as named in the JSON form and shown in the editor. Every match
+/// over them is exhaustive: a new kind is a compile error wherever it is missed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StepKind {
+    Log,
+    Transform,
+    Filter,
+    Http,
+}
+
+impl StepKind {
+    pub const ALL: [StepKind; 4] = [
+        StepKind::Log,
+        StepKind::Transform,
+        StepKind::Filter,
+        StepKind::Http,
+    ];
+
+    /// The `kind` of the JSON form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Log => "log",
+            StepKind::Transform => "transform",
+            StepKind::Filter => "filter",
+            StepKind::Http => "http",
+        }
+    }
+
+    /// What the editor calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            StepKind::Log => "Log",
+            StepKind::Transform => "Transform",
+            StepKind::Filter => "Filter",
+            StepKind::Http => "HTTP request",
+        }
+    }
+
+    pub fn parse(kind: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|known| known.as_str() == kind)
+    }
+}
+
+/// "a, b or c", for messages that list the kinds there are.
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+impl Trigger {
+    pub fn kind(&self) -> TriggerKind {
+        match self {
+            Trigger::Webhook { .. } => TriggerKind::Webhook,
+            Trigger::Timer { .. } => TriggerKind::Timer,
+        }
+    }
+
+    /// Replaces this trigger's secrets with [`MASK`]. (No trigger has one yet; the
+    /// exhaustive match makes a new kind say whether it does.)
+    fn mask(&mut self) {
+        match self {
+            Trigger::Webhook { .. } | Trigger::Timer { .. } => {}
+        }
+    }
+}
+
+impl Step {
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Step::Log { .. } => StepKind::Log,
+            Step::Transform { .. } => StepKind::Transform,
+            Step::Filter { .. } => StepKind::Filter,
+            Step::Http { .. } => StepKind::Http,
+        }
+    }
+
+    /// Replaces this step's secrets (an HTTP step's header values) with [`MASK`].
+    fn mask(&mut self) {
+        match self {
+            Step::Http { headers, .. } => {
+                for value in headers.values_mut() {
+                    *value = MASK.to_owned();
+                }
+            }
+            Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } => {}
+        }
+    }
+
+    /// Where an edit sent a secret back as [`MASK`], puts back the secret stored at the
+    /// same place: the step at the same position, if it is of the same kind. A mask
+    /// with no such secret behind it is refused (at `path`), never stored as the
+    /// secret's value.
+    fn unmask_from(&mut self, stored: Option<&Step>, path: &str, errors: &mut Errors) {
+        match self {
+            Step::Http { headers, .. } => {
+                let stored = match stored {
+                    Some(Step::Http { headers, .. }) => Some(headers),
+                    Some(Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. })
+                    | None => None,
+                };
+                for (name, value) in headers.iter_mut() {
+                    if value != MASK {
+                        continue;
+                    }
+                    match stored.and_then(|headers| headers.get(name)) {
+                        Some(secret) => value.clone_from(secret),
+                        None => errors.add(
+                            &format!("{path}.headers.{name}"),
+                            "is masked, and no stored secret is at this place (the step \
+                             moved or is new): type its value again",
+                        ),
+                    }
+                }
+            }
+            Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } => {}
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
@@ -133,46 +287,33 @@ impl Definition {
         self.to_value().to_string()
     }
 
-    /// The same definition with every header value replaced by [`MASK`].
+    /// The same definition with every secret replaced by [`MASK`].
     pub fn masked(&self) -> Self {
         let mut copy = self.clone();
+        copy.trigger.mask();
         for step in &mut copy.steps {
-            if let Step::Http { headers, .. } = step {
-                for value in headers.values_mut() {
-                    *value = MASK.to_owned();
-                }
-            }
+            step.mask();
         }
         copy
     }
 
-    /// Where an edit sends back a masked header value, keeps the stored secret: the
-    /// editor never saw it, so it cannot mean to change it. Secrets are matched by the
-    /// step's URL and the header's name.
-    pub fn unmask_from(&mut self, stored: &Definition) {
-        let stored_headers: Vec<(&String, &BTreeMap<String, String>)> = stored
-            .steps
-            .iter()
-            .filter_map(|step| match step {
-                Step::Http { url, headers, .. } => Some((url, headers)),
-                Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } => None,
-            })
-            .collect();
-        for step in &mut self.steps {
-            let Step::Http { url, headers, .. } = step else {
-                continue;
-            };
-            let previous = stored_headers
-                .iter()
-                .find(|(stored_url, _)| *stored_url == url)
-                .map(|(_, headers)| *headers);
-            for (name, value) in headers.iter_mut() {
-                if value == MASK
-                    && let Some(secret) = previous.and_then(|headers| headers.get(name))
-                {
-                    value.clone_from(secret);
-                }
-            }
+    /// Where an edit sends back a masked secret, keeps the stored one: the editor never
+    /// saw it, so it cannot mean to change it. Secrets are matched by the step's
+    /// position and kind (and the header's name), so two steps with one URL keep their
+    /// own, and editing a URL keeps the secret. A mask that matches no stored secret is
+    /// an error at its field: the literal mask is never stored.
+    pub fn unmask_from(&mut self, stored: &Definition) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        for (index, step) in self.steps.iter_mut().enumerate() {
+            step.unmask_from(
+                stored.steps.get(index),
+                &format!("steps[{index}]"),
+                &mut errors,
+            );
+        }
+        match errors.0.is_empty() {
+            true => Ok(()),
+            false => Err(errors.0),
         }
     }
 
@@ -333,8 +474,17 @@ fn parse_definition(value: &Value, errors: &mut Errors) -> Option<Definition> {
 
 fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
     let fields = Fields::of(value, "trigger", "a trigger", errors)?;
-    match fields.text("kind", errors)?.as_str() {
-        "webhook" => {
+    let kind = fields.text("kind", errors)?;
+    let Some(kind) = TriggerKind::parse(&kind) else {
+        let known = TriggerKind::ALL.map(TriggerKind::as_str);
+        errors.add(
+            "trigger.kind",
+            format!("unknown trigger {kind:?} (expected {})", one_of(&known)),
+        );
+        return None;
+    };
+    match kind {
+        TriggerKind::Webhook => {
             fields.only(&["kind", "path"], errors);
             let path = fields.text("path", errors)?;
             let valid = (1..=64).contains(&path.len())
@@ -350,32 +500,34 @@ fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
             }
             Some(Trigger::Webhook { path })
         }
-        "timer" => {
+        TriggerKind::Timer => {
             fields.only(&["kind", "every_seconds"], errors);
             let every_seconds =
                 fields.whole_number("every_seconds", 1..=MAX_TIMER_SECONDS, errors)?;
             Some(Trigger::Timer { every_seconds })
-        }
-        other => {
-            errors.add(
-                "trigger.kind",
-                format!("unknown trigger {other:?} (expected webhook or timer)"),
-            );
-            None
         }
     }
 }
 
 fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
     let fields = Fields::of(value, path, "a step", errors)?;
-    match fields.text("kind", errors)?.as_str() {
-        "log" => {
+    let kind = fields.text("kind", errors)?;
+    let Some(kind) = StepKind::parse(&kind) else {
+        let known = StepKind::ALL.map(StepKind::as_str);
+        errors.add(
+            &fields.at("kind"),
+            format!("unknown step {kind:?} (expected {})", one_of(&known)),
+        );
+        return None;
+    };
+    match kind {
+        StepKind::Log => {
             fields.only(&["kind", "message"], errors);
             Some(Step::Log {
                 message: fields.text("message", errors)?,
             })
         }
-        "transform" => {
+        StepKind::Transform => {
             fields.only(&["kind", "template"], errors);
             let template = fields.required("template", errors)?;
             if template.is_null() {
@@ -386,7 +538,7 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
                 template: template.clone(),
             })
         }
-        "filter" => {
+        StepKind::Filter => {
             fields.only(&["kind", "condition"], errors);
             let condition = fields.text("condition", errors)?;
             if condition.trim().is_empty() {
@@ -395,7 +547,7 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
             }
             Some(Step::Filter { condition })
         }
-        "http" => {
+        StepKind::Http => {
             fields.only(
                 &["kind", "method", "url", "headers", "timeout_seconds"],
                 errors,
@@ -437,13 +589,6 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
                 headers: headers?,
                 timeout_seconds: timeout_seconds?,
             })
-        }
-        other => {
-            errors.add(
-                &fields.at("kind"),
-                format!("unknown step {other:?} (expected log, transform, filter or http)"),
-            );
-            None
         }
     }
 }
@@ -609,9 +754,71 @@ mod tests {
         assert!(!shown.canonical_json().contains("s3cret"));
 
         let mut edited = shown.clone();
-        edited.unmask_from(&stored);
+        edited.unmask_from(&stored).unwrap();
 
         assert_eq!(edited, stored);
+    }
+
+    fn http_step(url: &str, key: &str) -> Value {
+        json!({"kind": "http", "method": "POST", "url": url, "headers": {"x-api-key": key}})
+    }
+
+    fn two_http_steps(first: (&str, &str), second: (&str, &str)) -> Definition {
+        Definition::parse(&json!({"trigger": {"kind": "webhook", "path": "a"},
+            "steps": [http_step(first.0, first.1), http_step(second.0, second.1)]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn two_http_steps_with_one_url_keep_their_own_secrets() {
+        let stored = two_http_steps(("http://h/x", "first"), ("http://h/x", "second"));
+
+        let mut edited = stored.masked();
+        edited.unmask_from(&stored).unwrap();
+
+        assert_eq!(edited, stored);
+    }
+
+    #[test]
+    fn editing_a_url_keeps_the_secret_and_never_stores_the_mask() {
+        let stored = two_http_steps(("http://h/x", "first"), ("http://h/y", "second"));
+        let mut edited = stored.masked();
+        if let Step::Http { url, .. } = &mut edited.steps[0] {
+            *url = "http://h/changed".into();
+        }
+
+        edited.unmask_from(&stored).unwrap();
+
+        assert!(!edited.canonical_json().contains(MASK));
+        assert_eq!(
+            edited.canonical_json(),
+            two_http_steps(("http://h/changed", "first"), ("http://h/y", "second"))
+                .canonical_json()
+        );
+    }
+
+    #[test]
+    fn a_mask_with_no_secret_at_its_place_is_refused() {
+        let stored = Definition::parse(&json!({"trigger": {"kind": "webhook", "path": "a"},
+            "steps": [{"kind": "log", "message": "m"}]}))
+        .unwrap();
+        let mut edited = two_http_steps(("http://h/x", MASK), ("http://h/y", "typed"));
+
+        let errors = edited.unmask_from(&stored).unwrap_err();
+
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "steps[0].headers.x-api-key");
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_own_name() {
+        for kind in StepKind::ALL {
+            assert_eq!(StepKind::parse(kind.as_str()), Some(kind));
+        }
+        for kind in TriggerKind::ALL {
+            assert_eq!(TriggerKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(StepKind::parse("teleport"), None);
     }
 
     #[test]

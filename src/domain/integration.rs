@@ -270,12 +270,29 @@ pub struct IntegrationDetail {
 }
 
 impl Version {
-    /// The same version with its secrets (HTTP header values) masked, as it may be shown.
+    /// The same version with its secrets masked, as it may be shown. A flow that does
+    /// not parse (it never should) has every text in it masked: what cannot be read
+    /// as a definition cannot be told apart from a secret.
     pub fn masked(mut self) -> Self {
-        if let Ok(definition) = super::definition::Definition::parse(&self.definition) {
-            self.definition = definition.masked().to_value();
-        }
+        self.definition = match super::definition::Definition::parse(&self.definition) {
+            Ok(definition) => definition.masked().to_value(),
+            Err(_) => mask_every_text(self.definition),
+        };
         self
+    }
+}
+
+fn mask_every_text(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(_) => Value::String(super::definition::MASK.to_owned()),
+        Value::Array(items) => Value::Array(items.into_iter().map(mask_every_text).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (key, mask_every_text(value)))
+                .collect(),
+        ),
+        other @ (Value::Null | Value::Bool(_) | Value::Number(_)) => other,
     }
 }
 
@@ -445,5 +462,25 @@ mod tests {
     #[test]
     fn an_id_that_is_not_a_uuid_is_refused() {
         assert!(IntegrationId::parse("orders").is_err());
+    }
+
+    #[test]
+    fn a_flow_that_does_not_parse_is_shown_with_every_text_masked() {
+        let version = Version {
+            summary: VersionSummary {
+                number: VersionNumber::FIRST,
+                published: None,
+                based_on: None,
+                source: None,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            },
+            definition: serde_json::json!({"steps": [{"kind": "http", "headers": {"k": "s3cret"}}], "n": 3}),
+        };
+
+        let shown = version.masked();
+
+        assert!(!shown.definition.to_string().contains("s3cret"));
+        assert_eq!(shown.definition["n"], 3);
     }
 }

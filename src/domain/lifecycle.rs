@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::version::VersionNumber;
+use super::version::{PublishNote, VersionNumber};
 
 /// What is true of an integration now (written by the reconciler only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -167,45 +167,82 @@ impl fmt::Display for ActionKind {
     }
 }
 
-/// An action with what it needs to be decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A user's action on an existing integration, with its arguments: the one name for
+/// an action, from the transports through the application layer to the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    Publish,
+    /// Freeze the draft (if any) as the new active version, with an optional note.
+    Publish {
+        note: PublishNote,
+    },
     Stop,
     Start,
     /// Re-arm the reconciler's retries of a failing integration now.
     Retry,
-    /// Make version `number` the active one; `frozen` says whether it is published.
-    Activate {
-        number: VersionNumber,
-        frozen: bool,
-    },
+    /// Make this published version the active one.
+    Activate(VersionNumber),
     Unpublish,
     Delete,
     DiscardDraft,
     Edit,
-    /// Replace the draft with a copy of version `number`.
-    RestoreAsDraft {
-        number: VersionNumber,
-        frozen: bool,
-    },
+    /// Replace the draft with a copy of this published version.
+    RestoreAsDraft(VersionNumber),
 }
 
 impl Action {
-    pub fn kind(self) -> ActionKind {
+    pub fn kind(&self) -> ActionKind {
         match self {
-            Action::Publish => ActionKind::Publish,
+            Action::Publish { .. } => ActionKind::Publish,
             Action::Stop => ActionKind::Stop,
             Action::Start => ActionKind::Start,
             Action::Retry => ActionKind::Retry,
-            Action::Activate { .. } => ActionKind::Activate,
+            Action::Activate(_) => ActionKind::Activate,
             Action::Unpublish => ActionKind::Unpublish,
             Action::Delete => ActionKind::Delete,
             Action::DiscardDraft => ActionKind::DiscardDraft,
             Action::Edit => ActionKind::Edit,
-            Action::RestoreAsDraft { .. } => ActionKind::RestoreAsDraft,
+            Action::RestoreAsDraft(_) => ActionKind::RestoreAsDraft,
         }
     }
+
+    /// The version the action names (Activate N, Restore N as draft), whose status the
+    /// decision needs.
+    pub fn named_version(&self) -> Option<VersionNumber> {
+        match self {
+            Action::Activate(number) | Action::RestoreAsDraft(number) => Some(*number),
+            Action::Publish { .. }
+            | Action::Stop
+            | Action::Start
+            | Action::Retry
+            | Action::Unpublish
+            | Action::Delete
+            | Action::DiscardDraft
+            | Action::Edit => None,
+        }
+    }
+
+    /// Whether the action asks for the integration to run (again): it re-arms the
+    /// reconciler's retries.
+    pub fn rearms(&self) -> bool {
+        match self {
+            Action::Publish { .. } | Action::Start | Action::Activate(_) | Action::Retry => true,
+            Action::Stop
+            | Action::Unpublish
+            | Action::Delete
+            | Action::DiscardDraft
+            | Action::Edit
+            | Action::RestoreAsDraft(_) => false,
+        }
+    }
+}
+
+/// What the version an action names is, as the store found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NamedVersion {
+    /// Frozen: it can be activated or copied.
+    Published,
+    /// The draft itself.
+    Draft,
 }
 
 /// Everything about an integration that decides which actions are allowed.
@@ -290,8 +327,12 @@ impl InvalidTransition {
 
 /// Decides whether `action` is allowed in `situation`, and what it changes; a
 /// refusal names the state and the actions allowed instead.
-pub fn decide(action: Action, situation: Situation) -> Result<Change, InvalidTransition> {
-    rule(action, situation).map_err(|reason| InvalidTransition {
+pub fn decide(
+    action: &Action,
+    situation: Situation,
+    named: Option<NamedVersion>,
+) -> Result<Change, InvalidTransition> {
+    rule(action, situation, named).map_err(|reason| InvalidTransition {
         action: action.kind(),
         current: situation.current,
         target: situation.target,
@@ -303,33 +344,28 @@ pub fn decide(action: Action, situation: Situation) -> Result<Change, InvalidTra
 /// The actions allowed in `situation`, in button order. The per-version actions
 /// (Activate, Restore as draft) are listed when a published version exists to use.
 pub fn allowed_actions(situation: Situation) -> Vec<ActionKind> {
-    let any_published = |make: fn(VersionNumber) -> Action| {
-        situation
-            .published_before
-            .then(|| make(VersionNumber::FIRST))
-    };
+    // A published version stands in for whichever one the person will pick.
+    let named = situation
+        .published_before
+        .then_some(NamedVersion::Published);
     ActionKind::ALL
         .into_iter()
         .filter(|kind| {
             let action = match kind {
-                ActionKind::Publish => Some(Action::Publish),
-                ActionKind::Stop => Some(Action::Stop),
-                ActionKind::Start => Some(Action::Start),
-                ActionKind::Retry => Some(Action::Retry),
-                ActionKind::Activate => any_published(|number| Action::Activate {
-                    number,
-                    frozen: true,
-                }),
-                ActionKind::Unpublish => Some(Action::Unpublish),
-                ActionKind::Delete => Some(Action::Delete),
-                ActionKind::DiscardDraft => Some(Action::DiscardDraft),
-                ActionKind::Edit => Some(Action::Edit),
-                ActionKind::RestoreAsDraft => any_published(|number| Action::RestoreAsDraft {
-                    number,
-                    frozen: true,
-                }),
+                ActionKind::Publish => Action::Publish {
+                    note: PublishNote::default(),
+                },
+                ActionKind::Stop => Action::Stop,
+                ActionKind::Start => Action::Start,
+                ActionKind::Retry => Action::Retry,
+                ActionKind::Activate => Action::Activate(VersionNumber::FIRST),
+                ActionKind::Unpublish => Action::Unpublish,
+                ActionKind::Delete => Action::Delete,
+                ActionKind::DiscardDraft => Action::DiscardDraft,
+                ActionKind::Edit => Action::Edit,
+                ActionKind::RestoreAsDraft => Action::RestoreAsDraft(VersionNumber::FIRST),
             };
-            action.is_some_and(|action| rule(action, situation).is_ok())
+            rule(&action, situation, named).is_ok()
         })
         .collect()
 }
@@ -340,7 +376,11 @@ pub fn allowed_actions(situation: Situation) -> Vec<ActionKind> {
 /// One addition to the specification: an integration whose target is Deleted
 /// (unpublished) is final even before the reconciler has caught up, so nothing but
 /// reading it and using it as a blueprint is allowed.
-fn rule(action: Action, situation: Situation) -> Result<Change, Option<String>> {
+fn rule(
+    action: &Action,
+    situation: Situation,
+    named: Option<NamedVersion>,
+) -> Result<Change, Option<String>> {
     let Situation {
         current,
         target,
@@ -360,7 +400,7 @@ fn rule(action: Action, situation: Situation) -> Result<Change, Option<String>> 
         return Err(because("it is unpublished"));
     }
     match action {
-        Action::Publish => match (has_draft, current) {
+        Action::Publish { .. } => match (has_draft, current) {
             (true, _) => Ok(retarget(
                 TargetState::Active,
                 VersionChange::FreezeDraftAsActive,
@@ -388,13 +428,15 @@ fn rule(action: Action, situation: Situation) -> Result<Change, Option<String>> 
                 Err(because("nothing is failing"))
             }
         },
-        Action::Activate { number, frozen } => match (current, frozen) {
-            (State::Active | State::Inactive | State::Error, true) => Ok(retarget(
-                TargetState::Active,
-                VersionChange::Activate(number),
-            )),
-            (State::Active | State::Inactive | State::Error, false) => {
+        Action::Activate(number) => match (current, named) {
+            (State::Active | State::Inactive | State::Error, Some(NamedVersion::Published)) => Ok(
+                retarget(TargetState::Active, VersionChange::Activate(*number)),
+            ),
+            (State::Active | State::Inactive | State::Error, Some(NamedVersion::Draft)) => {
                 Err(because(&format!("{number} is a draft: publish it first")))
+            }
+            (State::Active | State::Inactive | State::Error, None) => {
+                Err(because(&format!("there is no {number}")))
             }
             (State::Draft | State::Deleted, _) => Err(None),
         },
@@ -415,9 +457,10 @@ fn rule(action: Action, situation: Situation) -> Result<Change, Option<String>> 
             (false, _) => Err(because("there is no draft")),
         },
         Action::Edit => Ok(keep_target(VersionChange::WriteDraft)),
-        Action::RestoreAsDraft { number, frozen } => match frozen {
-            true => Ok(keep_target(VersionChange::CopyIntoDraft(number))),
-            false => Err(because(&format!("{number} is the draft itself"))),
+        Action::RestoreAsDraft(number) => match named {
+            Some(NamedVersion::Published) => Ok(keep_target(VersionChange::CopyIntoDraft(*number))),
+            Some(NamedVersion::Draft) => Err(because(&format!("{number} is the draft itself"))),
+            None => Err(because(&format!("there is no {number}"))),
         },
     }
 }
@@ -461,23 +504,28 @@ mod tests {
 
     fn action(kind: ActionKind) -> Action {
         match kind {
-            K::Publish => Action::Publish,
+            K::Publish => publish(),
             K::Stop => Action::Stop,
             K::Start => Action::Start,
             K::Retry => Action::Retry,
-            K::Activate => Action::Activate {
-                number: V3,
-                frozen: true,
-            },
+            K::Activate => Action::Activate(V3),
             K::Unpublish => Action::Unpublish,
             K::Delete => Action::Delete,
             K::DiscardDraft => Action::DiscardDraft,
             K::Edit => Action::Edit,
-            K::RestoreAsDraft => Action::RestoreAsDraft {
-                number: V3,
-                frozen: true,
-            },
+            K::RestoreAsDraft => Action::RestoreAsDraft(V3),
         }
+    }
+
+    fn publish() -> Action {
+        Action::Publish {
+            note: PublishNote::default(),
+        }
+    }
+
+    /// Decides as the store does: a version named by the action is published.
+    fn decide(action: Action, situation: Situation) -> Result<Change, InvalidTransition> {
+        super::decide(&action, situation, Some(NamedVersion::Published))
     }
 
     use VersionChange as V;
@@ -587,8 +635,7 @@ mod tests {
     #[test]
     fn publish_freezes_a_draft_as_the_active_version_in_any_state_but_deleted() {
         for current in [S::Draft, S::Active, S::Inactive, S::Error] {
-            let change =
-                decide(Action::Publish, situation(current, T::Active, true, true)).unwrap();
+            let change = decide(publish(), situation(current, T::Active, true, true)).unwrap();
             assert_eq!(change.versions, V::FreezeDraftAsActive, "{current:?}");
             assert_eq!(change.target, Some(T::Active));
         }
@@ -596,19 +643,9 @@ mod tests {
 
     #[test]
     fn publish_without_a_draft_redeploys_an_inactive_or_failed_integration_only() {
-        assert!(
-            decide(
-                Action::Publish,
-                situation(S::Inactive, T::Inactive, false, true)
-            )
-            .is_ok()
-        );
-        assert!(decide(Action::Publish, situation(S::Error, T::Active, false, true)).is_ok());
-        let refused = decide(
-            Action::Publish,
-            situation(S::Active, T::Active, false, true),
-        )
-        .unwrap_err();
+        assert!(decide(publish(), situation(S::Inactive, T::Inactive, false, true)).is_ok());
+        assert!(decide(publish(), situation(S::Error, T::Active, false, true)).is_ok());
+        let refused = decide(publish(), situation(S::Active, T::Active, false, true)).unwrap_err();
         assert_eq!(
             refused.reason.as_deref(),
             Some("there is no draft to publish")
@@ -638,11 +675,12 @@ mod tests {
 
     #[test]
     fn activate_needs_a_frozen_version() {
-        let draft = Action::Activate {
-            number: V3,
-            frozen: false,
-        };
-        let refused = decide(draft, settled(S::Active)).unwrap_err();
+        let refused = super::decide(
+            &Action::Activate(V3),
+            settled(S::Active),
+            Some(NamedVersion::Draft),
+        )
+        .unwrap_err();
         assert_eq!(
             refused.reason.as_deref(),
             Some("v3 is a draft: publish it first")
@@ -719,11 +757,12 @@ mod tests {
 
     #[test]
     fn restoring_the_draft_onto_itself_is_refused() {
-        let onto_itself = Action::RestoreAsDraft {
-            number: V3,
-            frozen: false,
-        };
-        assert!(decide(onto_itself, settled(S::Active)).is_err());
+        let onto_itself = super::decide(
+            &Action::RestoreAsDraft(V3),
+            settled(S::Active),
+            Some(NamedVersion::Draft),
+        );
+        assert!(onto_itself.is_err());
     }
 
     #[test]

@@ -9,29 +9,20 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::{Dialect, Store, StoreError, now_ms, time_from_ms};
 use crate::domain::definition::Definition;
-use crate::domain::lifecycle::{
-    Action, State, TargetState, VersionChange, allowed_actions, decide,
-};
+use crate::domain::lifecycle::{Action, NamedVersion, State, TargetState, VersionChange, decide};
 use crate::domain::reconcile::{Phase, ReconcileStatus};
-use crate::domain::version::{PublishNote, VersionNumber};
+use crate::domain::version::VersionNumber;
 use crate::domain::{
-    Actor, Description, IntegrationDetail, IntegrationId, IntegrationName, IntegrationSummary,
-    NewIntegration, Page, PageRequest, Publication, Transition, Version, VersionRef,
-    VersionSummary,
+    Actor, Description, IntegrationId, IntegrationName, IntegrationSummary, NewIntegration, Page,
+    PageRequest, Publication, Transition, Version, VersionRef, VersionSummary,
 };
 
-/// A user's action on an existing integration, with its arguments.
+/// An integration with its active version and its draft, as stored.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Command {
-    Publish { note: PublishNote },
-    Stop,
-    Start,
-    Retry,
-    Activate(VersionNumber),
-    Unpublish,
-    Delete,
-    DiscardDraft,
-    RestoreAsDraft(VersionNumber),
+pub struct StoredIntegration {
+    pub integration: IntegrationSummary,
+    pub active: Option<Version>,
+    pub draft: Option<Version>,
 }
 
 /// Which integrations a list shows.
@@ -184,8 +175,9 @@ impl Store {
         ))
     }
 
-    /// One integration with its active version and its draft.
-    pub async fn integration(&self, id: IntegrationId) -> Result<IntegrationDetail, StoreError> {
+    /// One integration with its active version and its draft (secrets included:
+    /// callers showing them mask them).
+    pub async fn integration(&self, id: IntegrationId) -> Result<StoredIntegration, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let integration = summary(&mut conn, id).await?;
         let active = match integration.active_version {
@@ -196,12 +188,10 @@ impl Store {
             Some(number) => Some(version(&mut conn, id, number).await?),
             None => None,
         };
-        let allowed_actions = allowed_actions(integration.situation());
-        Ok(IntegrationDetail {
+        Ok(StoredIntegration {
             integration,
             active,
             draft,
-            allowed_actions,
         })
     }
 
@@ -404,7 +394,7 @@ impl Store {
                 current: row.revision,
             });
         }
-        decide(Action::Edit, row.situation())?;
+        decide(&Action::Edit, row.situation(), None)?;
         if edit.name.is_some() || edit.description.is_some() {
             let name = edit.name.as_ref();
             sqlx::query(
@@ -429,7 +419,9 @@ impl Store {
                 (Some(number), Some(text)) => (number, parse_stored_definition(&id, number, text)?),
                 _ => start_draft_from_active(&mut tx, &row).await?,
             };
-            definition.unmask_from(&stored);
+            definition
+                .unmask_from(&stored)
+                .map_err(StoreError::MaskedSecrets)?;
             sqlx::query(
                 "UPDATE versions SET definition = $3, updated_at = $4
                  WHERE integration_id = $1 AND number = $2",
@@ -453,47 +445,46 @@ impl Store {
     pub async fn perform(
         &self,
         id: IntegrationId,
-        command: &Command,
+        action: &Action,
         actor: &Actor,
     ) -> Result<Option<IntegrationSummary>, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = self.lock(&mut tx, id).await?;
-        let action = match command {
-            Command::Publish { .. } => Action::Publish,
-            Command::Stop => Action::Stop,
-            Command::Start => Action::Start,
-            Command::Retry => Action::Retry,
-            Command::Unpublish => Action::Unpublish,
-            Command::Delete => Action::Delete,
-            Command::DiscardDraft => Action::DiscardDraft,
-            Command::Activate(number) => Action::Activate {
-                number: *number,
-                frozen: is_frozen(&mut tx, id, *number).await?,
-            },
-            Command::RestoreAsDraft(number) => Action::RestoreAsDraft {
-                number: *number,
-                frozen: is_frozen(&mut tx, id, *number).await?,
-            },
+        let named = match action.named_version() {
+            Some(number) => Some(match is_frozen(&mut tx, id, number).await? {
+                true => NamedVersion::Published,
+                false => NamedVersion::Draft,
+            }),
+            None => None,
         };
-        let change = decide(action, row.situation())?;
+        let change = decide(action, row.situation(), named)?;
         let mut target_version = row.active_version;
-        let mut reason = match command {
-            Command::Publish { .. } => format!("republished {}", describe(row.active_version)),
-            Command::Stop => "stopped".to_owned(),
-            Command::Start => "started".to_owned(),
-            Command::Retry => "retry requested".to_owned(),
-            Command::Activate(number) => format!("activated {number}"),
-            Command::Unpublish => "unpublished".to_owned(),
-            Command::Delete => "deleted".to_owned(),
-            Command::DiscardDraft => "discarded the draft".to_owned(),
-            Command::RestoreAsDraft(number) => format!("restored {number} as the draft"),
+        let mut reason = match action {
+            Action::Publish { .. } => format!("republished {}", describe(row.active_version)),
+            Action::Stop => "stopped".to_owned(),
+            Action::Start => "started".to_owned(),
+            Action::Retry => "retry requested".to_owned(),
+            Action::Activate(number) => format!("activated {number}"),
+            Action::Unpublish => "unpublished".to_owned(),
+            Action::Delete => "deleted".to_owned(),
+            Action::DiscardDraft => "discarded the draft".to_owned(),
+            Action::Edit => "edited".to_owned(),
+            Action::RestoreAsDraft(number) => format!("restored {number} as the draft"),
         };
         match change.versions {
             VersionChange::None | VersionChange::WriteDraft => {}
             VersionChange::FreezeDraftAsActive => {
-                let note = match command {
-                    Command::Publish { note } => note.non_empty(),
-                    _ => None,
+                let note = match action {
+                    Action::Publish { note } => note.non_empty(),
+                    Action::Stop
+                    | Action::Start
+                    | Action::Retry
+                    | Action::Activate(_)
+                    | Action::Unpublish
+                    | Action::Delete
+                    | Action::DiscardDraft
+                    | Action::Edit
+                    | Action::RestoreAsDraft(_) => None,
                 };
                 let number = freeze_draft(&mut tx, &row, actor, note).await?;
                 target_version = Some(number);
@@ -547,10 +538,7 @@ impl Store {
         }
         let now = now_ms().max(row.created_at);
         // Asking for the integration to run again re-arms the reconciler's retries.
-        let rearm = matches!(
-            command,
-            Command::Publish { .. } | Command::Start | Command::Activate(_) | Command::Retry
-        );
+        let rearm = action.rearms();
         let sql = format!(
             "UPDATE integrations SET target_state = $2, target_version = $3,
                 revision = revision + 1, change_id = $4, change_actor = $5, change_reason = $6,

@@ -48,6 +48,9 @@ pub enum StoreError {
     InvalidTransition(#[from] crate::domain::lifecycle::InvalidTransition),
     #[error("the integration is at revision {current}, not {expected}")]
     RevisionMismatch { expected: i64, current: i64 },
+    /// The definition sent back secrets as masks that match no stored secret.
+    #[error("masked secrets with nothing stored behind them: {0:?}")]
+    MaskedSecrets(Vec<crate::error::FieldError>),
     #[error("a stored row is not what this version of Junction expects: {0}")]
     Corrupt(String),
     #[error(transparent)]

@@ -3,11 +3,12 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use junction::domain::definition::Definition;
+use junction::domain::lifecycle::Action;
 use junction::domain::lifecycle::State;
 use junction::domain::version::{PublishNote, VersionNumber};
 use junction::domain::{Actor, IntegrationId, IntegrationSummary, NewIntegration};
 use junction::store::Store;
-use junction::store::integrations::{Command, DraftEdit};
+use junction::store::integrations::DraftEdit;
 use serde_json::json;
 
 pub fn user() -> Actor {
@@ -35,13 +36,13 @@ pub async fn create(store: &Store, name: &str) -> IntegrationSummary {
         .unwrap()
 }
 
-pub async fn perform(store: &Store, id: IntegrationId, command: Command) -> IntegrationSummary {
-    store.perform(id, &command, &user()).await.unwrap().unwrap()
+pub async fn perform(store: &Store, id: IntegrationId, action: Action) -> IntegrationSummary {
+    store.perform(id, &action, &user()).await.unwrap().unwrap()
 }
 
 pub async fn publish(store: &Store, id: IntegrationId, note: &str) -> IntegrationSummary {
     let note = PublishNote::parse(note).unwrap();
-    perform(store, id, Command::Publish { note }).await
+    perform(store, id, Action::Publish { note }).await
 }
 
 pub async fn edit_flow(store: &Store, id: IntegrationId, marker: &str) -> IntegrationSummary {
@@ -77,7 +78,7 @@ pub async fn active(store: &Store, name: &str) -> IntegrationSummary {
 /// An integration that ran v1 and was stopped.
 pub async fn inactive(store: &Store, name: &str) -> IntegrationSummary {
     let running = active(store, name).await;
-    perform(store, running.id, Command::Stop).await;
+    perform(store, running.id, Action::Stop).await;
     settle(store, running.id).await
 }
 

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 use junction::config::Config;
 use junction::runtime::builtin::BuiltinRuntime;
+use junction::service::Service;
 use junction::startup::Application;
 use junction::store::Store;
 use reqwest::header::{ACCEPT, HeaderValue, REFERER};
@@ -165,6 +166,7 @@ pub fn with_database(url: &str, database: &str) -> String {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Store,
+    pub service: Service,
     pub runtime: Arc<BuiltinRuntime>,
     pub client: reqwest::Client,
     pub database: TestDatabase,
@@ -220,6 +222,7 @@ impl TestApp {
         let app = Application::build(&config).await.unwrap();
         let addr = app.addr();
         let store = app.store().clone();
+        let service = app.service().clone();
         let runtime = app.runtime().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async {
@@ -232,6 +235,7 @@ impl TestApp {
         Self {
             addr,
             store,
+            service,
             runtime,
             client,
             database,

@@ -8,8 +8,8 @@ use std::convert::Infallible;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use super::IntegrationJson;
-use crate::startup::AppState;
+use super::{Caller, IntegrationJson};
+use crate::service::Service;
 
 /// Changes of integrations as they happen: `event: integration` with the integration
 /// as JSON; `event: deleted` with its id; `event: resync` when events were missed (the
@@ -18,14 +18,14 @@ use crate::startup::AppState;
     responses((status = 200, content_type = "text/event-stream",
                description = "`integration` events carry an IntegrationJson")))]
 pub async fn stream(
-    State(state): State<AppState>,
+    State(service): State<Service>,
+    Caller(who): Caller,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let store = state.store.clone();
-    let events = BroadcastStream::new(store.changes()).then(move |change| {
-        let store = store.clone();
+    let events = BroadcastStream::new(service.changes()).then(move |change| {
+        let (service, who) = (service.clone(), who.clone());
         async move {
             Ok(match change {
-                Ok(id) => match store.summary(id).await {
+                Ok(id) => match service.summary(&who, id).await {
                     Ok(summary) => Event::default()
                         .event("integration")
                         .json_data(IntegrationJson::from(summary))

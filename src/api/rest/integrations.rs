@@ -1,5 +1,5 @@
-//! The integration endpoints. Each handler parses its input into domain types, calls
-//! one store function, wakes the reconciler after a change, and answers JSON.
+//! The integration endpoints. Each handler reads its path, query and body, calls one
+//! operation of the application layer, and answers JSON.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -8,27 +8,17 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{ActivityJson, TransitionJson};
+use super::{ActivityJson, Caller, TransitionJson};
 use super::{
     ApiError, ApiJson, ApiQuery, BlueprintBody, CreateBody, DiffJson, DraftBody, ErrorBody,
     IntegrationJson, OptionalJson, PageJson, PublishBody, VersionJson, path_id, path_version,
 };
 use crate::domain::definition::Definition;
-use crate::domain::lifecycle::State as LifecycleState;
-use crate::domain::version::PublishNote;
-use crate::domain::{Actor, NewIntegration, PageRequest, VersionRef};
+use crate::domain::lifecycle::Action;
+use crate::domain::{PageRequest, VersionRef};
 use crate::error::AppError;
-use crate::startup::AppState;
-use crate::store::integrations::{Command, IntegrationFilter};
-
-/// Who acts through the API: the `X-Junction-Actor` header, or "api".
-fn actor(headers: &HeaderMap) -> Actor {
-    let named = headers
-        .get("x-junction-actor")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("api");
-    Actor::user(named)
-}
+use crate::service::input::publish_note;
+use crate::service::{BlueprintRequest, CreateRequest, DraftRequest, ListRequest, Service};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -80,33 +70,16 @@ fn created(integration: IntegrationJson) -> Response {
     responses((status = 200, body = PageJson<IntegrationJson>),
               (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(service): State<Service>,
+    Caller(who): Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<PageJson<IntegrationJson>>, ApiError> {
-    let filter_state = match params
-        .state
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        None => None,
-        Some(name) => Some(LifecycleState::parse(name).ok_or_else(|| {
-            AppError::field(
-                "state",
-                format!(
-                    "unknown state {name:?} (expected draft, active, inactive, deleted or error)"
-                ),
-            )
-        })?),
+    let request = ListRequest {
+        state: params.state.as_deref(),
+        name_contains: params.q.as_deref(),
+        page: PageRequest::new(params.page, params.per_page),
     };
-    let filter = IntegrationFilter {
-        state: filter_state,
-        name_contains: params.q.filter(|q| !q.trim().is_empty()),
-    };
-    let page = PageRequest::new(params.page, params.per_page);
-    Ok(Json(
-        state.store.find_integrations(&filter, page).await?.into(),
-    ))
+    Ok(Json(service.list_integrations(&who, request).await?.into()))
 }
 
 /// Create an integration (in Draft, with draft v1).
@@ -114,20 +87,16 @@ pub async fn list(
     responses((status = 201, body = IntegrationJson, headers(("Location" = String), ("ETag" = String))),
               (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    State(service): State<Service>,
+    Caller(who): Caller,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<Response, ApiError> {
-    let (new, definition) = crate::api::parse_new(
-        &body.name,
-        body.description.as_deref().unwrap_or(""),
-        body.definition.as_ref().map(Definition::parse),
-    )?;
-    let summary = state
-        .store
-        .create_integration(&new, definition.as_ref(), &actor(&headers))
-        .await?;
-    Ok(created(summary.into()))
+    let request = CreateRequest {
+        name: &body.name,
+        description: body.description.as_deref().unwrap_or(""),
+        definition: body.definition.as_ref().map(Definition::parse),
+    };
+    Ok(created(service.create(&who, request).await?.into()))
 }
 
 /// Read an integration; its revision is also the `ETag`.
@@ -135,14 +104,12 @@ pub async fn create(
     params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = IntegrationJson, headers(("ETag" = String))), (status = 404, body = ErrorBody)))]
 pub async fn read(
-    State(state): State<AppState>,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = path_id(&id)?;
-    Ok(with_revision(
-        StatusCode::OK,
-        state.store.summary(id).await?.into(),
-    ))
+    let summary = service.summary(&who, path_id(&id)?).await?;
+    Ok(with_revision(StatusCode::OK, summary.into()))
 }
 
 /// Delete a never-published integration.
@@ -150,16 +117,13 @@ pub async fn read(
     params(("id" = String, Path, format = Uuid)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id)?;
-    state
-        .store
-        .perform(id, &Command::Delete, &actor(&headers))
+    service
+        .perform(&who, path_id(&id)?, &Action::Delete)
         .await?;
-    state.waker.wake();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -173,54 +137,50 @@ pub async fn delete(
               (status = 412, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 428, body = ErrorBody)))]
 pub async fn save_draft(
-    State(state): State<AppState>,
+    State(service): State<Service>,
+    Caller(who): Caller,
     headers: HeaderMap,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<DraftBody>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id)?;
+    let request = DraftRequest {
+        expected_revision: if_match(&headers)?,
+        name: body.name.as_deref(),
+        description: body.description.as_deref(),
+        definition: Some(Definition::parse(&body.definition)),
+    };
+    let summary = service.save_draft(&who, id, request).await?;
+    Ok(with_revision(StatusCode::OK, summary.into()))
+}
+
+/// The revision an edit is based on, from `If-Match`.
+fn if_match(headers: &HeaderMap) -> Result<i64, AppError> {
     let Some(if_match) = headers.get(header::IF_MATCH) else {
         return Err(AppError::PreconditionRequired {
             message:
                 "If-Match is required: send the revision you edited (the ETag of the integration)"
                     .into(),
-        }
-        .into());
+        });
     };
-    let expected_revision = if_match
+    if_match
         .to_str()
         .ok()
         .map(|text| text.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|text| text.parse::<i64>().ok())
         .ok_or_else(|| AppError::MalformedRequest {
             message: "If-Match must be a revision number, e.g. \"3\"".into(),
-        })?;
-    let edit = crate::api::parse_edit(
-        expected_revision,
-        body.name.as_deref(),
-        body.description.as_deref(),
-        Some(Definition::parse(&body.definition)),
-    )?;
-    let summary = state.store.edit_draft(id, &edit).await?;
-    Ok(with_revision(StatusCode::OK, summary.into()))
+        })
 }
 
 /// Runs an action and answers 202 with the integration as it now stands.
 async fn act(
-    state: &AppState,
-    headers: &HeaderMap,
+    service: &Service,
+    who: &crate::service::Principal,
     id: &str,
-    command: Command,
+    action: Action,
 ) -> Result<Response, ApiError> {
-    let id = path_id(id)?;
-    let summary = state
-        .store
-        .perform(id, &command, &actor(headers))
-        .await?
-        .ok_or_else(|| AppError::NotFound {
-            what: format!("integration {id}"),
-        })?;
-    state.waker.wake();
+    let summary = service.act(who, path_id(id)?, &action).await?;
     Ok(with_revision(StatusCode::ACCEPTED, summary.into()))
 }
 
@@ -229,11 +189,11 @@ async fn act(
     params(("id" = String, Path, format = Uuid)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn discard_draft(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    act(&state, &headers, &id, Command::DiscardDraft).await?;
+    act(&service, &who, &id, Action::DiscardDraft).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -243,28 +203,27 @@ pub async fn discard_draft(
     responses((status = 202, body = IntegrationJson), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn publish(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<PublishBody>,
 ) -> Result<Response, ApiError> {
-    let note = PublishNote::parse(body.note.as_deref().unwrap_or(""))
-        .map_err(|err| AppError::field("note", err))?;
-    act(&state, &headers, &id, Command::Publish { note }).await
+    let note = publish_note(body.note.as_deref())?;
+    act(&service, &who, &id, Action::Publish { note }).await
 }
 
 macro_rules! simple_action {
-    ($name:ident, $path:literal, $command:expr, $doc:literal) => {
+    ($name:ident, $path:literal, $action:expr, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "integrations",
             params(("id" = String, Path, format = Uuid)),
             responses((status = 202, body = IntegrationJson), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
         pub async fn $name(
-            State(state): State<AppState>,
-            headers: HeaderMap,
+            State(service): State<Service>,
+            Caller(who): Caller,
             Path(id): Path<String>,
         ) -> Result<Response, ApiError> {
-            act(&state, &headers, &id, $command).await
+            act(&service, &who, &id, $action).await
         }
     };
 }
@@ -272,25 +231,25 @@ macro_rules! simple_action {
 simple_action!(
     stop,
     "/api/v1/integrations/{id}/stop",
-    Command::Stop,
+    Action::Stop,
     "Stop: target Inactive."
 );
 simple_action!(
     start,
     "/api/v1/integrations/{id}/start",
-    Command::Start,
+    Action::Start,
     "Start: target Active, same version."
 );
 simple_action!(
     unpublish,
     "/api/v1/integrations/{id}/unpublish",
-    Command::Unpublish,
+    Action::Unpublish,
     "Unpublish: target Deleted."
 );
 simple_action!(
     retry,
     "/api/v1/integrations/{id}/retry",
-    Command::Retry,
+    Action::Retry,
     "Retry a failing integration now."
 );
 
@@ -299,13 +258,14 @@ simple_action!(
     params(("id" = String, Path, format = Uuid), PageParams),
     responses((status = 200, body = PageJson<VersionJson>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn versions(
-    State(state): State<AppState>,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<PageJson<VersionJson>>, ApiError> {
-    let id = path_id(&id)?;
+    let page = params.request();
     Ok(Json(
-        state.store.versions(id, params.request()).await?.into(),
+        service.versions(&who, path_id(&id)?, page).await?.into(),
     ))
 }
 
@@ -314,12 +274,13 @@ pub async fn versions(
     params(("id" = String, Path, format = Uuid), ("n" = i64, Path, minimum = 1)),
     responses((status = 200, body = VersionJson), (status = 404, body = ErrorBody)))]
 pub async fn version(
-    State(state): State<AppState>,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path((id, n)): Path<(String, String)>,
 ) -> Result<Json<VersionJson>, ApiError> {
     let id = path_id(&id)?;
     let number = path_version(id, &n)?;
-    Ok(Json(state.store.version(id, number).await?.masked().into()))
+    Ok(Json(service.version(&who, id, number).await?.into()))
 }
 
 /// Make version N the active version; target Active.
@@ -327,12 +288,12 @@ pub async fn version(
     params(("id" = String, Path, format = Uuid), ("n" = i64, Path, minimum = 1)),
     responses((status = 202, body = IntegrationJson), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn activate(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path((id, n)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let number = path_version(path_id(&id)?, &n)?;
-    act(&state, &headers, &id, Command::Activate(number)).await
+    act(&service, &who, &id, Action::Activate(number)).await
 }
 
 /// Replace the draft with a copy of version N; answers with the draft.
@@ -340,34 +301,13 @@ pub async fn activate(
     params(("id" = String, Path, format = Uuid), ("n" = i64, Path, minimum = 1)),
     responses((status = 200, body = VersionJson), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn restore(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path((id, n)): Path<(String, String)>,
 ) -> Result<Json<VersionJson>, ApiError> {
-    let integration = path_id(&id)?;
-    let number = path_version(integration, &n)?;
-    let summary = state
-        .store
-        .perform(
-            integration,
-            &Command::RestoreAsDraft(number),
-            &actor(&headers),
-        )
-        .await?
-        .ok_or_else(|| AppError::NotFound {
-            what: format!("integration {integration}"),
-        })?;
-    let draft = summary.draft_version.ok_or_else(|| AppError::NotFound {
-        what: format!("the draft of integration {integration}"),
-    })?;
-    Ok(Json(
-        state
-            .store
-            .version(integration, draft)
-            .await?
-            .masked()
-            .into(),
-    ))
+    let id = path_id(&id)?;
+    let (_, draft) = service.restore(&who, id, path_version(id, &n)?).await?;
+    Ok(Json(draft.into()))
 }
 
 /// New integration from version N (of any integration, even an unpublished one).
@@ -376,22 +316,21 @@ pub async fn restore(
     responses((status = 201, body = IntegrationJson, headers(("Location" = String))), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn blueprint(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path((id, n)): Path<(String, String)>,
     ApiJson(body): ApiJson<BlueprintBody>,
 ) -> Result<Response, ApiError> {
     let integration_id = path_id(&id)?;
-    let source = VersionRef {
-        integration_id,
-        number: path_version(integration_id, &n)?,
+    let request = BlueprintRequest {
+        source: VersionRef {
+            integration_id,
+            number: path_version(integration_id, &n)?,
+        },
+        name: Some(&body.name),
+        description: body.description.as_deref(),
     };
-    let new = NewIntegration::parse(&body.name, body.description.as_deref().unwrap_or(""))?;
-    let summary = state
-        .store
-        .create_from_version(&source, &new, &actor(&headers))
-        .await?;
-    Ok(created(summary.into()))
+    Ok(created(service.blueprint(&who, request).await?.into()))
 }
 
 /// The difference between two versions' definitions.
@@ -399,19 +338,13 @@ pub async fn blueprint(
     params(("id" = String, Path, format = Uuid), ("a" = i64, Path, minimum = 1), ("b" = i64, Path, minimum = 1)),
     responses((status = 200, body = DiffJson), (status = 404, body = ErrorBody)))]
 pub async fn diff(
-    State(state): State<AppState>,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path((id, a, b)): Path<(String, String, String)>,
 ) -> Result<Json<DiffJson>, ApiError> {
     let id = path_id(&id)?;
     let (a, b) = (path_version(id, &a)?, path_version(id, &b)?);
-    let old = state.store.version(id, a).await?.masked();
-    let new = state.store.version(id, b).await?.masked();
-    let diff = crate::domain::diff::definitions(
-        &old.definition,
-        &new.definition,
-        &a.to_string(),
-        &b.to_string(),
-    );
+    let diff = service.diff(&who, id, a, b).await?;
     Ok(Json(DiffJson {
         from: a.get(),
         to: b.get(),
@@ -425,13 +358,14 @@ pub async fn diff(
     params(("id" = String, Path, format = Uuid), PageParams),
     responses((status = 200, body = PageJson<TransitionJson>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn transitions(
-    State(state): State<AppState>,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<PageJson<TransitionJson>>, ApiError> {
-    let id = path_id(&id)?;
+    let page = params.request();
     Ok(Json(
-        state.store.transitions(id, params.request()).await?.into(),
+        service.transitions(&who, path_id(&id)?, page).await?.into(),
     ))
 }
 
@@ -440,12 +374,13 @@ pub async fn transitions(
     params(("id" = String, Path, format = Uuid), PageParams),
     responses((status = 200, body = PageJson<ActivityJson>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn activity(
-    State(state): State<AppState>,
+    State(service): State<Service>,
+    Caller(who): Caller,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<PageJson<ActivityJson>>, ApiError> {
-    let id = path_id(&id)?;
+    let page = params.request();
     Ok(Json(
-        state.store.activity(id, params.request()).await?.into(),
+        service.activity(&who, path_id(&id)?, page).await?.into(),
     ))
 }

@@ -1,6 +1,6 @@
-//! The JSON REST API under `/api/v1`: the same store functions as the server
-//! functions (no second implementation of any rule), stable paths, one error shape,
-//! and an OpenAPI document generated from this code at `/api/openapi.json`.
+//! The JSON REST API under `/api/v1`: adapters over the same application layer as the
+//! server functions (no second implementation of any rule), stable paths, one error
+//! shape, and an OpenAPI document generated from this code at `/api/openapi.json`.
 
 mod events;
 mod integrations;
@@ -21,6 +21,7 @@ use utoipa::OpenApi;
 use crate::domain::IntegrationId;
 use crate::domain::version::VersionNumber;
 use crate::error::AppError;
+use crate::service::{Principal, input};
 use crate::startup::AppState;
 
 pub use model::*;
@@ -114,9 +115,19 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(err: crate::store::StoreError) -> Self {
-        Self(err.into())
+/// Who calls the API: the `X-Junction-Actor` header, or "api".
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let named = parts
+            .headers
+            .get("x-junction-actor")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("api");
+        Ok(Self(Principal::user(named)))
     }
 }
 
@@ -241,19 +252,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// An id in a path: anything that is not a UUID names no integration.
 pub fn path_id(id: &str) -> Result<IntegrationId, ApiError> {
-    IntegrationId::parse(id).map_err(|_| {
-        ApiError(AppError::NotFound {
-            what: format!("integration {id:?}"),
-        })
-    })
+    Ok(input::integration_id(id)?)
 }
 
-/// A version number in a path: anything else (0, -1, 99999999999, "latest") names no
-/// version.
+/// A version number in a path: anything else names no version.
 pub fn path_version(id: IntegrationId, number: &str) -> Result<VersionNumber, ApiError> {
-    VersionNumber::parse(number).map_err(|_| {
-        ApiError(AppError::NotFound {
-            what: format!("version {number:?} of integration {id}"),
-        })
-    })
+    Ok(input::version_in_path(id, number)?)
 }

@@ -1,0 +1,106 @@
+//! The application layer: one plain async function per user operation, each taking
+//! the acting [`Principal`] and doing parse → check → store → notify. Server functions,
+//! the JSON API and the command line are adapters over it, so a rule (and, next,
+//! authorization) is written once.
+
+pub mod input;
+mod integrations;
+
+pub use integrations::{BlueprintRequest, CreateRequest, DraftRequest, ListRequest};
+
+use crate::domain::{Actor, IntegrationId};
+use crate::error::AppError;
+use crate::reconciler::Waker;
+use crate::store::{Store, StoreError};
+use crate::telemetry::{current_request_id, error_chain};
+
+/// Who performs an operation. Junction has no accounts yet: people using the web UI
+/// act as "user", and API clients name themselves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    actor: Actor,
+}
+
+impl Principal {
+    /// A person acting under this name.
+    pub fn user(name: &str) -> Self {
+        Self {
+            actor: Actor::user(name),
+        }
+    }
+
+    /// Whoever uses the web UI, until there are accounts.
+    pub fn web_user() -> Self {
+        Self::user("user")
+    }
+
+    /// The name written into versions and the transition log.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+/// Everything an operation reaches: the store, and the reconciler to wake after a
+/// change. Cheap to clone; one per server.
+#[derive(Clone)]
+pub struct Service {
+    store: Store,
+    waker: Waker,
+}
+
+impl Service {
+    pub fn new(store: Store, waker: Waker) -> Self {
+        Self { store, waker }
+    }
+
+    /// The changes of integrations as they happen (ids), for live pages and the API's
+    /// event stream.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<IntegrationId> {
+        self.store.changes()
+    }
+
+    /// Tells the reconciler that something changed, so it acts now rather than at its
+    /// next tick.
+    fn notify(&self) {
+        self.waker.wake();
+    }
+}
+
+/// Logs an internal failure once, with its causes, and gives the caller only the id
+/// to quote.
+pub fn internal(err: &(dyn std::error::Error + 'static)) -> AppError {
+    let request_id = current_request_id();
+    tracing::error!(%request_id, error = %error_chain(err), "request failed");
+    AppError::Internal { request_id }
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NameTaken(name) => AppError::field(
+                "name",
+                format!("an integration named “{name}” already exists"),
+            ),
+            StoreError::NotFound(what) => AppError::NotFound { what },
+            StoreError::MaskedSecrets(fields) => AppError::ValidationFailed {
+                fields: fields
+                    .into_iter()
+                    .map(|field| crate::error::FieldError {
+                        path: format!("definition.{}", field.path),
+                        message: field.message,
+                    })
+                    .collect(),
+            },
+            StoreError::InvalidTransition(refusal) => refusal.into(),
+            StoreError::RevisionMismatch { expected, current } => AppError::RevisionMismatch {
+                expected_revision: expected,
+                current_revision: current,
+            },
+            StoreError::UnsupportedUrl(_)
+            | StoreError::Connect { .. }
+            | StoreError::Migrate(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Database(_) => internal(&err),
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! The editor's form model, free of signals and views: a flow as the form holds it
+//! (every field as typed), read from a definition's JSON and written back to it. It
+//! mirrors `domain::definition`'s kinds, so a new step or trigger kind is a compile
+//! error here until the form knows it.
+
+use serde_json::{Map, Value, json};
+
+use crate::domain::definition::{StepKind, TriggerKind};
+use crate::error::FieldError;
+
+/// One step as the form holds it: every field as typed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepForm {
+    /// Stable across reordering, so that inputs keep focus and text.
+    pub key: u64,
+    pub kind: StepKind,
+    pub message: String,
+    pub template: String,
+    pub condition: String,
+    pub method: String,
+    pub url: String,
+    pub headers: String,
+    pub timeout: String,
+}
+
+/// A flow as the form holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowForm {
+    pub trigger: TriggerKind,
+    /// The webhook path; kept while the timer is chosen, so switching back loses nothing.
+    pub path: String,
+    /// The timer's seconds, as typed; likewise kept.
+    pub every: String,
+    pub steps: Vec<StepForm>,
+}
+
+impl StepForm {
+    /// A new step of `kind`, with the fields a person would otherwise type first.
+    pub fn blank(kind: StepKind, key: u64) -> Self {
+        let template = match kind {
+            StepKind::Transform => "{\n  \"id\": \"{{ body.id }}\"\n}".to_owned(),
+            StepKind::Log | StepKind::Filter | StepKind::Http => String::new(),
+        };
+        Self {
+            key,
+            kind,
+            message: String::new(),
+            template,
+            condition: String::new(),
+            method: "POST".into(),
+            url: String::new(),
+            headers: String::new(),
+            timeout: String::new(),
+        }
+    }
+
+    /// Reads a step of a definition's JSON; a kind the form does not know is an error
+    /// at `steps[i].kind` (never shown as some other kind).
+    fn from_value(step: &Value, index: usize, key: u64) -> Result<Self, FieldError> {
+        let text = |field: &str| step[field].as_str().unwrap_or_default().to_owned();
+        let kind = StepKind::parse(step["kind"].as_str().unwrap_or_default()).ok_or_else(|| {
+            FieldError::new(
+                format!("steps[{index}].kind"),
+                format!("unknown step {}: fix it in the JSON view", step["kind"]),
+            )
+        })?;
+        Ok(Self {
+            key,
+            kind,
+            message: text("message"),
+            template: pretty(&step["template"]),
+            condition: text("condition"),
+            method: step["method"].as_str().unwrap_or("POST").to_owned(),
+            url: text("url"),
+            headers: pretty(&step["headers"]),
+            timeout: step["timeout_seconds"]
+                .as_u64()
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The step as definition JSON; text that should be JSON or a number and is not is
+    /// reported at its field.
+    fn to_value(&self, index: usize, errors: &mut Vec<FieldError>) -> Value {
+        let mut object = Map::new();
+        object.insert("kind".into(), json!(self.kind.as_str()));
+        match self.kind {
+            StepKind::Log => {
+                object.insert("message".into(), json!(self.message));
+            }
+            StepKind::Transform => {
+                let template =
+                    json_field(&self.template, format!("steps[{index}].template"), errors);
+                object.insert("template".into(), template);
+            }
+            StepKind::Filter => {
+                object.insert("condition".into(), json!(self.condition));
+            }
+            StepKind::Http => {
+                object.insert("method".into(), json!(self.method));
+                object.insert("url".into(), json!(self.url.trim()));
+                if !self.headers.trim().is_empty() {
+                    let headers =
+                        json_field(&self.headers, format!("steps[{index}].headers"), errors);
+                    object.insert("headers".into(), headers);
+                }
+                if !self.timeout.trim().is_empty() {
+                    match self.timeout.trim().parse::<u64>() {
+                        Ok(n) => {
+                            object.insert("timeout_seconds".into(), json!(n));
+                        }
+                        Err(_) => errors.push(FieldError::new(
+                            format!("steps[{index}].timeout_seconds"),
+                            "must be a whole number of seconds",
+                        )),
+                    }
+                }
+            }
+        }
+        Value::Object(object)
+    }
+}
+
+impl FlowForm {
+    /// Reads a definition's JSON into the form, as much of it as a form can show. A
+    /// trigger or step kind the form does not know is an error at its place: the JSON
+    /// view is where such a flow is fixed. `next_key` gives each step its key.
+    pub fn from_value(definition: &Value, next_key: &mut u64) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let trigger = &definition["trigger"];
+        let kind = trigger["kind"].as_str().unwrap_or("webhook");
+        let trigger_kind = TriggerKind::parse(kind).unwrap_or_else(|| {
+            errors.push(FieldError::new(
+                "trigger.kind",
+                format!("unknown trigger {kind:?}: fix it in the JSON view"),
+            ));
+            TriggerKind::Webhook
+        });
+        let steps = definition["steps"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .filter_map(|(index, step)| {
+                let key = *next_key;
+                *next_key += 1;
+                StepForm::from_value(step, index, key)
+                    .map_err(|error| errors.push(error))
+                    .ok()
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            trigger: trigger_kind,
+            path: trigger["path"].as_str().unwrap_or_default().to_owned(),
+            every: trigger["every_seconds"]
+                .as_u64()
+                .map_or_else(|| "60".to_owned(), |every| every.to_string()),
+            steps,
+        })
+    }
+
+    /// The form as definition JSON, and the fields whose text did not read (not JSON,
+    /// not a number), each at its place.
+    pub fn to_value(&self) -> (Value, Vec<FieldError>) {
+        let mut errors = Vec::new();
+        let trigger = match self.trigger {
+            TriggerKind::Webhook => json!({ "kind": "webhook", "path": self.path.trim() }),
+            TriggerKind::Timer => match self.every.trim().parse::<u64>() {
+                Ok(n) => json!({ "kind": "timer", "every_seconds": n }),
+                Err(_) => {
+                    errors.push(FieldError::new(
+                        "trigger.every_seconds",
+                        "must be a whole number of seconds",
+                    ));
+                    json!({ "kind": "timer", "every_seconds": 0 })
+                }
+            },
+        };
+        let steps: Vec<Value> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| step.to_value(index, &mut errors))
+            .collect();
+        (json!({ "trigger": trigger, "steps": steps }), errors)
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    if value.is_null() {
+        String::new()
+    } else {
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    }
+}
+
+/// Text that should be JSON; when it is not, an error at `path` and an empty object.
+fn json_field(text: &str, path: String, errors: &mut Vec<FieldError>) -> Value {
+    crate::json::parse(text).unwrap_or_else(|err| {
+        errors.push(FieldError::new(path, format!("not valid JSON: {err}")));
+        Value::Object(Map::new())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::definition::Definition;
+
+    fn every_kind() -> Value {
+        json!({
+            "trigger": { "kind": "webhook", "path": "orders" },
+            "steps": [
+                { "kind": "filter", "condition": "body.qty > 0" },
+                { "kind": "transform", "template": { "id": "{{ body.id }}" } },
+                { "kind": "log", "message": "order {{ body.id }}" },
+                { "kind": "http", "method": "PUT", "url": "http://127.0.0.1:9000/orders",
+                  "headers": { "x-api-key": "********" }, "timeout_seconds": 5 }
+            ]
+        })
+    }
+
+    #[test]
+    fn a_flow_with_every_step_kind_round_trips_through_the_form() {
+        let mut key = 1;
+        let form = FlowForm::from_value(&every_kind(), &mut key).unwrap();
+
+        let (value, errors) = form.to_value();
+
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(value, every_kind());
+        assert_eq!(key, 5, "each step got a key of its own");
+    }
+
+    #[test]
+    fn a_timer_round_trips_and_keeps_the_webhook_path_typed_before() {
+        let mut key = 1;
+        let mut form = FlowForm::from_value(
+            &json!({"trigger": {"kind": "timer", "every_seconds": 30}}),
+            &mut key,
+        )
+        .unwrap();
+        form.path = "typed".into();
+
+        assert_eq!(
+            form.to_value().0["trigger"],
+            json!({"kind": "timer", "every_seconds": 30})
+        );
+        form.trigger = TriggerKind::Webhook;
+        assert_eq!(
+            form.to_value().0["trigger"],
+            json!({"kind": "webhook", "path": "typed"})
+        );
+    }
+
+    #[test]
+    fn an_unknown_kind_is_an_error_at_its_place_not_another_kind() {
+        let mut key = 1;
+        let errors = FlowForm::from_value(
+            &json!({"trigger": {"kind": "cron"},
+                    "steps": [{"kind": "log", "message": "m"}, {"kind": "teleport"}]}),
+            &mut key,
+        )
+        .unwrap_err();
+
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["trigger.kind", "steps[1].kind"]);
+    }
+
+    #[test]
+    fn text_that_should_be_json_or_a_number_is_reported_at_its_field() {
+        let mut template = StepForm::blank(StepKind::Transform, 1);
+        template.template = "{ not json".into();
+        let mut http = StepForm::blank(StepKind::Http, 2);
+        http.timeout = "soon".into();
+        let form = FlowForm {
+            trigger: TriggerKind::Timer,
+            path: String::new(),
+            every: "often".into(),
+            steps: vec![template, http],
+        };
+
+        let (_, errors) = form.to_value();
+
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "trigger.every_seconds",
+                "steps[0].template",
+                "steps[1].timeout_seconds"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_blank_step_of_every_kind_is_what_the_server_expects_once_filled_in() {
+        for (key, kind) in (1..).zip(StepKind::ALL) {
+            let mut step = StepForm::blank(kind, key);
+            step.message = "m".into();
+            step.condition = "true".into();
+            step.url = "http://127.0.0.1:9/x".into();
+            let form = FlowForm {
+                trigger: TriggerKind::Webhook,
+                path: "p".into(),
+                every: String::new(),
+                steps: vec![step],
+            };
+            let (value, errors) = form.to_value();
+            assert!(errors.is_empty(), "{kind:?}: {errors:?}");
+            assert!(Definition::parse(&value).is_ok(), "{kind:?}: {value}");
+        }
+    }
+}

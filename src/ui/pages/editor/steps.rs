@@ -1,0 +1,192 @@
+//! The flow's fields in the form view: the trigger, each step's form (one per kind,
+//! matched exhaustively), and the labelled field every input sits in.
+
+use leptos::prelude::*;
+
+use super::Editor;
+use super::model::StepForm;
+use crate::domain::definition::{StepKind, TriggerKind};
+
+#[component]
+pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl IntoView {
+    let touch = move || editor.dirty.set(true);
+    view! {
+        <fieldset class="trigger">
+            <legend>"Trigger"</legend>
+            <Field label="Starts on" id="trigger-kind" error=Signal::derive(|| None)>
+                <select id="trigger-kind"
+                    on:change=move |ev| {
+                        if let Some(kind) = TriggerKind::parse(&event_target_value(&ev)) {
+                            editor.trigger.set(kind);
+                            touch();
+                        }
+                    }>
+                    {TriggerKind::ALL.into_iter().map(|kind| view! {
+                        <option value=kind.as_str() selected=move || editor.trigger.get() == kind>{kind.label()}</option>
+                    }).collect_view()}
+                </select>
+            </Field>
+            {move || match editor.trigger.get() {
+                TriggerKind::Webhook => view! {
+                    <Field label="Webhook path" id="trigger-path" error=Signal::derive(editor.error_at("trigger.path"))
+                        hint="Called at POST /hooks/PATH; a-z, 0-9 and -">
+                        <input id="trigger-path" type="text" prop:value=move || editor.path.get()
+                            on:input=move |ev| { editor.path.set(event_target_value(&ev)); touch(); } />
+                    </Field>
+                }.into_any(),
+                TriggerKind::Timer => view! {
+                    <Field label="Every (seconds)" id="trigger-every" error=Signal::derive(editor.error_at("trigger.every_seconds"))>
+                        <input id="trigger-every" type="text" inputmode="numeric" prop:value=move || editor.every.get()
+                            on:input=move |ev| { editor.every.set(event_target_value(&ev)); touch(); } />
+                    </Field>
+                }.into_any(),
+            }}
+        </fieldset>
+        <p class="field-error">{editor.error_at("steps")}</p>
+        <ol class="step-list">
+            <For each=move || editor.steps.get() key=|step| (step.key, step.kind) let:step>
+                <StepFields editor key=step.key kind=step.kind />
+            </For>
+        </ol>
+        <div class="add-step">
+            <label for="new-step-kind">"New step"</label>
+            <select id="new-step-kind" on:change=move |ev| {
+                if let Some(kind) = StepKind::parse(&event_target_value(&ev)) {
+                    new_kind.set(kind);
+                }
+            }>
+                {StepKind::ALL.into_iter().map(|kind| view! { <option value=kind.as_str()>{kind.label()}</option> }).collect_view()}
+            </select>
+            <button type="button" on:click=move |_| {
+                let step = editor.blank_step(new_kind.get_untracked());
+                editor.steps.update(|steps| steps.push(step));
+                touch();
+            }>"Add step"</button>
+        </div>
+    }
+}
+
+#[component]
+fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
+    let position = move || {
+        editor
+            .steps
+            .with(|steps| steps.iter().position(|s| s.key == key).unwrap_or(0))
+    };
+    let count = move || editor.steps.with(Vec::len);
+    let read = move |f: fn(&StepForm) -> String| {
+        move || {
+            editor.steps.with(|steps| {
+                steps
+                    .iter()
+                    .find(|s| s.key == key)
+                    .map(f)
+                    .unwrap_or_default()
+            })
+        }
+    };
+    let write = move |f: fn(&mut StepForm, String)| {
+        move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            editor.steps.update(|steps| {
+                if let Some(step) = steps.iter_mut().find(|s| s.key == key) {
+                    f(step, value);
+                }
+            });
+            editor.dirty.set(true);
+        }
+    };
+    let move_by = move |delta: isize| {
+        editor.steps.update(|steps| {
+            let from = steps.iter().position(|s| s.key == key).unwrap_or(0);
+            let to = from as isize + delta;
+            if to >= 0 && (to as usize) < steps.len() {
+                steps.swap(from, to as usize);
+            }
+        });
+        editor.dirty.set(true);
+    };
+    let remove = move |_| {
+        editor.steps.update(|steps| steps.retain(|s| s.key != key));
+        editor.dirty.set(true);
+    };
+    let number = move || position() + 1;
+    let legend = move || format!("Step {} · {}", number(), kind.label());
+    let field_id = move |name: &str| format!("step-{key}-{name}");
+    let error = move |name: &'static str| {
+        Signal::derive(move || {
+            let path = format!("steps[{}].{name}", position());
+            (editor.error_at_owned(path))()
+        })
+    };
+    let fields = match kind {
+        StepKind::Log => view! {
+            <Field label="Message" id=field_id("message") error=error("message") hint="A template: order {{ body.id }} arrived">
+                <input id=field_id("message") type="text" prop:value=read(|s| s.message.clone()) on:input=write(|s, v| s.message = v) />
+            </Field>
+        }.into_any(),
+        StepKind::Transform => view! {
+            <Field label="Template (JSON)" id=field_id("template") error=error("template") hint="Each string is a template; exactly {{ expr }} keeps its type">
+                <textarea id=field_id("template") class="code" rows="5" spellcheck="false" prop:value=read(|s| s.template.clone()) on:input=write(|s, v| s.template = v)></textarea>
+            </Field>
+        }.into_any(),
+        StepKind::Filter => view! {
+            <Field label="Condition" id=field_id("condition") error=error("condition") hint="Keeps the message when it holds, e.g. body.qty > 0">
+                <input id=field_id("condition") type="text" prop:value=read(|s| s.condition.clone()) on:input=write(|s, v| s.condition = v) />
+            </Field>
+        }.into_any(),
+        StepKind::Http => view! {
+            <div class="row">
+                <Field label="Method" id=field_id("method") error=error("method")>
+                    <select id=field_id("method") prop:value=read(|s| s.method.clone()) on:change=write(|s, v| s.method = v)>
+                        {["POST", "PUT", "PATCH", "GET", "DELETE"].into_iter().map(|m| view! { <option value=m>{m}</option> }).collect_view()}
+                    </select>
+                </Field>
+                <Field label="URL" id=field_id("url") error=error("url")>
+                    <input id=field_id("url") type="url" prop:value=read(|s| s.url.clone()) on:input=write(|s, v| s.url = v) />
+                </Field>
+            </div>
+            <div class="row">
+                <Field label="Headers (JSON object)" id=field_id("headers") error=error("headers") hint="Values are secrets: shown back as ********">
+                    <textarea id=field_id("headers") class="code" rows="2" spellcheck="false" prop:value=read(|s| s.headers.clone()) on:input=write(|s, v| s.headers = v)></textarea>
+                </Field>
+                <Field label="Timeout (seconds)" id=field_id("timeout") error=error("timeout_seconds")>
+                    <input id=field_id("timeout") type="text" inputmode="numeric" placeholder="10" prop:value=read(|s| s.timeout.clone()) on:input=write(|s, v| s.timeout = v) />
+                </Field>
+            </div>
+        }.into_any(),
+    };
+    view! {
+        <li>
+            <fieldset class="step" aria-label=legend>
+                <legend>{legend}</legend>
+                <div class="step-buttons">
+                    <button type="button" aria-label=move || format!("Move step {} up", number()) disabled=move || position() == 0 on:click=move |_| move_by(-1)>"↑"</button>
+                    <button type="button" aria-label=move || format!("Move step {} down", number()) disabled={move || position() + 1 >= count()} on:click=move |_| move_by(1)>"↓"</button>
+                    <button type="button" class="danger" aria-label=move || format!("Remove step {}", number()) on:click=remove>"Remove"</button>
+                </div>
+                {fields}
+                <p class="field-error">{move || error("kind").get()}</p>
+            </fieldset>
+        </li>
+    }
+}
+
+/// A label, a control, an optional hint, and the control's error right under it.
+#[component]
+pub(super) fn Field(
+    label: &'static str,
+    #[prop(into)] id: String,
+    error: Signal<Option<String>>,
+    #[prop(optional)] hint: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="field" class:has-error=move || error.with(Option::is_some)>
+            <label for=id.clone()>{label}</label>
+            {children()}
+            {hint.map(|hint| view! { <p class="hint">{hint}</p> })}
+            <p class="field-error" aria-live="polite">{move || error.get()}</p>
+        </div>
+    }
+}
