@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::domain::definition::{Definition, HttpMethod, Step, Trigger};
+use crate::domain::definition::{Definition, HttpMethod, Step, StepKind, Trigger};
 
 /// How long an http step waits for an answer unless its definition says otherwise.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -420,11 +420,12 @@ enum StepResult {
 impl CompiledStep {
     fn kind(&self) -> &'static str {
         match self {
-            CompiledStep::Log { .. } => "log",
-            CompiledStep::Transform { .. } => "transform",
-            CompiledStep::Filter { .. } => "filter",
-            CompiledStep::Http { .. } => "http",
+            CompiledStep::Log { .. } => StepKind::Log,
+            CompiledStep::Transform { .. } => StepKind::Transform,
+            CompiledStep::Filter { .. } => StepKind::Filter,
+            CompiledStep::Http { .. } => StepKind::Http,
         }
+        .as_str()
     }
 }
 
