@@ -210,7 +210,11 @@ impl Runtime for BuiltinRuntime {
             Some((built, flow)) if *built == version => flow.clone(),
             _ => return Err(RuntimeError(format!("{version} was not built"))),
         };
-        if let Trigger::Webhook { path } = &flow.trigger
+        let hook = match &flow.trigger {
+            Trigger::Webhook { path } => Some(path.clone()),
+            Trigger::Timer { .. } => None,
+        };
+        if let Some(path) = &hook
             && let Some(owner) = inner.hooks.get(path)
             && *owner != id
         {
@@ -223,8 +227,8 @@ impl Runtime for BuiltinRuntime {
             stop_deployed(&previous);
         }
         inner.hooks.retain(|_, owner| *owner != id);
-        if let Trigger::Webhook { path } = &flow.trigger {
-            inner.hooks.insert(path.clone(), id);
+        if let Some(path) = hook {
+            inner.hooks.insert(path, id);
         }
         inner.built.remove(&id);
         inner.deployed.insert(
@@ -247,8 +251,12 @@ impl Runtime for BuiltinRuntime {
             return Err(RuntimeError("nothing is deployed to start".into()));
         };
         if !deployed.started {
-            if let Trigger::Timer { every_seconds } = deployed.flow.trigger {
-                self.start_timer(id, &mut deployed, Duration::from_secs(every_seconds));
+            match deployed.flow.trigger {
+                // A webhook flow runs in the requests that call it.
+                Trigger::Webhook { .. } => {}
+                Trigger::Timer { every_seconds } => {
+                    self.start_timer(id, &mut deployed, Duration::from_secs(every_seconds));
+                }
             }
             deployed.started = true;
         }
