@@ -46,7 +46,8 @@ pub enum StartupError {
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub service: Service,
-    pub runtime: Arc<BuiltinRuntime>,
+    /// Where webhook calls are dispatched: the runtime the reconciler deploys to.
+    pub runtime: Arc<dyn Runtime>,
     pub webhook_body_limit: BodyLimit,
 }
 
@@ -97,7 +98,7 @@ impl Application {
         let state = AppState {
             leptos_options: leptos_options(config, addr),
             service: service.clone(),
-            runtime: runtime.clone(),
+            runtime: runtime.clone() as Arc<dyn Runtime>,
             webhook_body_limit: BodyLimit(config.webhook_body_limit),
         };
         Ok(Self {

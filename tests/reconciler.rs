@@ -235,6 +235,62 @@ on_both_databases! {
         assert_eq!(newest.reason, "Deploying failed: no capacity (attempt 1, retrying in 1.0 s)");
     }
 
+    async fn a_flow_still_connecting_is_waited_for_then_recorded_running_without_a_second_deploy(app: TestApp) {
+        let runtime = Arc::new(ScriptedRuntime::default());
+        runtime.start_slowly();
+        let reconciler = driven(&app, runtime.clone(), "solo");
+        let id = create(&app.store, "Orders").await.id;
+        publish(&app.store, id, "").await;
+
+        assert_eq!(reconciler.reconcile(id).await.unwrap(), Outcome::Waiting);
+        let connecting = app.store.summary(id).await.unwrap();
+        assert!(connecting.pending(), "not Active while it connects: {connecting:?}");
+        assert_eq!(reconciler.reconcile(id).await.unwrap(), Outcome::Waiting);
+
+        runtime.connected(id);
+        assert_eq!(reconciler.reconcile(id).await.unwrap(), Outcome::Reached(State::Active));
+
+        assert_eq!(app.store.summary(id).await.unwrap().current_state, State::Active);
+        assert_eq!(runtime.deploys_of(id), 1);
+    }
+
+    async fn the_database_holds_each_webhook_path_for_one_integration_until_it_stops(app: TestApp) {
+        let runtime = Arc::new(ScriptedRuntime::default());
+        let reconciler = driven(&app, runtime.clone(), "solo");
+        let first = create_with(&app, "First", &webhook_flow("shared", "first")).await;
+        let second = create_with(&app, "Second", &webhook_flow("shared", "second")).await;
+        publish(&app.store, first, "").await;
+        reconciler.reconcile(first).await.unwrap();
+
+        publish(&app.store, second, "").await;
+        let refused = reconciler.reconcile(second).await.unwrap();
+
+        assert!(matches!(refused, Outcome::RetryAfter { .. }), "{refused:?}");
+        assert_eq!(runtime.deploys_of(second), 0, "never deployed while the path is held");
+        assert_eq!(app.store.webhook_path_owner("shared").await.unwrap(), Some(first));
+        app.store.perform(first, &Action::Stop, &user()).await.unwrap();
+        reconciler.reconcile(first).await.unwrap();
+        assert_eq!(app.store.webhook_path_owner("shared").await.unwrap(), None);
+        app.store.perform(second, &Action::Retry, &user()).await.unwrap();
+        assert_eq!(reconciler.reconcile(second).await.unwrap(), Outcome::Reached(State::Active));
+        assert_eq!(app.store.webhook_path_owner("shared").await.unwrap(), Some(second));
+    }
+
+    async fn a_new_version_on_another_path_gives_the_old_path_back(app: TestApp) {
+        let runtime = Arc::new(ScriptedRuntime::default());
+        let reconciler = driven(&app, runtime.clone(), "solo");
+        let id = create_with(&app, "Orders", &webhook_flow("old-path", "v1")).await;
+        publish(&app.store, id, "").await;
+        reconciler.reconcile(id).await.unwrap();
+
+        replace_draft(&app, id, &webhook_flow("new-path", "v2")).await;
+        publish(&app.store, id, "").await;
+        reconciler.reconcile(id).await.unwrap();
+
+        assert_eq!(app.store.webhook_path_owner("new-path").await.unwrap(), Some(id));
+        assert_eq!(app.store.webhook_path_owner("old-path").await.unwrap(), None);
+    }
+
     async fn a_dead_runtime_task_is_an_error_and_the_retry_policy_brings_it_back(app: TestApp) {
         let runtime = Arc::new(ScriptedRuntime::default());
         let reconciler = driven(&app, runtime.clone(), "solo");

@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use crate::runtime::builtin::{BuiltinRuntime, WebhookAnswer};
 use crate::runtime::flow::Outcome;
+use crate::runtime::{Runtime, WebhookAnswer};
 use crate::startup::BodyLimit;
 
 pub async fn call_webhook(
-    State(runtime): State<Arc<BuiltinRuntime>>,
+    State(runtime): State<Arc<dyn Runtime>>,
     State(BodyLimit(limit)): State<BodyLimit>,
     Path(path): Path<String>,
     request: Request,

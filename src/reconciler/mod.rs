@@ -8,6 +8,7 @@
 //! on one PostgreSQL never act on the same integration; it keeps the lease on what it
 //! runs, and renews it every third of its lease.
 
+pub mod decision;
 pub mod retry;
 
 use std::collections::HashMap;
@@ -16,13 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-use crate::domain::lifecycle::{State, TargetState};
+use crate::domain::lifecycle::State;
 use crate::domain::reconcile::{Phase, ReconcileStatus};
 use crate::domain::version::VersionNumber;
 use crate::domain::{IntegrationId, IntegrationSummary};
 use crate::runtime::{Health, Runtime};
 use crate::store::reconcile::Record;
 use crate::store::{Store, StoreError};
+use decision::{Decision, Observed, decide};
 use retry::{AfterFailure, RetryPolicy};
 
 /// Why an integration recorded as running is brought up again.
@@ -68,6 +70,9 @@ pub enum Outcome {
     Idle,
     /// Another reconciler holds the integration.
     Busy,
+    /// The runtime is still bringing it up (a consumer connecting); looked at again
+    /// on the next pass.
+    Waiting,
     /// The current state is now the target.
     Reached(State),
     /// It failed; the next attempt is due after this long.
@@ -80,8 +85,24 @@ impl Outcome {
     /// Whether the pass changed something (as opposed to finding nothing to do, or
     /// someone else at work).
     fn moved(&self) -> bool {
-        !matches!(self, Self::Idle | Self::Busy)
+        match self {
+            Self::Idle | Self::Busy | Self::Waiting => false,
+            Self::Reached(_) | Self::RetryAfter { .. } | Self::GaveUp { .. } => true,
+        }
     }
+}
+
+/// What bringing versions up came to.
+#[derive(Debug, Default)]
+struct CameUp {
+    /// Running, healthy.
+    running: Vec<IntegrationId>,
+    /// The webhook paths those that run serve.
+    paths: Vec<String>,
+    /// Started, still coming up.
+    progressing: Vec<IntegrationId>,
+    /// Failed, at which step, why.
+    failed: Vec<(IntegrationId, Phase, String)>,
 }
 
 /// Wakes the reconciler; cheap to clone, given to whatever performs actions.
@@ -280,8 +301,10 @@ impl Reconciler {
                 match status.health {
                     // Running here after all (it changed since the list was read).
                     Health::Running => Ok(None),
+                    // Reconnecting by itself: its runtime reports a death if it gives up.
+                    Health::Progressing(_) => Ok(None),
                     Health::Died(reason) => {
-                        self.runtime.stop(id);
+                        self.runtime.stop(id).await;
                         let (record, outcome) = self.failure(
                             &summary.reconcile,
                             id,
@@ -364,26 +387,36 @@ impl Reconciler {
         let mut bring_up = Vec::new();
         for summary in self.store.summaries(&claimed).await? {
             let id = summary.id;
-            match summary.target_state {
-                TargetState::Draft => outcomes.push((id, Outcome::Idle)),
-                TargetState::Active => match summary.active_version {
-                    Some(version)
-                        if !(self.runs(id, Some(version))
-                            && summary.current_state == State::Active
-                            && summary.current_version == Some(version)) =>
-                    {
-                        bring_up.push((summary, version));
-                    }
-                    _ => outcomes.push((id, Outcome::Idle)),
-                },
-                TargetState::Inactive | TargetState::Deleted => {
-                    self.runtime.stop(id);
-                    let (state, reason) = if summary.target_state == TargetState::Inactive {
-                        (State::Inactive, "stopped")
-                    } else {
-                        (State::Deleted, "unpublished: stopped, trigger released")
-                    };
-                    if summary.current_state != state || summary.current_version.is_some() {
+            match decide(&Observed::new(&summary, self.runtime.status(id))) {
+                Decision::Idle => outcomes.push((id, Outcome::Idle)),
+                Decision::Wait => outcomes.push((id, Outcome::Waiting)),
+                Decision::BringUp(version) => bring_up.push((summary, version)),
+                Decision::RecordRunning(version) => {
+                    records.push(Record {
+                        id,
+                        state: State::Active,
+                        version: Some(version),
+                        reason: format!("running {version}"),
+                        reconcile: ReconcileStatus::default(),
+                    });
+                    outcomes.push((id, Outcome::Reached(State::Active)));
+                }
+                Decision::Failed(reason) => {
+                    self.runtime.stop(id).await;
+                    let (record, outcome) =
+                        self.failure(&summary.reconcile, id, None, None, &reason);
+                    records.push(record);
+                    outcomes.push((id, outcome));
+                }
+                Decision::TakeDown { state, record } => {
+                    self.runtime.stop(id).await;
+                    if record {
+                        let reason = match state {
+                            State::Deleted => "unpublished: stopped, trigger released",
+                            State::Draft | State::Active | State::Inactive | State::Error => {
+                                "stopped"
+                            }
+                        };
                         records.push(Record {
                             id,
                             state,
@@ -397,51 +430,57 @@ impl Reconciler {
                 }
             }
         }
-        let (brought, failed) = self.bring_up(&bring_up).await?;
+        let came_up = self.bring_up(&bring_up).await?;
         for (summary, version) in &bring_up {
             let id = summary.id;
-            match failed.iter().find(|(failed, _, _)| *failed == id) {
-                None if brought.contains(&id) => {
-                    let reason = match summary.current_version {
-                        Some(old) if old != *version => {
-                            format!("running {version} (replaced {old})")
-                        }
-                        _ => format!("running {version}"),
-                    };
-                    records.push(Record {
-                        id,
-                        state: State::Active,
-                        version: Some(*version),
-                        reason,
-                        reconcile: ReconcileStatus::default(),
-                    });
-                    outcomes.push((id, Outcome::Reached(State::Active)));
-                }
-                None => {}
-                Some((_, phase, error)) => {
-                    let running = self
-                        .runtime
-                        .status(id)
-                        .filter(|status| status.health == Health::Running)
-                        .map(|status| status.version);
-                    let (record, outcome) =
-                        self.failure(&summary.reconcile, id, running, Some(*phase), error);
-                    records.push(record);
-                    outcomes.push((id, outcome));
-                }
+            if came_up.progressing.contains(&id) {
+                outcomes.push((id, Outcome::Waiting));
+            } else if let Some((_, phase, error)) =
+                came_up.failed.iter().find(|(failed, _, _)| *failed == id)
+            {
+                let running = self
+                    .runtime
+                    .status(id)
+                    .filter(|status| status.health == Health::Running)
+                    .map(|status| status.version);
+                let (record, outcome) =
+                    self.failure(&summary.reconcile, id, running, Some(*phase), error);
+                records.push(record);
+                outcomes.push((id, outcome));
+            } else if came_up.running.contains(&id) {
+                let reason = match summary.current_version {
+                    Some(old) if old != *version => format!("running {version} (replaced {old})"),
+                    Some(_) | None => format!("running {version}"),
+                };
+                records.push(Record {
+                    id,
+                    state: State::Active,
+                    version: Some(*version),
+                    reason,
+                    reconcile: ReconcileStatus::default(),
+                });
+                outcomes.push((id, Outcome::Reached(State::Active)));
             }
         }
         self.store.record_many(&records).await?;
+        // What runs now keeps its webhook path; what stopped, or now runs another
+        // path or a timer, gives the old one back.
+        let serving: Vec<&str> = came_up.paths.iter().map(String::as_str).collect();
+        self.store
+            .release_webhook_paths(&came_up.running, &serving)
+            .await?;
+        self.store.release_webhook_paths(&released, &[]).await?;
         self.store.release_many(&released, owner).await?;
         Ok(outcomes)
     }
 
     /// Brings versions up: Validating, Building, Deploying, Starting, each shown before
-    /// it runs. Answers which came up, and which failed at which step and why.
+    /// it runs. A webhook flow's path is claimed in the database before it deploys, so
+    /// that no two integrations serve one path, on any server.
     async fn bring_up(
         &self,
         wanted: &[(IntegrationSummary, VersionNumber)],
-    ) -> Result<(Vec<IntegrationId>, Vec<(IntegrationId, Phase, String)>), StoreError> {
+    ) -> Result<CameUp, StoreError> {
         let mut failed = Vec::new();
         let mut going: Vec<(IntegrationId, VersionNumber)> = wanted
             .iter()
@@ -463,31 +502,79 @@ impl Reconciler {
                 let read = self.store.definitions(&going).await?;
                 definitions = ids.into_iter().zip(read).collect();
             }
-            going.retain(|(id, version)| {
-                let result = match (phase, definitions.get(id)) {
+            let taken = match phase {
+                Phase::Deploying => {
+                    let paths: Vec<(IntegrationId, &str)> = going
+                        .iter()
+                        .filter_map(|(id, _)| {
+                            let definition = definitions.get(id)?.as_ref().ok()?;
+                            Some((*id, definition.webhook_path()?))
+                        })
+                        .collect();
+                    self.store.claim_webhook_paths(&paths).await?
+                }
+                Phase::Validating | Phase::Building | Phase::Starting | Phase::Stopping => {
+                    HashMap::new()
+                }
+            };
+            let mut next = Vec::with_capacity(going.len());
+            for (id, version) in going {
+                let result = match (phase, definitions.get(&id)) {
                     (_, None) => Err("the stored flow was not read".to_owned()),
                     (_, Some(Err(err))) => Err(err.to_string()),
+                    (Phase::Validating | Phase::Stopping, Some(Ok(_))) => Ok(()),
                     (Phase::Building, Some(Ok(definition))) => self
                         .runtime
-                        .build(*id, *version, definition)
+                        .build(id, version, definition)
+                        .await
                         .map_err(|err| err.to_string()),
-                    (Phase::Deploying, _) => self
-                        .runtime
-                        .deploy(*id, *version)
-                        .map_err(|err| err.to_string()),
-                    (Phase::Starting, _) => self.runtime.start(*id).map_err(|err| err.to_string()),
-                    (Phase::Validating | Phase::Stopping, _) => Ok(()),
+                    (Phase::Deploying, Some(Ok(definition))) => {
+                        match (definition.webhook_path(), taken.get(&id)) {
+                            (Some(path), Some(owner)) => Err(format!(
+                                "the webhook path /hooks/{path} is already used by integration {owner}"
+                            )),
+                            (Some(_) | None, _) => self
+                                .runtime
+                                .deploy(id, version)
+                                .await
+                                .map_err(|err| err.to_string()),
+                        }
+                    }
+                    (Phase::Starting, Some(Ok(_))) => {
+                        self.runtime.start(id).await.map_err(|err| err.to_string())
+                    }
                 };
                 match result {
-                    Ok(()) => true,
-                    Err(error) => {
-                        failed.push((*id, phase, error));
-                        false
+                    Ok(()) => next.push((id, version)),
+                    Err(error) => failed.push((id, phase, error)),
+                }
+            }
+            going = next;
+        }
+        let mut came_up = CameUp {
+            failed,
+            ..CameUp::default()
+        };
+        for (id, _) in going {
+            match self.runtime.status(id).map(|status| status.health) {
+                Some(Health::Running) => {
+                    came_up.running.push(id);
+                    if let Some(Ok(definition)) = definitions.get(&id)
+                        && let Some(path) = definition.webhook_path()
+                    {
+                        came_up.paths.push(path.to_owned());
                     }
                 }
-            });
+                Some(Health::Progressing(_)) => came_up.progressing.push(id),
+                Some(Health::Died(reason)) => came_up.failed.push((id, Phase::Starting, reason)),
+                None => came_up.failed.push((
+                    id,
+                    Phase::Starting,
+                    "the runtime does not run it after starting".to_owned(),
+                )),
+            }
         }
-        Ok((going.into_iter().map(|(id, _)| id).collect(), failed))
+        Ok(came_up)
     }
 
     /// What to record of a failure: current := Error with the message, and the next

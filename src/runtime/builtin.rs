@@ -10,7 +10,7 @@ use tokio::task::AbortHandle;
 
 use super::activity::{Activity, ActivitySink};
 use super::flow::{CompiledFlow, Run, Templates};
-use super::{Health, Runtime, RuntimeError, Status};
+use super::{Health, Runtime, RuntimeError, Status, WebhookAnswer};
 use crate::domain::IntegrationId;
 use crate::domain::definition::{Definition, Trigger};
 use crate::domain::version::VersionNumber;
@@ -43,13 +43,6 @@ struct Deployed {
     stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// A webhook call answered by a flow.
-pub enum WebhookAnswer {
-    /// No started integration listens at this path.
-    NotFound,
-    Ran(Run),
-}
-
 impl BuiltinRuntime {
     pub fn new(activity: ActivitySink) -> Self {
         Self {
@@ -69,33 +62,6 @@ impl BuiltinRuntime {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Runs the flow listening at `/hooks/{path}` on one message.
-    pub async fn call_webhook(&self, path: &str, body: Value) -> WebhookAnswer {
-        let found = {
-            let inner = self.lock();
-            inner.hooks.get(path).and_then(|id| {
-                let deployed = inner.deployed.get(id)?;
-                deployed
-                    .started
-                    .then(|| (*id, deployed.version, deployed.flow.clone()))
-            })
-        };
-        let Some((id, version, flow)) = found else {
-            return WebhookAnswer::NotFound;
-        };
-        let run = run_and_record(
-            &flow,
-            body,
-            &self.http,
-            &self.activity,
-            id,
-            version,
-            "webhook",
-        )
-        .await;
-        WebhookAnswer::Ran(run)
     }
 
     /// Kills the task that runs an integration, as a crash would: for tests and for
@@ -191,8 +157,9 @@ fn stop_deployed(deployed: &Deployed) {
     }
 }
 
+#[async_trait::async_trait]
 impl Runtime for BuiltinRuntime {
-    fn build(
+    async fn build(
         &self,
         id: IntegrationId,
         version: VersionNumber,
@@ -204,7 +171,7 @@ impl Runtime for BuiltinRuntime {
         Ok(())
     }
 
-    fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError> {
+    async fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError> {
         let mut inner = self.lock();
         let flow = match inner.built.get(&id) {
             Some((built, flow)) if *built == version => flow.clone(),
@@ -245,7 +212,7 @@ impl Runtime for BuiltinRuntime {
         Ok(())
     }
 
-    fn start(&self, id: IntegrationId) -> Result<(), RuntimeError> {
+    async fn start(&self, id: IntegrationId) -> Result<(), RuntimeError> {
         let mut inner = self.lock();
         let Some(mut deployed) = inner.deployed.remove(&id) else {
             return Err(RuntimeError("nothing is deployed to start".into()));
@@ -264,7 +231,7 @@ impl Runtime for BuiltinRuntime {
         Ok(())
     }
 
-    fn stop(&self, id: IntegrationId) {
+    async fn stop(&self, id: IntegrationId) {
         let mut inner = self.lock();
         if let Some(deployed) = inner.deployed.remove(&id) {
             stop_deployed(&deployed);
@@ -291,5 +258,31 @@ impl Runtime for BuiltinRuntime {
                 None => Health::Running,
             },
         })
+    }
+
+    async fn call_webhook(&self, path: &str, body: Value) -> WebhookAnswer {
+        let found = {
+            let inner = self.lock();
+            inner.hooks.get(path).and_then(|id| {
+                let deployed = inner.deployed.get(id)?;
+                deployed
+                    .started
+                    .then(|| (*id, deployed.version, deployed.flow.clone()))
+            })
+        };
+        let Some((id, version, flow)) = found else {
+            return WebhookAnswer::NotFound;
+        };
+        let run = run_and_record(
+            &flow,
+            body,
+            &self.http,
+            &self.activity,
+            id,
+            version,
+            "webhook",
+        )
+        .await;
+        WebhookAnswer::Ran(run)
     }
 }

@@ -1,14 +1,18 @@
 //! What runs an active integration. The reconciler drives a [`Runtime`] through the
-//! steps of a deployment; the built-in one runs flows as tasks inside this server, and
-//! a test double (or, later, another deployment target) can take its place.
+//! steps of a deployment and the webhook route dispatches calls through it; the
+//! built-in one runs flows as tasks inside this server, and a test double (or another
+//! deployment target) can take its place.
 
 pub mod activity;
 pub mod builtin;
 pub mod flow;
 
+use serde_json::Value;
+
 use crate::domain::IntegrationId;
 use crate::domain::definition::Definition;
 use crate::domain::version::VersionNumber;
+use flow::Run;
 
 /// Why a runtime could not do what it was asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +23,9 @@ pub struct RuntimeError(pub String);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Health {
     Running,
+    /// Started, and still coming up (a consumer connecting to its broker): neither
+    /// running nor failed yet. The reconciler looks again on its next pass.
+    Progressing(String),
     /// It stopped by itself (a crash, a fatal error), for this reason.
     Died(String),
 }
@@ -30,12 +37,21 @@ pub struct Status {
     pub health: Health,
 }
 
-/// A deployment target. Every call is quick and does not block: long work runs in the
-/// tasks the runtime starts. The reconciler calls them in this order to bring a version
-/// up: `build`, `deploy`, `start`; and `stop` to take it down.
+/// A webhook call, as the runtime answers it.
+pub enum WebhookAnswer {
+    /// No started integration listens at this path.
+    NotFound,
+    Ran(Run),
+}
+
+/// A deployment target. The reconciler calls these in order to bring a version up,
+/// `build`, `deploy`, `start`, and `stop` to take it down; each may take time (a
+/// consumer connects to its broker), and long-lived work runs in tasks the runtime
+/// starts and watches, reporting their health through `status`.
+#[async_trait::async_trait]
 pub trait Runtime: Send + Sync + 'static {
     /// Building: compiles the flow of `version` and keeps it ready, running nothing.
-    fn build(
+    async fn build(
         &self,
         id: IntegrationId,
         version: VersionNumber,
@@ -44,14 +60,20 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Deploying: stops the version that runs now, if any, and claims the trigger for
     /// the built version. Never two versions of one integration at once.
-    fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError>;
+    async fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError>;
 
-    /// Starting: the deployed version begins to take messages.
-    fn start(&self, id: IntegrationId) -> Result<(), RuntimeError>;
+    /// Starting: the deployed version begins to take messages. It may report
+    /// [`Health::Progressing`] until it does.
+    async fn start(&self, id: IntegrationId) -> Result<(), RuntimeError>;
 
     /// Stops whatever runs for the integration and releases its trigger.
-    fn stop(&self, id: IntegrationId);
+    async fn stop(&self, id: IntegrationId);
 
-    /// What runs for the integration, if anything.
+    /// What runs for the integration, if anything, as the runtime knows it now. It
+    /// answers from memory without waiting: the reconciler asks it of every running
+    /// integration on every pass.
     fn status(&self, id: IntegrationId) -> Option<Status>;
+
+    /// Runs the flow listening at `/hooks/{path}` on one message.
+    async fn call_webhook(&self, path: &str, body: Value) -> WebhookAnswer;
 }

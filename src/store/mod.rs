@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod integrations;
 pub mod reconcile;
+pub mod routes;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};

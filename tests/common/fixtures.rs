@@ -19,19 +19,34 @@ pub fn v(number: i64) -> VersionNumber {
     VersionNumber::new(number).unwrap()
 }
 
-/// A webhook flow whose transform writes `marker`, so versions differ visibly.
+/// A webhook flow at `/hooks/orders` whose transform writes `marker`, so versions
+/// differ visibly.
 pub fn flow(marker: &str) -> Definition {
+    flow_at("orders", marker)
+}
+
+/// The same flow at another webhook path.
+pub fn flow_at(path: &str, marker: &str) -> Definition {
     Definition::parse(&json!({
-        "trigger": { "kind": "webhook", "path": "orders" },
+        "trigger": { "kind": "webhook", "path": path },
         "steps": [ { "kind": "transform", "template": { "marker": marker } } ]
     }))
     .unwrap()
 }
 
+/// The webhook path of an integration's flows: named after it ("Orders" at
+/// `/hooks/orders`), since two running integrations never share one.
+pub fn path_of(name: &str) -> String {
+    Definition::starter(name)
+        .webhook_path()
+        .unwrap_or("hook")
+        .to_owned()
+}
+
 pub async fn create(store: &Store, name: &str) -> IntegrationSummary {
     let new = NewIntegration::parse(name, "").unwrap();
     store
-        .create_integration(&new, Some(&flow("v1")), &user())
+        .create_integration(&new, Some(&flow_at(&path_of(name), "v1")), &user())
         .await
         .unwrap()
 }
@@ -46,10 +61,10 @@ pub async fn publish(store: &Store, id: IntegrationId, note: &str) -> Integratio
 }
 
 pub async fn edit_flow(store: &Store, id: IntegrationId, marker: &str) -> IntegrationSummary {
-    let revision = store.summary(id).await.unwrap().revision;
+    let summary = store.summary(id).await.unwrap();
     let edit = DraftEdit {
-        expected_revision: revision,
-        definition: Some(flow(marker)),
+        expected_revision: summary.revision,
+        definition: Some(flow_at(&path_of(&summary.name), marker)),
         ..DraftEdit::default()
     };
     store.edit_draft(id, &edit).await.unwrap()

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use junction::domain::IntegrationId;
 use junction::domain::definition::Definition;
 use junction::domain::version::VersionNumber;
-use junction::runtime::{Health, Runtime, RuntimeError, Status};
+use junction::runtime::{Health, Runtime, RuntimeError, Status, WebhookAnswer};
 
 #[derive(Default)]
 pub struct ScriptedRuntime {
@@ -21,6 +21,8 @@ struct State {
     running: HashMap<IntegrationId, Status>,
     deploys: HashMap<IntegrationId, u32>,
     fail_deploy: Option<String>,
+    /// Started flows report Progressing (a consumer connecting) until `connected`.
+    slow_start: bool,
 }
 
 impl ScriptedRuntime {
@@ -51,6 +53,18 @@ impl ScriptedRuntime {
         self.state.lock().unwrap().deploys.len()
     }
 
+    /// From now on, a started flow keeps reporting Progressing until `connected`.
+    pub fn start_slowly(&self) {
+        self.state.lock().unwrap().slow_start = true;
+    }
+
+    /// The flow that was coming up now runs.
+    pub fn connected(&self, id: IntegrationId) {
+        if let Some(status) = self.state.lock().unwrap().running.get_mut(&id) {
+            status.health = Health::Running;
+        }
+    }
+
     pub fn die(&self, id: IntegrationId, reason: &str) {
         if let Some(status) = self.state.lock().unwrap().running.get_mut(&id) {
             status.health = Health::Died(reason.to_owned());
@@ -58,8 +72,9 @@ impl ScriptedRuntime {
     }
 }
 
+#[async_trait::async_trait]
 impl Runtime for ScriptedRuntime {
-    fn build(
+    async fn build(
         &self,
         id: IntegrationId,
         version: VersionNumber,
@@ -69,7 +84,7 @@ impl Runtime for ScriptedRuntime {
         Ok(())
     }
 
-    fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError> {
+    async fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError> {
         let mut state = self.state.lock().unwrap();
         if let Some(message) = &state.fail_deploy {
             return Err(RuntimeError(message.clone()));
@@ -85,15 +100,25 @@ impl Runtime for ScriptedRuntime {
         Ok(())
     }
 
-    fn start(&self, _: IntegrationId) -> Result<(), RuntimeError> {
+    async fn start(&self, id: IntegrationId) -> Result<(), RuntimeError> {
+        let mut state = self.state.lock().unwrap();
+        if state.slow_start
+            && let Some(status) = state.running.get_mut(&id)
+        {
+            status.health = Health::Progressing("connecting to the broker".into());
+        }
         Ok(())
     }
 
-    fn stop(&self, id: IntegrationId) {
+    async fn stop(&self, id: IntegrationId) {
         self.state.lock().unwrap().running.remove(&id);
     }
 
     fn status(&self, id: IntegrationId) -> Option<Status> {
         self.state.lock().unwrap().running.get(&id).cloned()
+    }
+
+    async fn call_webhook(&self, _: &str, _: serde_json::Value) -> WebhookAnswer {
+        WebhookAnswer::NotFound
     }
 }
