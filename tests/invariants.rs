@@ -35,182 +35,288 @@ async fn accept(app: &TestApp, sql: &str, args: &[&str]) {
 }
 
 on_both_databases! {
-    async fn a_published_versions_flow_cannot_be_changed(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
+    a_published_versions_flow_cannot_be_changed: TestApp,
+    a_published_versions_publish_data_cannot_be_changed: TestApp,
+    a_published_version_cannot_be_deleted: TestApp,
+    a_published_integration_cannot_be_deleted_behind_the_stores_back: TestApp,
+    a_second_draft_cannot_exist: TestApp,
+    a_discarded_number_cannot_be_used_again: TestApp,
+    version_numbers_cannot_skip_or_repeat: TestApp,
+    error_can_never_be_a_target_state: TestApp,
+    two_active_versions_cannot_be_expressed_and_a_draft_cannot_be_active: TestApp,
+    a_change_of_state_without_who_and_why_is_refused: TestApp,
+    a_change_of_state_is_logged_by_the_database_itself: TestApp,
+    the_transition_log_is_append_only: TestApp,
+    there_is_no_way_back_to_draft: TestApp,
+    names_are_unique_whatever_the_case_among_integrations_not_unpublished: TestApp,
+    an_integration_cannot_be_born_published: TestApp,
+    only_the_reconciler_function_writes_the_current_state_and_it_is_logged: TestApp,
+}
 
-        let refusal = attack(&app, "UPDATE versions SET definition = '{}' WHERE integration_id = $1 AND number = 1",
-                             &[&running.id.to_string()]).await;
+async fn a_published_versions_flow_cannot_be_changed(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
 
-        assert!(refusal.contains("frozen"), "{refusal}");
+    let refusal = attack(
+        &app,
+        "UPDATE versions SET definition = '{}' WHERE integration_id = $1 AND number = 1",
+        &[&running.id.to_string()],
+    )
+    .await;
+
+    assert!(refusal.contains("frozen"), "{refusal}");
+}
+
+async fn a_published_versions_publish_data_cannot_be_changed(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
+    let id = running.id.to_string();
+
+    for sql in [
+        "UPDATE versions SET note = 'rewritten' WHERE integration_id = $1",
+        "UPDATE versions SET published_by = 'mallory' WHERE integration_id = $1",
+        "UPDATE versions SET content_hash = repeat('0', 64) WHERE integration_id = $1",
+        "UPDATE versions SET number = 7 WHERE integration_id = $1",
+    ] {
+        let sql = sql.replace(
+            "repeat('0', 64)",
+            "'0000000000000000000000000000000000000000000000000000000000000000'",
+        );
+        let refusal = attack(&app, &sql, &[&id]).await;
+        assert!(refusal.contains("frozen"), "{sql}: {refusal}");
     }
+}
 
-    async fn a_published_versions_publish_data_cannot_be_changed(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
-        let id = running.id.to_string();
+async fn a_published_version_cannot_be_deleted(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
 
-        for sql in [
-            "UPDATE versions SET note = 'rewritten' WHERE integration_id = $1",
-            "UPDATE versions SET published_by = 'mallory' WHERE integration_id = $1",
-            "UPDATE versions SET content_hash = repeat('0', 64) WHERE integration_id = $1",
-            "UPDATE versions SET number = 7 WHERE integration_id = $1",
-        ] {
-            let sql = sql.replace("repeat('0', 64)", "'0000000000000000000000000000000000000000000000000000000000000000'");
-            let refusal = attack(&app, &sql, &[&id]).await;
-            assert!(refusal.contains("frozen"), "{sql}: {refusal}");
-        }
-    }
+    let refusal = attack(
+        &app,
+        "DELETE FROM versions WHERE integration_id = $1",
+        &[&running.id.to_string()],
+    )
+    .await;
 
-    async fn a_published_version_cannot_be_deleted(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
+    assert!(refusal.contains("cannot be deleted"), "{refusal}");
+}
 
-        let refusal = attack(&app, "DELETE FROM versions WHERE integration_id = $1", &[&running.id.to_string()]).await;
+async fn a_published_integration_cannot_be_deleted_behind_the_stores_back(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
 
-        assert!(refusal.contains("cannot be deleted"), "{refusal}");
-    }
+    let refusal = attack(
+        &app,
+        "DELETE FROM integrations WHERE id = $1",
+        &[&running.id.to_string()],
+    )
+    .await;
 
-    async fn a_published_integration_cannot_be_deleted_behind_the_stores_back(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
+    assert!(refusal.contains("cannot be deleted"), "{refusal}");
+}
 
-        let refusal = attack(&app, "DELETE FROM integrations WHERE id = $1", &[&running.id.to_string()]).await;
+async fn a_second_draft_cannot_exist(app: TestApp) {
+    let created = create(&app.store, "Orders").await;
 
-        assert!(refusal.contains("cannot be deleted"), "{refusal}");
-    }
+    let refusal = attack(
+        &app,
+        "INSERT INTO versions (integration_id, number, definition, created_at, updated_at)
+         VALUES ($1, 2, '{}', 0, 0)",
+        &[&created.id.to_string()],
+    )
+    .await;
 
-    async fn a_second_draft_cannot_exist(app: TestApp) {
-        let created = create(&app.store, "Orders").await;
+    assert!(refusal.to_lowercase().contains("unique"), "{refusal}");
+}
 
-        let refusal = attack(&app,
-            "INSERT INTO versions (integration_id, number, definition, created_at, updated_at)
-             VALUES ($1, 2, '{}', 0, 0)", &[&created.id.to_string()]).await;
+async fn a_discarded_number_cannot_be_used_again(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
+    edit_flow(&app.store, running.id, "second").await;
+    perform(&app.store, running.id, Action::DiscardDraft).await;
+    let id = running.id.to_string();
 
-        assert!(refusal.to_lowercase().contains("unique"), "{refusal}");
-    }
+    let reinsert = attack(
+        &app,
+        "INSERT INTO versions (integration_id, number, definition, created_at, updated_at)
+         VALUES ($1, 2, '{}', 0, 0)",
+        &[&id],
+    )
+    .await;
+    let delete = attack(
+        &app,
+        "DELETE FROM versions WHERE integration_id = $1 AND number = 2",
+        &[&id],
+    )
+    .await;
+    let revive = attack(
+        &app,
+        "UPDATE versions SET discarded_at = NULL WHERE integration_id = $1 AND number = 2",
+        &[&id],
+    )
+    .await;
 
-    async fn a_discarded_number_cannot_be_used_again(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
-        edit_flow(&app.store, running.id, "second").await;
-        perform(&app.store, running.id, Action::DiscardDraft).await;
-        let id = running.id.to_string();
+    assert!(!reinsert.is_empty() && !delete.is_empty() && !revive.is_empty());
+}
 
-        let reinsert = attack(&app,
-            "INSERT INTO versions (integration_id, number, definition, created_at, updated_at)
-             VALUES ($1, 2, '{}', 0, 0)", &[&id]).await;
-        let delete = attack(&app, "DELETE FROM versions WHERE integration_id = $1 AND number = 2", &[&id]).await;
-        let revive = attack(&app, "UPDATE versions SET discarded_at = NULL WHERE integration_id = $1 AND number = 2", &[&id]).await;
+async fn version_numbers_cannot_skip_or_repeat(app: TestApp) {
+    let created = create(&app.store, "Orders").await;
+    perform(
+        &app.store,
+        created.id,
+        Action::Publish {
+            note: Default::default(),
+        },
+    )
+    .await;
 
-        assert!(!reinsert.is_empty() && !delete.is_empty() && !revive.is_empty());
-    }
+    let refusal = attack(
+        &app,
+        "INSERT INTO versions (integration_id, number, definition, created_at, updated_at)
+         VALUES ($1, 5, '{}', 0, 0)",
+        &[&created.id.to_string()],
+    )
+    .await;
 
-    async fn version_numbers_cannot_skip_or_repeat(app: TestApp) {
-        let created = create(&app.store, "Orders").await;
-        perform(&app.store, created.id, Action::Publish { note: Default::default() }).await;
+    assert!(refusal.contains("never reused"), "{refusal}");
+}
 
-        let refusal = attack(&app,
-            "INSERT INTO versions (integration_id, number, definition, created_at, updated_at)
-             VALUES ($1, 5, '{}', 0, 0)", &[&created.id.to_string()]).await;
+async fn error_can_never_be_a_target_state(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
 
-        assert!(refusal.contains("never reused"), "{refusal}");
-    }
+    let refusal = attack(
+        &app,
+        "UPDATE integrations SET target_state = 'error', change_id = 'x' WHERE id = $1",
+        &[&running.id.to_string()],
+    )
+    .await;
 
-    async fn error_can_never_be_a_target_state(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
+    assert!(refusal.to_lowercase().contains("check"), "{refusal}");
+}
 
-        let refusal = attack(&app,
-            "UPDATE integrations SET target_state = 'error', change_id = 'x' WHERE id = $1",
-            &[&running.id.to_string()]).await;
+async fn two_active_versions_cannot_be_expressed_and_a_draft_cannot_be_active(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
+    edit_flow(&app.store, running.id, "second").await;
 
-        assert!(refusal.to_lowercase().contains("check"), "{refusal}");
-    }
+    let refusal = attack(
+        &app,
+        "UPDATE integrations SET target_version = 2, change_id = 'x' WHERE id = $1",
+        &[&running.id.to_string()],
+    )
+    .await;
 
-    async fn two_active_versions_cannot_be_expressed_and_a_draft_cannot_be_active(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
-        edit_flow(&app.store, running.id, "second").await;
+    assert!(refusal.contains("must be published"), "{refusal}");
+}
 
-        let refusal = attack(&app,
-            "UPDATE integrations SET target_version = 2, change_id = 'x' WHERE id = $1",
-            &[&running.id.to_string()]).await;
+async fn a_change_of_state_without_who_and_why_is_refused(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
+    let before = transition_count(&app.store, running.id).await;
 
-        assert!(refusal.contains("must be published"), "{refusal}");
-    }
+    let refusal = attack(
+        &app,
+        "UPDATE integrations SET target_state = 'inactive' WHERE id = $1",
+        &[&running.id.to_string()],
+    )
+    .await;
 
-    async fn a_change_of_state_without_who_and_why_is_refused(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
-        let before = transition_count(&app.store, running.id).await;
+    assert!(refusal.contains("change_id"), "{refusal}");
+    assert_eq!(transition_count(&app.store, running.id).await, before);
+}
 
-        let refusal = attack(&app, "UPDATE integrations SET target_state = 'inactive' WHERE id = $1",
-                             &[&running.id.to_string()]).await;
+async fn a_change_of_state_is_logged_by_the_database_itself(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
+    let before = transition_count(&app.store, running.id).await;
 
-        assert!(refusal.contains("change_id"), "{refusal}");
-        assert_eq!(transition_count(&app.store, running.id).await, before);
-    }
+    accept(
+        &app,
+        "UPDATE integrations SET target_state = 'inactive', change_id = 'manual-1',
+                change_actor = 'dba', change_reason = 'maintenance' WHERE id = $1",
+        &[&running.id.to_string()],
+    )
+    .await;
 
-    async fn a_change_of_state_is_logged_by_the_database_itself(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
-        let before = transition_count(&app.store, running.id).await;
+    assert_eq!(transition_count(&app.store, running.id).await, before + 1);
+    let reason: String = sqlx::query_scalar(
+        "SELECT actor || ': ' || reason FROM transitions WHERE integration_id = $1 ORDER BY id DESC LIMIT 1")
+        .bind(running.id.to_string()).fetch_one(app.store.pool()).await.unwrap();
+    assert_eq!(reason, "dba: maintenance");
+}
 
-        accept(&app,
-            "UPDATE integrations SET target_state = 'inactive', change_id = 'manual-1',
-                    change_actor = 'dba', change_reason = 'maintenance' WHERE id = $1",
-            &[&running.id.to_string()]).await;
+async fn the_transition_log_is_append_only(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
+    let id = running.id.to_string();
 
-        assert_eq!(transition_count(&app.store, running.id).await, before + 1);
-        let reason: String = sqlx::query_scalar(
-            "SELECT actor || ': ' || reason FROM transitions WHERE integration_id = $1 ORDER BY id DESC LIMIT 1")
-            .bind(running.id.to_string()).fetch_one(app.store.pool()).await.unwrap();
-        assert_eq!(reason, "dba: maintenance");
-    }
+    let update = attack(
+        &app,
+        "UPDATE transitions SET actor = 'mallory' WHERE integration_id = $1",
+        &[&id],
+    )
+    .await;
+    let delete = attack(
+        &app,
+        "DELETE FROM transitions WHERE integration_id = $1",
+        &[&id],
+    )
+    .await;
 
-    async fn the_transition_log_is_append_only(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
-        let id = running.id.to_string();
+    assert!(
+        update.contains("append-only") && delete.contains("append-only"),
+        "{update} / {delete}"
+    );
+}
 
-        let update = attack(&app, "UPDATE transitions SET actor = 'mallory' WHERE integration_id = $1", &[&id]).await;
-        let delete = attack(&app, "DELETE FROM transitions WHERE integration_id = $1", &[&id]).await;
+async fn there_is_no_way_back_to_draft(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
 
-        assert!(update.contains("append-only") && delete.contains("append-only"), "{update} / {delete}");
-    }
+    let refusal = attack(
+        &app,
+        "UPDATE integrations SET target_state = 'draft', change_id = 'x' WHERE id = $1",
+        &[&running.id.to_string()],
+    )
+    .await;
 
-    async fn there_is_no_way_back_to_draft(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
+    assert!(refusal.contains("no way back to draft"), "{refusal}");
+}
 
-        let refusal = attack(&app,
-            "UPDATE integrations SET target_state = 'draft', change_id = 'x' WHERE id = $1",
-            &[&running.id.to_string()]).await;
+async fn names_are_unique_whatever_the_case_among_integrations_not_unpublished(app: TestApp) {
+    let stopped = inactive(&app.store, "Orders").await;
 
-        assert!(refusal.contains("no way back to draft"), "{refusal}");
-    }
+    let refusal = attack(&app,
+        "INSERT INTO integrations (id, name, name_key, change_id, change_actor, created_at, updated_at)
+         VALUES ('00000000-0000-4000-8000-000000000001', 'ORDERS', 'orders', 'c', 'dba', 0, 0)", &[]).await;
+    assert!(refusal.to_lowercase().contains("unique"), "{refusal}");
 
-    async fn names_are_unique_whatever_the_case_among_integrations_not_unpublished(app: TestApp) {
-        let stopped = inactive(&app.store, "Orders").await;
+    perform(&app.store, stopped.id, Action::Unpublish).await;
+    accept(&app,
+        "INSERT INTO integrations (id, name, name_key, change_id, change_actor, created_at, updated_at)
+         VALUES ('00000000-0000-4000-8000-000000000001', 'ORDERS', 'orders', 'c', 'dba', 0, 0)", &[]).await;
+}
 
-        let refusal = attack(&app,
-            "INSERT INTO integrations (id, name, name_key, change_id, change_actor, created_at, updated_at)
-             VALUES ('00000000-0000-4000-8000-000000000001', 'ORDERS', 'orders', 'c', 'dba', 0, 0)", &[]).await;
-        assert!(refusal.to_lowercase().contains("unique"), "{refusal}");
+async fn an_integration_cannot_be_born_published(app: TestApp) {
+    let refusal = attack(&app,
+        "INSERT INTO integrations (id, name, name_key, target_state, change_id, change_actor, created_at, updated_at)
+         VALUES ('00000000-0000-4000-8000-000000000002', 'X', 'x', 'active', 'c', 'dba', 0, 0)", &[]).await;
 
-        perform(&app.store, stopped.id, Action::Unpublish).await;
-        accept(&app,
-            "INSERT INTO integrations (id, name, name_key, change_id, change_actor, created_at, updated_at)
-             VALUES ('00000000-0000-4000-8000-000000000001', 'ORDERS', 'orders', 'c', 'dba', 0, 0)", &[]).await;
-    }
+    assert!(refusal.contains("starts as a draft"), "{refusal}");
+}
 
-    async fn an_integration_cannot_be_born_published(app: TestApp) {
-        let refusal = attack(&app,
-            "INSERT INTO integrations (id, name, name_key, target_state, change_id, change_actor, created_at, updated_at)
-             VALUES ('00000000-0000-4000-8000-000000000002', 'X', 'x', 'active', 'c', 'dba', 0, 0)", &[]).await;
+async fn only_the_reconciler_function_writes_the_current_state_and_it_is_logged(app: TestApp) {
+    let running = active(&app.store, "Orders").await;
 
-        assert!(refusal.contains("starts as a draft"), "{refusal}");
-    }
+    let failed = app
+        .store
+        .set_current(running.id, State::Error, None, "boom")
+        .await
+        .unwrap();
 
-    async fn only_the_reconciler_function_writes_the_current_state_and_it_is_logged(app: TestApp) {
-        let running = active(&app.store, "Orders").await;
-
-        let failed = app.store.set_current(running.id, State::Error, None, "boom").await.unwrap();
-
-        assert_eq!(failed.current_state, State::Error);
-        let log = app.store.transitions(running.id, Default::default()).await.unwrap();
-        let newest = &log.items[0];
-        assert_eq!((newest.field.as_str(), newest.actor.as_str(), newest.reason.as_str()),
-                   ("current_state", "reconciler", "boom"));
-    }
+    assert_eq!(failed.current_state, State::Error);
+    let log = app
+        .store
+        .transitions(running.id, Default::default())
+        .await
+        .unwrap();
+    let newest = &log.items[0];
+    assert_eq!(
+        (
+            newest.field.as_str(),
+            newest.actor.as_str(),
+            newest.reason.as_str()
+        ),
+        ("current_state", "reconciler", "boom")
+    );
 }

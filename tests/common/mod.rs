@@ -24,28 +24,24 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs each `async fn case(app: TestApp) {..}` once on SQLite and once on PostgreSQL,
-/// as `case::on_sqlite` and `case::on_postgres`. `TestApp` has no reconciler running
-/// (tests play its part); `LiveApp` has one, as a real server does.
+/// Runs each listed case (`case: TestApp`, an `async fn case(app: TestApp)` of the
+/// test file) once on SQLite and once on PostgreSQL, as `case::on_sqlite` and
+/// `case::on_postgres`. The cases are plain functions, so rustfmt formats them.
+/// `TestApp` has no reconciler running (tests play its part); `LiveApp` has one, as a
+/// real server does.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($( $(#[$meta:meta])* async fn $name:ident($app:ident: $kind:ident) $body:block )*) => {
+    ($( $name:ident: $kind:ident ),* $(,)?) => {
         $(
-            $(#[$meta])*
             mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_sqlite() {
-                    let $app = $crate::common::$kind::spawn($crate::common::Backend::Sqlite).await;
-                    $body
+                    super::$name($crate::common::$kind::spawn($crate::common::Backend::Sqlite).await).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_postgres() {
-                    let $app = $crate::common::$kind::spawn($crate::common::Backend::Postgres).await;
-                    $body
+                    super::$name($crate::common::$kind::spawn($crate::common::Backend::Postgres).await).await;
                 }
             }
         )*
