@@ -1,20 +1,24 @@
-//! Integrations and their versions: creating, reading, editing, and every user action,
-//! each in one transaction. Whether an action is allowed is decided by
+//! Integrations: creating, listing, reading, editing, and every user action, each in
+//! one transaction (the versions an action writes are `versions`' part). Whether an action is allowed is decided by
 //! `domain::lifecycle::decide`, on the row as locked inside the transaction; the
 //! transition log is written by the database's triggers in the same transaction.
 
-use sha2::{Digest, Sha256};
-use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, Row, Transaction};
+use sqlx::{Any, Row, Transaction};
 
-use super::{Dialect, Store, StoreError, now_ms, time_from_ms};
+use super::rows::{
+    LOCK_SELECT, RETURNING_SUMMARY, SUMMARY_SELECT, parse_stored_definition, summary,
+    summary_from_row,
+};
+use super::versions::{
+    freeze_draft, frozen_version, insert_draft, is_frozen, start_draft_from_active, version,
+};
+use super::{Dialect, Store, StoreError, now_ms};
 use crate::domain::definition::Definition;
-use crate::domain::lifecycle::{Action, NamedVersion, State, TargetState, VersionChange, decide};
-use crate::domain::reconcile::{Phase, ReconcileStatus};
+use crate::domain::lifecycle::{Action, NamedVersion, State, VersionChange, decide};
 use crate::domain::version::VersionNumber;
 use crate::domain::{
     Actor, Description, IntegrationId, IntegrationName, IntegrationSummary, NewIntegration, Page,
-    PageRequest, Publication, Transition, Version, VersionRef, VersionSummary,
+    PageRequest, Version, VersionRef,
 };
 
 /// An integration with its active version and its draft, as stored.
@@ -43,38 +47,6 @@ pub struct DraftEdit {
     pub description: Option<Description>,
     pub definition: Option<Definition>,
 }
-
-/// An integration's summary: its row and the number of its draft, with `$extra`
-/// columns of the draft after them.
-macro_rules! summary_select {
-    ($extra:literal) => {
-        concat!(
-            "SELECT i.id, i.name, i.description, i.current_state, i.target_state,
-                i.target_version, i.current_version, i.revision, i.created_at, i.updated_at,
-                i.reconcile_phase, i.reconcile_attempts, i.next_attempt_at, i.last_error,
-                i.gave_up, d.number AS draft_version",
-            $extra,
-            " FROM integrations i
-            LEFT JOIN versions d
-                ON d.integration_id = i.id AND d.published_at IS NULL AND d.discarded_at IS NULL"
-        )
-    };
-}
-
-pub(super) const SUMMARY_SELECT: &str = summary_select!("");
-
-/// What an action reads under its lock: the summary and the draft's flow, which
-/// publishing hashes (one statement fewer inside the write lock).
-const LOCK_SELECT: &str = summary_select!(", d.definition AS draft_definition");
-
-/// Ends an `UPDATE integrations` that answers with the summary as updated, instead
-/// of a second statement reading it back.
-const RETURNING_SUMMARY: &str = "RETURNING *, (SELECT d.number FROM versions d
-    WHERE d.integration_id = integrations.id AND d.published_at IS NULL
-      AND d.discarded_at IS NULL) AS draft_version";
-
-const VERSION_COLUMNS: &str = "number, based_on, source_integration_id, source_version,
-    created_at, updated_at, published_at, published_by, note, content_hash";
 
 impl Store {
     /// Stores a new integration in Draft with its first draft (v1): the definition
@@ -200,117 +172,6 @@ impl Store {
         summary(&mut conn, id).await
     }
 
-    /// One version with its flow (secrets included: callers showing it mask them).
-    pub async fn version(
-        &self,
-        id: IntegrationId,
-        number: VersionNumber,
-    ) -> Result<Version, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        summary(&mut conn, id).await?;
-        version(&mut conn, id, number).await
-    }
-
-    /// The versions of an integration, newest first; discarded drafts are not listed.
-    pub async fn versions(
-        &self,
-        id: IntegrationId,
-        page: PageRequest,
-    ) -> Result<Page<VersionSummary>, StoreError> {
-        let (rows, total) = self.version_rows(id, page, "").await?;
-        Ok(Page::new(
-            rows.iter()
-                .map(version_summary_from_row)
-                .collect::<Result<_, _>>()?,
-            page,
-            total,
-        ))
-    }
-
-    /// A page of versions with their flows, newest first, in one query (the history
-    /// page shows them all).
-    pub async fn versions_with_definitions(
-        &self,
-        id: IntegrationId,
-        page: PageRequest,
-    ) -> Result<Page<Version>, StoreError> {
-        let (rows, total) = self.version_rows(id, page, ", definition").await?;
-        let items = rows
-            .iter()
-            .map(|row| {
-                let text: String = row.try_get("definition")?;
-                Ok(Version {
-                    summary: version_summary_from_row(row)?,
-                    definition: serde_json::from_str(&text).map_err(|err| {
-                        StoreError::Corrupt(format!("stored definition is not JSON: {err}"))
-                    })?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Page::new(items, page, total))
-    }
-
-    /// A page of version rows (with `extra` columns) and how many there are in all.
-    async fn version_rows(
-        &self,
-        id: IntegrationId,
-        page: PageRequest,
-        extra: &str,
-    ) -> Result<(Vec<AnyRow>, u64), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        summary(&mut conn, id).await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM versions WHERE integration_id = $1 AND discarded_at IS NULL",
-        )
-        .bind(id.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
-        let sql = format!(
-            "SELECT {VERSION_COLUMNS}{extra} FROM versions
-             WHERE integration_id = $1 AND discarded_at IS NULL
-             ORDER BY number DESC LIMIT $2 OFFSET $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id.to_string())
-            .bind(i64::from(page.per_page))
-            .bind(page.offset())
-            .fetch_all(&mut *conn)
-            .await?;
-        Ok((rows, u64::try_from(total).unwrap_or(0)))
-    }
-
-    /// For each of these content hashes that several versions share, the oldest of
-    /// them. Only the hashes asked for are looked up (those of the page shown), so a
-    /// long history costs no more than a short one.
-    pub async fn oldest_by_hash(
-        &self,
-        id: IntegrationId,
-        hashes: &[&str],
-    ) -> Result<std::collections::HashMap<String, VersionNumber>, StoreError> {
-        if hashes.is_empty() {
-            return Ok(std::collections::HashMap::new());
-        }
-        let sql = format!(
-            "SELECT content_hash, min(number) AS oldest FROM versions
-             WHERE integration_id = $1 AND content_hash IN ({})
-             GROUP BY content_hash HAVING count(*) > 1",
-            super::placeholders(2, hashes.len())
-        );
-        let mut query = sqlx::query(&sql).persistent(false).bind(id.to_string());
-        for hash in hashes {
-            query = query.bind(*hash);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let hash: String = row.try_get("content_hash")?;
-                let oldest = optional_number(row, "oldest")?
-                    .ok_or_else(|| StoreError::Corrupt("a version without a number".into()))?;
-                Ok((hash, oldest))
-            })
-            .collect()
-    }
-
     /// A name for a copy that no integration uses yet: "Orders from v3", then
     /// "Orders from v3 (2)", ...
     pub async fn free_name(&self, base: &str) -> Result<IntegrationName, StoreError> {
@@ -335,47 +196,6 @@ impl Store {
             }
         }
         Err(StoreError::NameTaken(base))
-    }
-
-    /// The transition log of an integration, newest first.
-    pub async fn transitions(
-        &self,
-        id: IntegrationId,
-        page: PageRequest,
-    ) -> Result<Page<Transition>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        summary(&mut conn, id).await?;
-        let total: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM transitions WHERE integration_id = $1")
-                .bind(id.to_string())
-                .fetch_one(&mut *conn)
-                .await?;
-        let rows = sqlx::query(
-            "SELECT id, version, field, from_value, to_value, actor, reason, at
-             FROM transitions WHERE integration_id = $1
-             ORDER BY id DESC LIMIT $2 OFFSET $3",
-        )
-        .bind(id.to_string())
-        .bind(i64::from(page.per_page))
-        .bind(page.offset())
-        .fetch_all(&mut *conn)
-        .await?;
-        let items = rows
-            .iter()
-            .map(|row| {
-                Ok(Transition {
-                    id: row.try_get("id")?,
-                    version: optional_number(row, "version")?,
-                    field: row.try_get("field")?,
-                    from: row.try_get("from_value")?,
-                    to: row.try_get("to_value")?,
-                    actor: row.try_get("actor")?,
-                    reason: row.try_get("reason")?,
-                    at: time_from_ms(row.try_get("at")?)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Page::new(items, page, u64::try_from(total).unwrap_or(0)))
     }
 
     /// Changes the name, description and draft, creating the draft (a copy of the
@@ -647,102 +467,6 @@ async fn insert_integration(
     Ok(id)
 }
 
-/// Adds the draft with the next number.
-async fn insert_draft(
-    tx: &mut Transaction<'static, Any>,
-    id: IntegrationId,
-    definition: &Definition,
-    based_on: Option<VersionNumber>,
-    source: Option<&VersionRef>,
-) -> Result<VersionNumber, StoreError> {
-    let next: i64 = sqlx::query_scalar(
-        "SELECT coalesce(max(number), 0) + 1 FROM versions WHERE integration_id = $1",
-    )
-    .bind(id.to_string())
-    .fetch_one(&mut **tx)
-    .await?;
-    let number = VersionNumber::new(next).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO versions
-            (integration_id, number, definition, based_on, source_integration_id, source_version,
-             created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-    )
-    .bind(id.to_string())
-    .bind(number.get())
-    .bind(definition.canonical_json())
-    .bind(based_on.map(VersionNumber::get))
-    .bind(source.map(|source| source.integration_id.to_string()))
-    .bind(source.map(|source| source.number.get()))
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(number)
-}
-
-/// A new draft copied from the active version (or the latest published one): its
-/// number and flow.
-async fn start_draft_from_active(
-    tx: &mut Transaction<'static, Any>,
-    row: &LockedRow,
-) -> Result<(VersionNumber, Definition), StoreError> {
-    let base = match row.active_version {
-        Some(number) => Some(number),
-        None => {
-            let latest: Option<i64> = sqlx::query_scalar(
-                "SELECT max(number) FROM versions WHERE integration_id = $1 AND published_at IS NOT NULL",
-            )
-            .bind(row.id.to_string())
-            .fetch_one(&mut **tx)
-            .await?;
-            latest
-                .map(VersionNumber::new)
-                .transpose()
-                .map_err(|err| StoreError::Corrupt(err.to_string()))?
-        }
-    };
-    let definition = match base {
-        Some(number) => version_definition(tx, row.id, number).await?,
-        None => Definition::starter("hook"),
-    };
-    let number = insert_draft(tx, row.id, &definition, base, None).await?;
-    Ok((number, definition))
-}
-
-/// Freezes the draft: its number, flow and publish data never change again.
-async fn freeze_draft(
-    tx: &mut Transaction<'static, Any>,
-    row: &LockedRow,
-    actor: &Actor,
-    note: Option<&str>,
-) -> Result<VersionNumber, StoreError> {
-    let (Some(number), Some(definition)) = (row.draft_version, &row.draft_definition) else {
-        return Err(StoreError::Corrupt("publishing without a draft".into()));
-    };
-    sqlx::query(
-        "UPDATE versions SET published_at = $3, published_by = $4, note = $5, content_hash = $6
-         WHERE integration_id = $1 AND number = $2",
-    )
-    .bind(row.id.to_string())
-    .bind(number.get())
-    .bind(now_ms())
-    .bind(actor.as_str())
-    .bind(note)
-    .bind(content_hash(definition))
-    .execute(&mut **tx)
-    .await?;
-    Ok(number)
-}
-
-/// SHA-256 of a canonical definition, in hex.
-pub fn content_hash(canonical_definition: &str) -> String {
-    Sha256::digest(canonical_definition.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
 async fn bump_revision(
     tx: &mut Transaction<'static, Any>,
     row: &LockedRow,
@@ -755,111 +479,6 @@ async fn bump_revision(
     Ok(())
 }
 
-async fn is_frozen(
-    tx: &mut Transaction<'static, Any>,
-    id: IntegrationId,
-    number: VersionNumber,
-) -> Result<bool, StoreError> {
-    let published: Option<Option<i64>> = sqlx::query_scalar(
-        "SELECT published_at FROM versions
-         WHERE integration_id = $1 AND number = $2 AND discarded_at IS NULL",
-    )
-    .bind(id.to_string())
-    .bind(number.get())
-    .fetch_optional(&mut **tx)
-    .await?;
-    match published {
-        Some(published_at) => Ok(published_at.is_some()),
-        None => Err(version_not_found(id, number)),
-    }
-}
-
-/// The flow of a published version.
-async fn frozen_version(
-    tx: &mut Transaction<'static, Any>,
-    id: IntegrationId,
-    number: VersionNumber,
-) -> Result<Definition, StoreError> {
-    if !is_frozen(tx, id, number).await? {
-        return Err(StoreError::NotFound(format!(
-            "published version {number} of integration {id} ({number} is a draft)"
-        )));
-    }
-    version_definition(tx, id, number).await
-}
-
-pub(super) async fn version_definition(
-    conn: &mut AnyConnection,
-    id: IntegrationId,
-    number: VersionNumber,
-) -> Result<Definition, StoreError> {
-    let text: Option<String> = sqlx::query_scalar(
-        "SELECT definition FROM versions WHERE integration_id = $1 AND number = $2",
-    )
-    .bind(id.to_string())
-    .bind(number.get())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let text = text.ok_or_else(|| version_not_found(id, number))?;
-    parse_stored_definition(&id, number, &text)
-}
-
-/// A stored flow, read back; one that does not parse is a corrupt row.
-pub(super) fn parse_stored_definition(
-    id: &IntegrationId,
-    number: VersionNumber,
-    text: &str,
-) -> Result<Definition, StoreError> {
-    Definition::parse_str(text).map_err(|errors| {
-        StoreError::Corrupt(format!(
-            "stored definition of {number} of {id} does not parse: {}",
-            errors
-                .first()
-                .map_or(String::new(), |e| format!("{}: {}", e.path, e.message))
-        ))
-    })
-}
-
-fn version_not_found(id: IntegrationId, number: VersionNumber) -> StoreError {
-    StoreError::NotFound(format!("version {number} of integration {id}"))
-}
-
-pub(super) async fn summary(
-    conn: &mut AnyConnection,
-    id: IntegrationId,
-) -> Result<IntegrationSummary, StoreError> {
-    let sql = format!("{SUMMARY_SELECT} WHERE i.id = $1");
-    let row = sqlx::query(&sql)
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("integration {id}")))?;
-    summary_from_row(&row)
-}
-
-async fn version(
-    conn: &mut AnyConnection,
-    id: IntegrationId,
-    number: VersionNumber,
-) -> Result<Version, StoreError> {
-    let sql = format!(
-        "SELECT {VERSION_COLUMNS}, definition FROM versions
-         WHERE integration_id = $1 AND number = $2 AND discarded_at IS NULL"
-    );
-    let row = sqlx::query(&sql)
-        .bind(id.to_string())
-        .bind(number.get())
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| version_not_found(id, number))?;
-    let text: String = row.try_get("definition")?;
-    Ok(Version {
-        summary: version_summary_from_row(&row)?,
-        definition: serde_json::from_str(&text)
-            .map_err(|err| StoreError::Corrupt(format!("stored definition is not JSON: {err}")))?,
-    })
-}
-
 fn name_taken_or(err: sqlx::Error, name: Option<&IntegrationName>) -> StoreError {
     match (&err, name) {
         (sqlx::Error::Database(db), Some(name)) if db.is_unique_violation() => {
@@ -867,94 +486,4 @@ fn name_taken_or(err: sqlx::Error, name: Option<&IntegrationName>) -> StoreError
         }
         _ => StoreError::Database(err),
     }
-}
-
-pub(super) fn optional_number(
-    row: &AnyRow,
-    column: &str,
-) -> Result<Option<VersionNumber>, StoreError> {
-    let number: Option<i64> = row.try_get(column)?;
-    number
-        .map(VersionNumber::new)
-        .transpose()
-        .map_err(|err| StoreError::Corrupt(format!("{column}: {err}")))
-}
-
-pub(super) fn summary_from_row(row: &AnyRow) -> Result<IntegrationSummary, StoreError> {
-    let id: String = row.try_get("id")?;
-    let current: String = row.try_get("current_state")?;
-    let target: String = row.try_get("target_state")?;
-    let active_version = optional_number(row, "target_version")?;
-    Ok(IntegrationSummary {
-        id: IntegrationId::parse(&id)
-            .map_err(|err| StoreError::Corrupt(format!("integration id {id:?}: {err}")))?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        current_state: State::parse(&current)
-            .ok_or_else(|| StoreError::Corrupt(format!("current state {current:?}")))?,
-        target_state: TargetState::parse(&target)
-            .ok_or_else(|| StoreError::Corrupt(format!("target state {target:?}")))?,
-        active_version,
-        current_version: optional_number(row, "current_version")?,
-        draft_version: optional_number(row, "draft_version")?,
-        // The active version is set by the first publish and never unset.
-        published_before: active_version.is_some(),
-        revision: row.try_get("revision")?,
-        reconcile: reconcile_from_row(row)?,
-        created_at: time_from_ms(row.try_get("created_at")?)?,
-        updated_at: time_from_ms(row.try_get("updated_at")?)?,
-    })
-}
-
-fn reconcile_from_row(row: &AnyRow) -> Result<ReconcileStatus, StoreError> {
-    let phase: Option<String> = row.try_get("reconcile_phase")?;
-    let next_attempt_at: Option<i64> = row.try_get("next_attempt_at")?;
-    let attempts: i64 = row.try_get("reconcile_attempts")?;
-    let gave_up: i64 = row.try_get("gave_up")?;
-    Ok(ReconcileStatus {
-        phase: phase
-            .map(|phase| {
-                Phase::parse(&phase).ok_or_else(|| StoreError::Corrupt(format!("phase {phase:?}")))
-            })
-            .transpose()?,
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        next_attempt_at: next_attempt_at.map(time_from_ms).transpose()?,
-        last_error: row.try_get("last_error")?,
-        gave_up: gave_up != 0,
-    })
-}
-
-fn version_summary_from_row(row: &AnyRow) -> Result<VersionSummary, StoreError> {
-    let published_at: Option<i64> = row.try_get("published_at")?;
-    let published = match published_at {
-        Some(at) => Some(Publication {
-            at: time_from_ms(at)?,
-            by: row
-                .try_get::<Option<String>, _>("published_by")?
-                .unwrap_or_default(),
-            note: row.try_get("note")?,
-            content_hash: row
-                .try_get::<Option<String>, _>("content_hash")?
-                .unwrap_or_default(),
-        }),
-        None => None,
-    };
-    let source_id: Option<String> = row.try_get("source_integration_id")?;
-    let source = match (source_id, optional_number(row, "source_version")?) {
-        (Some(id), Some(number)) => Some(VersionRef {
-            integration_id: IntegrationId::parse(&id)
-                .map_err(|err| StoreError::Corrupt(format!("source integration {id:?}: {err}")))?,
-            number,
-        }),
-        _ => None,
-    };
-    Ok(VersionSummary {
-        number: optional_number(row, "number")?
-            .ok_or_else(|| StoreError::Corrupt("a version without a number".into()))?,
-        published,
-        based_on: optional_number(row, "based_on")?,
-        source,
-        created_at: time_from_ms(row.try_get("created_at")?)?,
-        updated_at: time_from_ms(row.try_get("updated_at")?)?,
-    })
 }

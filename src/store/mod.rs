@@ -7,6 +7,9 @@ pub mod activity;
 pub mod integrations;
 pub mod reconcile;
 pub mod routes;
+mod rows;
+pub mod transitions;
+pub mod versions;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};

@@ -61,7 +61,7 @@ impl Store {
                 let lease_owner: Option<String> = row.try_get("lease_owner")?;
                 Ok(Running {
                     id: parse_id(&id)?,
-                    version: super::integrations::optional_number(row, "current_version")?,
+                    version: super::rows::optional_number(row, "current_version")?,
                     mine: lease_owner.as_deref() == Some(owner),
                 })
             })
@@ -139,7 +139,7 @@ impl Store {
             reconcile: reconcile.clone(),
         };
         write_record(&mut tx, &record, now_ms()).await?;
-        let summary = super::integrations::summary(&mut tx, id).await?;
+        let summary = super::rows::summary(&mut tx, id).await?;
         tx.commit().await?;
         self.changed(id);
         Ok(summary)
@@ -232,7 +232,7 @@ impl Store {
         }
         let sql = format!(
             "{} WHERE i.id IN ({})",
-            super::integrations::SUMMARY_SELECT,
+            super::rows::SUMMARY_SELECT,
             placeholders(1, ids.len())
         );
         let mut query = sqlx::query(&sql).persistent(false);
@@ -243,7 +243,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(super::integrations::summary_from_row)
+            .map(super::rows::summary_from_row)
             .collect()
     }
 
@@ -284,7 +284,7 @@ impl Store {
                 let text = found.get(&(id.to_string(), number.get())).ok_or_else(|| {
                     StoreError::NotFound(format!("version {number} of integration {id}"))
                 })?;
-                super::integrations::parse_stored_definition(id, *number, text)
+                super::rows::parse_stored_definition(id, *number, text)
             })
             .collect())
     }
