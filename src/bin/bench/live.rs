@@ -1,0 +1,67 @@
+//! Scenario 1, publish → live.
+
+use super::*;
+
+/// Scenario 1: edit the draft so the output changes, publish, and poll the webhook
+/// until it answers with the new output.
+pub(super) async fn publish_to_live(
+    client: &reqwest::Client,
+    base: &str,
+    rounds: usize,
+) -> Result<Vec<Figure>, Failure> {
+    let created = create(client, base, "bench live", flow("bench-live", 0)).await?;
+    let id = created["id"]
+        .as_str()
+        .ok_or_else(|| fail("no id"))?
+        .to_owned();
+    let mut revision = created["revision"].as_i64().unwrap_or(1);
+    let mut times = Vec::with_capacity(rounds);
+    for n in 1..=rounds {
+        let saved = client
+            .put(format!("{base}/api/v1/integrations/{id}/draft"))
+            .header("if-match", format!("\"{revision}\""))
+            .json(&json!({ "definition": flow("bench-live", n) }))
+            .send()
+            .await?;
+        if !saved.status().is_success() {
+            return Err(fail(format!(
+                "saving the draft answered {}",
+                saved.status()
+            )));
+        }
+        let started = Instant::now();
+        let published: Value = client
+            .post(format!("{base}/api/v1/integrations/{id}/publish"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        revision = published["revision"]
+            .as_i64()
+            .ok_or_else(|| fail(format!("publish answered {published}")))?;
+        let expected = json!({ "n": n, "id": 1 });
+        loop {
+            let answer = client
+                .post(format!("{base}/hooks/bench-live"))
+                .json(&json!({ "id": 1 }))
+                .send()
+                .await?;
+            if answer.status() == 200 && answer.json::<Value>().await? == expected {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err(fail(format!("v{n} did not go live within 30 s")));
+            }
+            // Every call is a message with its own activity record: polling in a tight
+            // loop would load the server with writes and measure that load instead.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        times.push(started.elapsed());
+    }
+    let (p50, p95, p99) = percentiles(&mut times);
+    Ok(vec![
+        figure("publish → live", "p50", ms(p50), "ms", None),
+        figure("publish → live", "p95", ms(p95), "ms", None),
+        figure("publish → live", "p99", ms(p99), "ms", Some("≤ 100 ms")),
+    ])
+}
