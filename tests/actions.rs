@@ -17,6 +17,12 @@ async fn created(app: &TestApp, name: &str) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
+/// Version 1 as stored, secrets included.
+async fn stored_v1(app: &TestApp, id: &str) -> junction::domain::Version {
+    let id = junction::domain::IntegrationId::parse(id).unwrap();
+    app.store.version(id, common::fixtures::v(1)).await.unwrap()
+}
+
 async fn revision(app: &TestApp, id: &str) -> String {
     let (_, detail) = app.call("get_integration", &[("id", id)]).await;
     detail["integration"]["revision"].to_string()
@@ -88,14 +94,7 @@ async fn secrets_are_stored_but_never_shown_back(app: TestApp) {
     let shown = detail["draft"]["definition"]["steps"][0]["headers"]["x-api-key"].clone();
     assert_eq!(shown, "********");
     assert!(!detail.to_string().contains("s3cret"));
-    let stored = app
-        .store
-        .version(
-            junction::domain::IntegrationId::parse(&id).unwrap(),
-            common::fixtures::v(1),
-        )
-        .await
-        .unwrap();
+    let stored = stored_v1(&app, &id).await;
     assert_eq!(
         stored.definition["steps"][0]["headers"]["x-api-key"],
         "s3cret"
@@ -122,14 +121,7 @@ async fn saving_the_masked_secret_back_keeps_the_stored_one(app: TestApp) {
         .await;
 
     assert_eq!(status, 200);
-    let stored = app
-        .store
-        .version(
-            junction::domain::IntegrationId::parse(&id).unwrap(),
-            common::fixtures::v(1),
-        )
-        .await
-        .unwrap();
+    let stored = stored_v1(&app, &id).await;
     assert_eq!(
         stored.definition["steps"][0]["headers"]["x-api-key"],
         "s3cret"
@@ -168,14 +160,7 @@ async fn two_http_steps_with_one_url_keep_their_own_secrets_through_an_edit(app:
         .await;
 
     assert_eq!(status, 200, "{saved}");
-    let stored = app
-        .store
-        .version(
-            junction::domain::IntegrationId::parse(&id).unwrap(),
-            common::fixtures::v(1),
-        )
-        .await
-        .unwrap();
+    let stored = stored_v1(&app, &id).await;
     assert_eq!(
         stored.definition["steps"][0]["headers"]["x-api-key"],
         "first"
@@ -212,14 +197,7 @@ async fn a_masked_secret_with_nothing_stored_at_its_place_is_refused_not_stored(
         error["fields"][0]["path"],
         "definition.steps[0].headers.x-api-key"
     );
-    let stored = app
-        .store
-        .version(
-            junction::domain::IntegrationId::parse(&id).unwrap(),
-            common::fixtures::v(1),
-        )
-        .await
-        .unwrap();
+    let stored = stored_v1(&app, &id).await;
     assert!(!stored.definition.to_string().contains("********"));
 }
 

@@ -156,14 +156,7 @@ async fn a_discarded_number_cannot_be_used_again(app: TestApp) {
 
 async fn version_numbers_cannot_skip_or_repeat(app: TestApp) {
     let created = create(&app.store, "Orders").await;
-    perform(
-        &app.store,
-        created.id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    perform(&app.store, created.id, publishing()).await;
 
     let refusal = attack(
         &app,

@@ -484,9 +484,7 @@ async fn fifty_concurrent_publishes_and_activations_leave_one_active_version_and
                         ..DraftEdit::default()
                     };
                     store.edit_draft(id, &edit).await?;
-                    Action::Publish {
-                        note: Default::default(),
-                    }
+                    publishing()
                 }
             };
             store.perform(id, &command, &racer).await

@@ -124,14 +124,7 @@ on_both_databases! {
 async fn a_published_webhook_flow_answers_with_its_output(app: LiveApp) {
     let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
 
-    act(
-        &app,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, id, publishing()).await;
 
     answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
     reaches(&app, id, State::Active).await;
@@ -139,25 +132,11 @@ async fn a_published_webhook_flow_answers_with_its_output(app: LiveApp) {
 
 async fn publishing_v2_replaces_v1_and_activating_v1_brings_it_back(app: LiveApp) {
     let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
-    act(
-        &app,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, id, publishing()).await;
     answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
 
     replace_draft(&app, id, &webhook_flow("orders", "v2")).await;
-    act(
-        &app,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, id, publishing()).await;
     answers(&app, "orders", json!({ "version": "v2", "id": 7 })).await;
     reaches(&app, id, State::Active).await;
     assert_eq!(
@@ -172,14 +151,7 @@ async fn publishing_v2_replaces_v1_and_activating_v1_brings_it_back(app: LiveApp
 
 async fn stop_answers_404_start_answers_again_and_unpublish_releases_the_path(app: LiveApp) {
     let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
-    act(
-        &app,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, id, publishing()).await;
     answers(&app, "orders", json!({ "version": "v1", "id": 7 })).await;
     reaches(&app, id, State::Active).await;
 
@@ -198,14 +170,7 @@ async fn stop_answers_404_start_answers_again_and_unpublish_releases_the_path(ap
     is_gone(&app, "orders").await;
 
     let heir = create_with(&app, "Orders again", &webhook_flow("orders", "heir")).await;
-    act(
-        &app,
-        heir,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, heir, publishing()).await;
     answers(&app, "orders", json!({ "version": "heir", "id": 7 })).await;
 }
 
@@ -217,14 +182,7 @@ async fn a_timer_flow_ticks_while_active_and_stops_when_stopped(app: LiveApp) {
     .unwrap();
     let id = create_with(&app, "Heartbeat", &timer).await;
 
-    act(
-        &app,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, id, publishing()).await;
     app.eventually("the timer has ticked", || async {
         app.store
             .activity(id, PageRequest::default())
@@ -257,25 +215,11 @@ async fn a_webhook_path_taken_by_another_running_integration_is_a_deploy_error_n
     app: LiveApp,
 ) {
     let first = create_with(&app, "First", &webhook_flow("shared", "first")).await;
-    act(
-        &app,
-        first,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, first, publishing()).await;
     reaches(&app, first, State::Active).await;
     let second = create_with(&app, "Second", &webhook_flow("shared", "second")).await;
 
-    act(
-        &app,
-        second,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, second, publishing()).await;
 
     app.eventually("the second integration fails", || async {
         app.store.summary(second).await.unwrap().current_state == State::Error
@@ -334,14 +278,7 @@ async fn deploy_failures_are_retried_with_growing_backoff_then_given_up_and_publ
     );
 
     runtime.heal();
-    perform(
-        &app.store,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    perform(&app.store, id, publishing()).await;
 
     assert_eq!(
         app.store.due_for_reconcile("solo", 10).await.unwrap(),
@@ -515,14 +452,7 @@ async fn a_killed_timer_task_is_noticed_and_restarted_by_the_live_reconciler(app
     }))
     .unwrap();
     let id = create_with(&app, "Heartbeat", &timer).await;
-    act(
-        &app,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, id, publishing()).await;
     reaches(&app, id, State::Active).await;
 
     app.runtime.kill(id, "killed by the test");
@@ -554,14 +484,7 @@ async fn a_new_server_on_the_same_database_brings_every_active_integration_back(
             &webhook_flow(&format!("flow-{n}"), "v1"),
         )
         .await;
-        act(
-            &app,
-            id,
-            Action::Publish {
-                note: Default::default(),
-            },
-        )
-        .await;
+        act(&app, id, publishing()).await;
         ids.push(id);
     }
     for id in &ids {
@@ -797,14 +720,7 @@ async fn a_flow_with_filter_transform_and_http_works_end_to_end_and_shows_each_s
         ]
     })).unwrap();
     let id = create_with(&app, "Orders", &flow).await;
-    act(
-        &app,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, id, publishing()).await;
     reaches(&app, id, State::Active).await;
 
     let kept = app
@@ -860,14 +776,7 @@ async fn a_failing_http_step_answers_502_naming_the_step(app: LiveApp) {
         "steps": [{ "kind": "http", "method": "POST", "url": "http://127.0.0.1:9/nowhere", "timeout_seconds": 2 }]
     })).unwrap();
     let id = create_with(&app, "Out", &flow).await;
-    act(
-        &app,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, id, publishing()).await;
     reaches(&app, id, State::Active).await;
 
     let (status, body) = app.hook("out", json!({})).await;
@@ -897,14 +806,7 @@ async fn only_the_newest_activity_is_kept(app: TestApp) {
     );
     let app = &live;
     let id = create_with(app, "Orders", &webhook_flow("orders", "v1")).await;
-    act(
-        app,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(app, id, publishing()).await;
     reaches(app, id, State::Active).await;
 
     for n in 0..5 {
@@ -987,14 +889,7 @@ async fn a_batch_of_messages_larger_than_one_insert_is_recorded_in_order_keeping
 
 async fn a_webhook_body_over_the_limit_answers_413_and_bad_json_400(app: LiveApp) {
     let id = create_with(&app, "Orders", &webhook_flow("orders", "v1")).await;
-    act(
-        &app,
-        id,
-        Action::Publish {
-            note: Default::default(),
-        },
-    )
-    .await;
+    act(&app, id, publishing()).await;
     reaches(&app, id, State::Active).await;
     let big = "x".repeat(1024 * 1024 + 1);
 

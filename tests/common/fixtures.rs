@@ -55,6 +55,13 @@ pub async fn perform(store: &Store, id: IntegrationId, action: Action) -> Integr
     store.perform(id, &action, &user()).await.unwrap().unwrap()
 }
 
+/// Publish, without a note.
+pub fn publishing() -> Action {
+    Action::Publish {
+        note: PublishNote::default(),
+    }
+}
+
 pub async fn publish(store: &Store, id: IntegrationId, note: &str) -> IntegrationSummary {
     let note = PublishNote::parse(note).unwrap();
     perform(store, id, Action::Publish { note }).await
