@@ -56,6 +56,9 @@ export async function design(page: Page, name: string, path: string, steps: Step
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page).toHaveURL(/\/integrations\/[0-9a-f-]+\/edit$/);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  // The URL changes before the edit page has replaced the new one: until its heading
+  // shows, the fields found may still be the new page's, about to go.
+  await expect(page.getByRole("heading", { name: `Edit ${name}` })).toBeVisible();
 }
 
 /** Publishes the saved draft from the current page, confirming the difference shown. */
