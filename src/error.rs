@@ -36,6 +36,9 @@ pub enum AppError {
     /// argument). HTTP 400.
     #[error("the request could not be read: {message}")]
     MalformedRequest { message: String },
+    /// The caller's role does not allow the operation; nothing changed. HTTP 403.
+    #[error("{message}")]
+    Forbidden { message: String },
     /// The thing asked for does not exist. HTTP 404.
     #[error("{what} was not found")]
     NotFound { what: String },
@@ -99,6 +102,7 @@ impl AppError {
                 .find(|f| f.path == path)
                 .map(|f| f.message.clone()),
             Self::MalformedRequest { .. }
+            | Self::Forbidden { .. }
             | Self::NotFound { .. }
             | Self::InvalidTransition { .. }
             | Self::RevisionMismatch { .. }
@@ -114,6 +118,7 @@ impl AppError {
         match self {
             Self::ValidationFailed { .. } => 422,
             Self::MalformedRequest { .. } => 400,
+            Self::Forbidden { .. } => 403,
             Self::NotFound { .. } => 404,
             Self::InvalidTransition { .. } => 409,
             Self::RevisionMismatch { .. } => 412,
@@ -129,6 +134,7 @@ impl AppError {
         match self {
             Self::ValidationFailed { .. } => "validation_failed",
             Self::MalformedRequest { .. } => "malformed_request",
+            Self::Forbidden { .. } => "forbidden",
             Self::NotFound { .. } => "not_found",
             Self::InvalidTransition { .. } => "invalid_transition",
             // The same code as a stale revision: both say the edit lacks a current one.
@@ -178,6 +184,9 @@ impl TryFrom<WireError> for AppError {
                 fields: take!(fields),
             },
             "malformed_request" => Self::MalformedRequest {
+                message: take!(message),
+            },
+            "forbidden" => Self::Forbidden {
                 message: take!(message),
             },
             "not_found" => Self::NotFound { what: take!(what) },
@@ -294,6 +303,9 @@ mod tests {
             AppError::field("name", "a name is required"),
             AppError::MalformedRequest {
                 message: "no id".into(),
+            },
+            AppError::Forbidden {
+                message: "the viewer role may not publish".into(),
             },
             AppError::NotFound {
                 what: "integration 42".into(),

@@ -8,6 +8,7 @@ mod common;
 #[allow(unused_imports)]
 use common::TestApp;
 use common::fixtures::*;
+use junction::domain::access::Role;
 use junction::domain::lifecycle::Action;
 use junction::domain::lifecycle::{ActionKind, State, TargetState};
 use junction::domain::{Actor, NewIntegration, PageRequest, VersionRef};
@@ -385,7 +386,7 @@ async fn nothing_but_reading_is_allowed_once_unpublished(app: TestApp) {
     );
     let detail = app
         .service
-        .detail(&Principal::user("alice"), stopped.id)
+        .detail(&Principal::new("alice", Role::Admin), stopped.id)
         .await
         .unwrap();
     assert!(detail.allowed_actions.is_empty());
@@ -702,7 +703,7 @@ async fn the_detail_lists_the_actions_allowed_now(app: TestApp) {
 
     let detail = app
         .service
-        .detail(&Principal::user("alice"), stopped.id)
+        .detail(&Principal::new("alice", Role::Admin), stopped.id)
         .await
         .unwrap();
 

@@ -1,6 +1,7 @@
 //! Types and rules shared by the server and the browser. Nothing here touches I/O, so
 //! the browser validates with exactly the rules the server enforces.
 
+pub mod access;
 pub mod activity;
 pub mod definition;
 pub mod diff;

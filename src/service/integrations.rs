@@ -3,10 +3,11 @@
 
 use super::input::{self, DefinitionInput};
 use super::{Principal, Service};
+use crate::domain::access::{self, Operation};
 use crate::domain::activity::ActivityEntry;
 use crate::domain::definition::Definition;
 use crate::domain::diff::DefinitionDiff;
-use crate::domain::lifecycle::{Action, allowed_actions};
+use crate::domain::lifecycle::{Action, ActionKind, allowed_actions};
 use crate::domain::version::VersionNumber;
 use crate::domain::{
     DetailPage, History, HistoryVersion, IntegrationDetail, IntegrationId, IntegrationSummary,
@@ -55,17 +56,19 @@ impl Service {
     /// Every integration, newest first.
     pub async fn all_integrations(
         &self,
-        _who: &Principal,
+        who: &Principal,
     ) -> Result<Vec<IntegrationSummary>, AppError> {
+        who.may(Operation::Read)?;
         Ok(self.store.list_integrations().await?)
     }
 
     /// A page of integrations, filtered by state and by a piece of the name.
     pub async fn list_integrations(
         &self,
-        _who: &Principal,
+        who: &Principal,
         request: ListRequest<'_>,
     ) -> Result<Page<IntegrationSummary>, AppError> {
+        who.may(Operation::Read)?;
         let filter = IntegrationFilter {
             state: input::state_filter(request.state)?,
             name_contains: request
@@ -83,6 +86,7 @@ impl Service {
         who: &Principal,
         request: CreateRequest<'_>,
     ) -> Result<IntegrationSummary, AppError> {
+        who.may(Operation::Create)?;
         let (new, definition) =
             input::new_integration(request.name, request.description, request.definition)?;
         let created = self
@@ -96,21 +100,23 @@ impl Service {
     /// The integration as lists show it.
     pub async fn summary(
         &self,
-        _who: &Principal,
+        who: &Principal,
         id: IntegrationId,
     ) -> Result<IntegrationSummary, AppError> {
+        who.may(Operation::Read)?;
         Ok(self.store.summary(id).await?)
     }
 
     /// One integration with its active version, its draft and the actions allowed now.
     pub async fn detail(
         &self,
-        _who: &Principal,
+        who: &Principal,
         id: IntegrationId,
     ) -> Result<IntegrationDetail, AppError> {
+        who.may(Operation::Read)?;
         let stored = self.store.integration(id).await?;
         Ok(IntegrationDetail {
-            allowed_actions: allowed_actions(stored.integration.situation()),
+            allowed_actions: allowed_for(who, stored.integration.situation()),
             integration: stored.integration,
             active: stored.active,
             draft: stored.draft,
@@ -121,40 +127,44 @@ impl Service {
     /// One version with its flow.
     pub async fn version(
         &self,
-        _who: &Principal,
+        who: &Principal,
         id: IntegrationId,
         number: VersionNumber,
     ) -> Result<Version, AppError> {
+        who.may(Operation::Read)?;
         Ok(self.store.version(id, number).await?.masked())
     }
 
     /// The versions of an integration, newest first.
     pub async fn versions(
         &self,
-        _who: &Principal,
+        who: &Principal,
         id: IntegrationId,
         page: PageRequest,
     ) -> Result<Page<VersionSummary>, AppError> {
+        who.may(Operation::Read)?;
         Ok(self.store.versions(id, page).await?)
     }
 
     /// The recent activity: each message with its steps, newest first.
     pub async fn activity(
         &self,
-        _who: &Principal,
+        who: &Principal,
         id: IntegrationId,
         page: PageRequest,
     ) -> Result<Page<ActivityEntry>, AppError> {
+        who.may(Operation::Read)?;
         Ok(self.store.activity(id, page).await?)
     }
 
     /// The transition log, newest first.
     pub async fn transitions(
         &self,
-        _who: &Principal,
+        who: &Principal,
         id: IntegrationId,
         page: PageRequest,
     ) -> Result<Page<Transition>, AppError> {
+        who.may(Operation::Read)?;
         Ok(self.store.transitions(id, page).await?)
     }
 
@@ -166,6 +176,7 @@ impl Service {
         id: IntegrationId,
         origin: &str,
     ) -> Result<DetailPage, AppError> {
+        who.may(Operation::Read)?;
         let detail = self.detail(who, id).await?;
         let webhook_url = detail
             .active
@@ -196,6 +207,7 @@ impl Service {
         page: Option<u32>,
         log_page: Option<u32>,
     ) -> Result<History, AppError> {
+        who.may(Operation::Read)?;
         let integration = self.store.summary(id).await?;
         let versions = self
             .store
@@ -226,7 +238,7 @@ impl Service {
             })
             .collect();
         Ok(History {
-            allowed_actions: allowed_actions(integration.situation()),
+            allowed_actions: allowed_for(who, integration.situation()),
             integration,
             versions: Page {
                 items,
@@ -245,10 +257,11 @@ impl Service {
     /// `expected_revision`. Secrets sent back masked keep their stored values.
     pub async fn save_draft(
         &self,
-        _who: &Principal,
+        who: &Principal,
         id: IntegrationId,
         request: DraftRequest<'_>,
     ) -> Result<IntegrationSummary, AppError> {
+        who.may(Operation::Act(ActionKind::Edit))?;
         let edit = input::draft_edit(
             request.expected_revision,
             request.name,
@@ -266,6 +279,7 @@ impl Service {
         id: IntegrationId,
         action: &Action,
     ) -> Result<Option<IntegrationSummary>, AppError> {
+        who.may(Operation::Act(action.kind()))?;
         let summary = self.store.perform(id, action, who.actor()).await?;
         self.notify();
         Ok(summary)
@@ -306,6 +320,7 @@ impl Service {
         who: &Principal,
         request: BlueprintRequest<'_>,
     ) -> Result<IntegrationSummary, AppError> {
+        who.may(Operation::Blueprint)?;
         let source = request.source;
         let new = match request.name {
             Some(name) => NewIntegration::parse(name, request.description.unwrap_or(""))?,
@@ -335,6 +350,7 @@ impl Service {
         a: VersionNumber,
         b: VersionNumber,
     ) -> Result<DefinitionDiff, AppError> {
+        who.may(Operation::Read)?;
         let old = self.version(who, id, a).await?;
         let new = self.version(who, id, b).await?;
         Ok(crate::domain::diff::definitions(
@@ -344,4 +360,12 @@ impl Service {
             &b.to_string(),
         ))
     }
+}
+
+/// The actions allowed now that the principal's role allows: the buttons it sees.
+fn allowed_for(who: &Principal, situation: crate::domain::lifecycle::Situation) -> Vec<ActionKind> {
+    allowed_actions(situation)
+        .into_iter()
+        .filter(|kind| access::allows(who.role(), Operation::Act(*kind)))
+        .collect()
 }

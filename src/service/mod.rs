@@ -8,35 +8,58 @@ mod integrations;
 
 pub use integrations::{BlueprintRequest, CreateRequest, DraftRequest, ListRequest};
 
+use crate::domain::access::{self, Operation, Role};
 use crate::domain::{Actor, IntegrationId};
 use crate::error::AppError;
 use crate::reconciler::Waker;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{current_request_id, error_chain};
 
-/// Who performs an operation. Junction has no accounts yet: people using the web UI
-/// act as "user", and API clients name themselves.
+/// Who performs an operation, and with which role. Until sign-in exists, people
+/// using the web UI act as "user" and API clients name themselves, all with the
+/// administrator's role (what anyone reaching the port could always do).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     actor: Actor,
+    role: Role,
 }
 
 impl Principal {
-    /// A person acting under this name.
-    pub fn user(name: &str) -> Self {
+    /// A person acting under this name, with this role.
+    pub fn new(name: &str, role: Role) -> Self {
         Self {
             actor: Actor::user(name),
+            role,
         }
     }
 
     /// Whoever uses the web UI, until there are accounts.
     pub fn web_user() -> Self {
-        Self::user("user")
+        Self::new("user", Role::Admin)
+    }
+
+    /// An API client naming itself, until there are tokens.
+    pub fn api_client(name: &str) -> Self {
+        Self::new(name, Role::Admin)
     }
 
     /// The name written into versions and the transition log.
     pub fn actor(&self) -> &Actor {
         &self.actor
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether the role allows `operation`; a refusal names both and changes nothing.
+    pub fn may(&self, operation: Operation) -> Result<(), AppError> {
+        match access::allows(self.role, operation) {
+            true => Ok(()),
+            false => Err(AppError::Forbidden {
+                message: access::refusal(self.role, operation),
+            }),
+        }
     }
 }
 

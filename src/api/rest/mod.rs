@@ -127,7 +127,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get("x-junction-actor")
             .and_then(|value| value.to_str().ok())
             .unwrap_or("api");
-        Ok(Self(Principal::user(named)))
+        Ok(Self(Principal::api_client(named)))
     }
 }
 
@@ -154,6 +154,7 @@ impl IntoResponse for ApiError {
             }
             AppError::Internal { request_id } => json!({ "request_id": request_id }),
             AppError::PreconditionRequired { .. }
+            | AppError::Forbidden { .. }
             | AppError::PayloadTooLarge { .. }
             | AppError::MalformedRequest { .. }
             | AppError::NotFound { .. }

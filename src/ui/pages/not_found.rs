@@ -29,6 +29,7 @@ pub fn ErrorPanel(err: crate::error::AppError) -> impl IntoView {
     }
     let title = match &err {
         crate::error::AppError::NotFound { .. } => "Not found",
+        crate::error::AppError::Forbidden { .. } => "Not allowed",
         _ => "Something went wrong",
     };
     view! {
