@@ -76,6 +76,46 @@ pub struct Config {
     /// drive it themselves, or a read-only server).
     #[arg(long, env = "JUNCTION_NO_RECONCILER")]
     pub no_reconciler: bool,
+
+    /// The first administrator's name, created at start while no user exists (for
+    /// scripts, CI and containers). Goes with --admin-password.
+    #[arg(long, env = "JUNCTION_ADMIN_USER")]
+    pub admin_user: Option<String>,
+
+    /// The first administrator's password. Goes with --admin-user.
+    #[arg(long, env = "JUNCTION_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// A command instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `junction` does instead of serving.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Manage users, on the configured database.
+    Users {
+        #[command(subcommand)]
+        action: UsersCommand,
+    },
+}
+
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum UsersCommand {
+    /// Adds a user; the password is read from standard input (one line).
+    Add {
+        name: String,
+        /// viewer, editor or admin.
+        #[arg(long)]
+        role: String,
+        /// The name shown in the header [default: the user name].
+        #[arg(long, default_value = "")]
+        display_name: String,
+    },
+    /// Sets a user's password, read from standard input (one line). Their sessions
+    /// and tokens end.
+    SetPassword { name: String },
 }
 
 impl Config {
@@ -94,6 +134,7 @@ impl Config {
         config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
         config.data_dir = data_dir;
         config.database_url = Some(database_url.into());
+        config.command = None;
         config
     }
 
@@ -133,6 +174,16 @@ mod tests {
     fn a_named_database_wins_over_the_default() {
         let config = Config::parse_from(["junction", "--database-url", "postgres://h/db"]);
         assert_eq!(config.database_url(), "postgres://h/db");
+    }
+
+    #[test]
+    fn users_are_managed_by_subcommands_of_the_one_binary() {
+        let config = Config::parse_from(["junction", "users", "add", "alice", "--role", "editor"]);
+        assert!(matches!(
+            config.command,
+            Some(Command::Users { action: UsersCommand::Add { ref name, ref role, .. } })
+                if name == "alice" && role == "editor"
+        ));
     }
 
     #[test]

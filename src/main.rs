@@ -1,4 +1,5 @@
-//! The server: configuration from flags and environment, then `startup::serve`.
+//! The server: configuration from flags and environment, then `startup::serve`, or a
+//! command (`junction users ...`) instead.
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -7,5 +8,9 @@ use junction::config::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    junction::startup::serve(Config::parse()).await
+    let config = Config::parse();
+    match config.command.clone() {
+        None => junction::startup::serve(config).await,
+        Some(command) => junction::cli::run(&config, &command).await,
+    }
 }

@@ -34,6 +34,8 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot create the first administrator: {0}")]
+    FirstAdmin(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -95,6 +97,7 @@ impl Application {
             config.reconciler(owner),
         );
         let service = Service::new(store.clone(), reconciler.waker());
+        first_admin(config, &service).await?;
         let state = AppState {
             leptos_options: leptos_options(config, addr),
             service: service.clone(),
@@ -159,6 +162,35 @@ impl Application {
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stopped| *stopped).await;
+}
+
+/// Creates the administrator named by `--admin-user` and `--admin-password` while no
+/// user exists; once one does, the two are ignored.
+async fn first_admin(config: &Config, service: &Service) -> Result<(), StartupError> {
+    let (name, password) = match (&config.admin_user, &config.admin_password) {
+        (None, None) => return Ok(()),
+        (Some(name), Some(password)) => (name, password),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(StartupError::FirstAdmin(
+                "JUNCTION_ADMIN_USER and JUNCTION_ADMIN_PASSWORD go together: set both".into(),
+            ));
+        }
+    };
+    match service.create_first_admin(name, password).await {
+        Ok(Some(admin)) => {
+            tracing::info!(user = %admin.name, "created the first administrator");
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(crate::error::AppError::ValidationFailed { fields }) => Err(StartupError::FirstAdmin(
+            fields
+                .iter()
+                .map(|field| format!("{}: {}", field.path, field.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        Err(err) => Err(StartupError::FirstAdmin(err.to_string())),
+    }
 }
 
 /// This server's lease name: given, or made once and kept in the data directory so

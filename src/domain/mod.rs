@@ -9,6 +9,7 @@ pub mod integration;
 pub mod lifecycle;
 pub mod name;
 pub mod reconcile;
+pub mod user;
 pub mod version;
 
 pub use integration::{

@@ -5,8 +5,10 @@
 
 pub mod input;
 mod integrations;
+mod users;
 
 pub use integrations::{BlueprintRequest, CreateRequest, DraftRequest, ListRequest};
+pub use users::UserRequest;
 
 use crate::domain::access::{self, Operation, Role};
 use crate::domain::{Actor, IntegrationId};
@@ -36,6 +38,12 @@ impl Principal {
     /// Whoever uses the web UI, until there are accounts.
     pub fn web_user() -> Self {
         Self::new("user", Role::Admin)
+    }
+
+    /// Whoever runs the `junction users` commands: they reach the database directly,
+    /// so they may do anything.
+    pub fn operator() -> Self {
+        Self::new("operator", Role::Admin)
     }
 
     /// An API client naming itself, until there are tokens.
@@ -105,6 +113,9 @@ impl From<StoreError> for AppError {
                 format!("an integration named “{name}” already exists"),
             ),
             StoreError::NotFound(what) => AppError::NotFound { what },
+            StoreError::UserTaken(name) => {
+                AppError::field("name", format!("a user named “{name}” already exists"))
+            }
             StoreError::MaskedSecrets(fields) => AppError::ValidationFailed {
                 fields: fields
                     .into_iter()

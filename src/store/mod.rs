@@ -9,6 +9,7 @@ pub mod reconcile;
 pub mod routes;
 mod rows;
 pub mod transitions;
+pub mod users;
 pub mod versions;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -48,6 +49,8 @@ pub enum StoreError {
     NameTaken(String),
     #[error("{0} was not found")]
     NotFound(String),
+    #[error("a user named {0:?} already exists")]
+    UserTaken(String),
     #[error(transparent)]
     InvalidTransition(#[from] crate::domain::lifecycle::InvalidTransition),
     #[error("the integration is at revision {current}, not {expected}")]

@@ -1,0 +1,89 @@
+//! `junction users ...`: commands run on the configured database instead of serving,
+//! adapters over the same application layer as the web UI and the API. Passwords come
+//! from standard input, never from the command line (where `ps` and shell history
+//! would keep them).
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use crate::config::{Command, Config, UsersCommand};
+use crate::error::AppError;
+use crate::reconciler::Waker;
+use crate::service::{Principal, Service, UserRequest};
+use crate::store::Store;
+
+/// Runs a command and says what happened in one line (or one per problem).
+pub async fn run(config: &Config, command: &Command) -> ExitCode {
+    match execute(config, command).await {
+        Ok(done) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("junction: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(config: &Config, command: &Command) -> Result<String, String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|err| format!("cannot create {}: {err}", config.data_dir.display()))?;
+    let store = Store::connect(&config.database_url())
+        .await
+        .map_err(|err| crate::telemetry::error_chain(&err))?;
+    // No reconciler runs here: nothing is woken.
+    let service = Service::new(store.clone(), Waker::default());
+    let operator = Principal::operator();
+    let done = match command {
+        Command::Users { action } => match action {
+            UsersCommand::Add {
+                name,
+                role,
+                display_name,
+            } => {
+                let password = read_password()?;
+                let request = UserRequest {
+                    name,
+                    display_name,
+                    password: &password,
+                    role,
+                };
+                service
+                    .add_user(&operator, &request)
+                    .await
+                    .map(|user| format!("added {} ({})", user.name, user.role))
+            }
+            UsersCommand::SetPassword { name } => {
+                let password = read_password()?;
+                service
+                    .set_password(&operator, name, &password)
+                    .await
+                    .map(|()| format!("set the password of {name}"))
+            }
+        },
+    };
+    store.close().await;
+    done.map_err(|err| describe(&err))
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|err| format!("cannot read the password from standard input: {err}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn describe(err: &AppError) -> String {
+    match err {
+        AppError::ValidationFailed { fields } => fields
+            .iter()
+            .map(|field| format!("{}: {}", field.path, field.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
