@@ -77,6 +77,12 @@ pub struct Config {
     #[arg(long, env = "JUNCTION_NO_RECONCILER")]
     pub no_reconciler: bool,
 
+    /// The address people reach Junction at, e.g. https://junction.example.com. Only
+    /// its host name (and loopback names when listening on loopback) is answered for,
+    /// so that another site's name pointed at this server gets nothing.
+    #[arg(long, env = "JUNCTION_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// The first administrator's name, created at start while no user exists (for
     /// scripts, CI and containers). Goes with --admin-password.
     #[arg(long, env = "JUNCTION_ADMIN_USER")]
@@ -136,6 +142,15 @@ impl Config {
         config.database_url = Some(database_url.into());
         config.command = None;
         config
+    }
+
+    /// The host (and port) of `--public-url`, if one is set.
+    pub fn public_host(&self) -> Option<&str> {
+        let url = self.public_url.as_deref()?.trim();
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        rest.split(['/', '?', '#'])
+            .next()
+            .filter(|host| !host.is_empty())
     }
 
     /// The reconciler's settings.

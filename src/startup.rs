@@ -51,6 +51,7 @@ pub struct AppState {
     /// Where webhook calls are dispatched: the runtime the reconciler deploys to.
     pub runtime: Arc<dyn Runtime>,
     pub webhook_body_limit: BodyLimit,
+    pub boundary: crate::api::boundary::Boundary,
 }
 
 /// The largest webhook body accepted, in bytes.
@@ -103,6 +104,7 @@ impl Application {
             service: service.clone(),
             runtime: runtime.clone() as Arc<dyn Runtime>,
             webhook_body_limit: BodyLimit(config.webhook_body_limit),
+            boundary: boundary(config, addr),
         };
         Ok(Self {
             listener,
@@ -162,6 +164,19 @@ impl Application {
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stopped| *stopped).await;
+}
+
+/// The host names answered for: the public URL's, and loopback names on loopback.
+fn boundary(config: &Config, addr: SocketAddr) -> crate::api::boundary::Boundary {
+    let loopback = addr.ip().is_loopback();
+    if !loopback && config.public_host().is_none() {
+        tracing::warn!(
+            %addr,
+            "listening beyond loopback without --public-url: every host name is answered for; \
+             set --public-url to the address people use"
+        );
+    }
+    crate::api::boundary::Boundary::new(config.public_host(), loopback)
 }
 
 /// Creates the administrator named by `--admin-user` and `--admin-password` while no
@@ -247,6 +262,10 @@ fn router(state: AppState) -> Router {
             _,
         >(context, shell))
         .layer(axum::middleware::from_fn(crate::api::error_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.boundary.clone(),
+            crate::api::boundary::guard,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -3,6 +3,8 @@
 //! (`crate::service`): read the transport's input, call one operation, answer.
 
 #[cfg(feature = "ssr")]
+pub mod boundary;
+#[cfg(feature = "ssr")]
 pub mod hooks;
 pub mod integrations;
 #[cfg(feature = "ssr")]

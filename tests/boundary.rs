@@ -1,0 +1,130 @@
+//! The browser boundary through the real server: another site's pages cannot change
+//! anything (server functions, plain form posts, the JSON API), a foreign host name
+//! gets nothing, Junction's own pages and scripts work as before, webhooks stay open,
+//! and every answer carries the protective headers. On SQLite and PostgreSQL.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::TestApp;
+use reqwest::header::{ACCEPT, HOST, ORIGIN};
+use serde_json::json;
+
+on_both_databases! {
+    another_sites_form_post_to_a_server_function_is_refused_and_creates_nothing: TestApp,
+    another_sites_json_api_post_is_refused_and_our_own_origin_works: TestApp,
+    a_foreign_host_name_gets_nothing: TestApp,
+    webhooks_stay_open_to_other_systems: TestApp,
+    every_answer_keeps_the_page_out_of_other_sites_frames: TestApp,
+}
+
+async fn created_count(app: &TestApp) -> usize {
+    let (_, list) = app.call("list_integrations", &[]).await;
+    list.as_array().unwrap().len()
+}
+
+async fn another_sites_form_post_to_a_server_function_is_refused_and_creates_nothing(app: TestApp) {
+    let post = |origin: String| {
+        app.client
+            .post(app.url("/api/create_integration"))
+            .header(ORIGIN, origin)
+            .header(ACCEPT, "text/html")
+            .form(&[("name", "Planted"), ("description", "")])
+            .send()
+    };
+
+    let refused = post("https://evil.example".into()).await.unwrap();
+
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("may not change anything here")
+    );
+    assert_eq!(created_count(&app).await, 0);
+    let own = post(app.url("")).await.unwrap();
+    assert!(
+        own.status().is_success() || own.status().is_redirection(),
+        "{}",
+        own.status()
+    );
+    assert_eq!(created_count(&app).await, 1);
+}
+
+async fn another_sites_json_api_post_is_refused_and_our_own_origin_works(app: TestApp) {
+    let post = |header: (&'static str, String)| {
+        app.client
+            .post(app.url("/api/v1/integrations"))
+            .header(header.0, header.1)
+            .json(&json!({ "name": "Orders" }))
+            .send()
+    };
+
+    let cross_origin = post(("origin", "https://evil.example".into()))
+        .await
+        .unwrap();
+    let cross_site = post(("sec-fetch-site", "cross-site".into())).await.unwrap();
+    let own = post(("origin", app.url(""))).await.unwrap();
+
+    assert_eq!(cross_origin.status(), 403);
+    assert_eq!(cross_site.status(), 403);
+    assert_eq!(own.status(), 201);
+    assert_eq!(created_count(&app).await, 1);
+}
+
+async fn a_foreign_host_name_gets_nothing(app: TestApp) {
+    let answer = app
+        .client
+        .get(app.url("/api/v1/integrations"))
+        .header(HOST, "evil.example")
+        .send()
+        .await
+        .unwrap();
+    let localhost = app
+        .client
+        .get(app.url("/api/v1/integrations"))
+        .header(HOST, format!("localhost:{}", app.addr.port()))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(answer.status(), 403);
+    assert!(answer.text().await.unwrap().contains("--public-url"));
+    assert_eq!(localhost.status(), 200);
+}
+
+async fn webhooks_stay_open_to_other_systems(app: TestApp) {
+    let answer = app
+        .client
+        .post(app.url("/hooks/orders"))
+        .header(ORIGIN, "https://partner.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        answer.status(),
+        404,
+        "nothing listens there, but the call was let in"
+    );
+}
+
+async fn every_answer_keeps_the_page_out_of_other_sites_frames(app: TestApp) {
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "same-origin");
+}
