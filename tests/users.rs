@@ -11,8 +11,9 @@ use junction::config::Config;
 use junction::domain::access::Role;
 use junction::domain::user::UserName;
 use junction::error::AppError;
-use junction::service::{Principal, UserRequest};
+use junction::service::{Principal, UserChange, UserRequest};
 use junction::startup::Application;
+use serde_json::json;
 
 on_both_databases! {
     the_first_administrator_comes_from_the_configuration_once: TestApp,
@@ -21,6 +22,8 @@ on_both_databases! {
     a_new_password_replaces_the_old_one: TestApp,
     nobody_can_be_called_reconciler_not_even_in_the_database: TestApp,
     the_users_command_adds_a_user_with_the_password_from_standard_input: TestApp,
+    administrators_manage_users_through_the_json_api_and_passwords_never_come_back: TestApp,
+    the_last_enabled_administrator_can_be_neither_demoted_nor_disabled: TestApp,
 }
 
 const PASSWORD: &str = "correct horse battery";
@@ -287,4 +290,90 @@ async fn half_a_first_administrator_stops_the_server_at_start() {
     let err = Application::build(&config).await.err().unwrap();
 
     assert!(err.to_string().contains("go together"), "{err}");
+}
+
+async fn administrators_manage_users_through_the_json_api_and_passwords_never_come_back(
+    app: TestApp,
+) {
+    let body = json!({ "name": "bob", "password": PASSWORD, "role": "viewer" });
+
+    let (added, _, user) = app.api("POST", "/api/v1/users", Some(body.clone())).await;
+    let (again, _, error) = app.api("POST", "/api/v1/users", Some(body)).await;
+    let (changed, _, promoted) = app
+        .api(
+            "PATCH",
+            "/api/v1/users/bob",
+            Some(json!({ "role": "editor", "disabled": true })),
+        )
+        .await;
+    let (missing, _, _) = app
+        .api(
+            "PATCH",
+            "/api/v1/users/nobody",
+            Some(json!({ "role": "editor" })),
+        )
+        .await;
+    let (listed, _, users) = app.api("GET", "/api/v1/users", None).await;
+
+    assert_eq!(
+        (added, user["name"].clone(), user["role"].clone()),
+        (201, json!("bob"), json!("viewer"))
+    );
+    assert_eq!(
+        (again, error["error"]["code"].clone()),
+        (422, json!("validation_failed"))
+    );
+    assert_eq!(
+        (
+            changed,
+            promoted["role"].clone(),
+            promoted["disabled"].clone()
+        ),
+        (200, json!("editor"), json!(true))
+    );
+    assert_eq!(missing, 404);
+    assert_eq!(listed, 200);
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    let everything = format!("{user}{promoted}{users}");
+    assert!(
+        !everything.contains(PASSWORD) && !everything.contains("argon2"),
+        "{everything}"
+    );
+}
+
+async fn the_last_enabled_administrator_can_be_neither_demoted_nor_disabled(app: TestApp) {
+    app.service
+        .add_user(&admin(), &request("ada", "admin"))
+        .await
+        .unwrap();
+    let demote = UserChange {
+        role: Some("editor"),
+        ..UserChange::default()
+    };
+    let disable = UserChange {
+        disabled: Some(true),
+        ..UserChange::default()
+    };
+
+    let refused = app.service.change_user(&admin(), "ada", &demote).await;
+    let also_refused = app.service.change_user(&admin(), "ada", &disable).await;
+    app.service
+        .add_user(&admin(), &request("grace", "admin"))
+        .await
+        .unwrap();
+    let allowed = app
+        .service
+        .change_user(&admin(), "ada", &demote)
+        .await
+        .unwrap();
+
+    assert!(
+        refused
+            .unwrap_err()
+            .message_for("role")
+            .unwrap()
+            .contains("last enabled administrator")
+    );
+    assert!(also_refused.is_err());
+    assert_eq!(allowed.role, Role::Editor);
 }

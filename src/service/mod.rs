@@ -8,7 +8,7 @@ mod integrations;
 mod users;
 
 pub use integrations::{BlueprintRequest, CreateRequest, DraftRequest, ListRequest};
-pub use users::UserRequest;
+pub use users::{UserChange, UserRequest};
 
 use crate::domain::access::{self, Operation, Role};
 use crate::domain::{Actor, IntegrationId};

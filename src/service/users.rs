@@ -22,7 +22,87 @@ pub struct UserRequest<'a> {
     pub role: &'a str,
 }
 
+/// A change to a user; fields left out stay as they are.
+#[derive(Debug, Default)]
+pub struct UserChange<'a> {
+    pub role: Option<&'a str>,
+    pub disabled: Option<bool>,
+    pub password: Option<&'a str>,
+}
+
 impl Service {
+    /// Changes a user's role, disabled flag or password (administrators only). The
+    /// last enabled administrator can be neither demoted nor disabled: nobody could
+    /// manage users after that.
+    pub async fn change_user(
+        &self,
+        who: &Principal,
+        name: &str,
+        change: &UserChange<'_>,
+    ) -> Result<User, AppError> {
+        who.may(Operation::ManageUsers)?;
+        let name = UserName::parse(name).map_err(|_| AppError::NotFound {
+            what: format!("user {name:?}"),
+        })?;
+        let current = self
+            .store
+            .user(&name)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: format!("user {name}"),
+            })?
+            .user;
+        let role = match change.role {
+            None => None,
+            Some(role) => Some(Role::parse(role.trim()).ok_or_else(|| {
+                AppError::field(
+                    "role",
+                    format!("unknown role {role:?} (expected viewer, editor or admin)"),
+                )
+            })?),
+        };
+        let password = change
+            .password
+            .map(Password::parse)
+            .transpose()
+            .map_err(|err| AppError::field("password", err))?;
+        let loses_admin = current.role == Role::Admin
+            && !current.disabled
+            && (role.is_some_and(|role| role != Role::Admin) || change.disabled == Some(true));
+        if loses_admin {
+            let admins = self
+                .store
+                .users()
+                .await?
+                .into_iter()
+                .filter(|user| user.role == Role::Admin && !user.disabled)
+                .count();
+            if admins <= 1 {
+                return Err(AppError::field(
+                    "role",
+                    format!("{name} is the last enabled administrator: make another one first"),
+                ));
+            }
+        }
+        if let Some(role) = role {
+            self.store.set_role(&name, role).await?;
+        }
+        if let Some(disabled) = change.disabled {
+            self.store.set_disabled(&name, disabled).await?;
+        }
+        if let Some(password) = password {
+            let hash = hash(password).await?;
+            self.store.set_password_hash(&name, &hash).await?;
+        }
+        self.store
+            .user(&name)
+            .await?
+            .map(|stored| stored.user)
+            .ok_or_else(|| AppError::NotFound {
+                what: format!("user {name}"),
+            })
+    }
+
     /// Adds the first administrator, only while no user exists. Answers `None` when
     /// one already does (nothing is changed).
     pub async fn create_first_admin(

@@ -5,6 +5,7 @@
 mod events;
 mod integrations;
 mod model;
+mod users;
 
 use axum::Json;
 use axum::Router;
@@ -56,6 +57,8 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations/{id}/transitions", get(i::transitions))
         .route("/integrations/{id}/activity", get(i::activity))
         .route("/events", get(events::stream))
+        .route("/users", get(users::list).post(users::add))
+        .route("/users/{name}", axum::routing::patch(users::change))
         // Unknown paths and methods under /api/v1 answer in the API's shape, not HTML.
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -85,14 +88,16 @@ async fn method_not_allowed() -> ApiError {
         integrations::versions, integrations::version, integrations::activate,
         integrations::restore, integrations::blueprint, integrations::diff,
         integrations::transitions, integrations::activity, events::stream,
+        users::list, users::add, users::change,
     ),
     components(schemas(
         IntegrationJson, ReconcileJson, VersionJson, VersionRefJson, TransitionJson, ActivityJson,
         DiffJson, CreateBody, DraftBody, PublishBody, BlueprintBody, ErrorBody, ErrorJson,
         FieldErrorJson, PageJson<IntegrationJson>, PageJson<VersionJson>,
-        PageJson<TransitionJson>, PageJson<ActivityJson>,
+        PageJson<TransitionJson>, PageJson<ActivityJson>, UserJson, UserBody, UserPatchBody,
     )),
-    tags((name = "integrations", description = "Integrations and their lifecycle"))
+    tags((name = "integrations", description = "Integrations and their lifecycle"),
+         (name = "users", description = "Users and their roles (administrators only)"))
 )]
 pub struct ApiDoc;
 

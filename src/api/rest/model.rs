@@ -267,6 +267,54 @@ pub struct BlueprintBody {
     pub description: Option<String>,
 }
 
+/// A user, as administrators see them (never a password or its hash).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserJson {
+    pub name: String,
+    pub display_name: String,
+    pub role: crate::domain::access::Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<crate::domain::user::User> for UserJson {
+    fn from(user: crate::domain::user::User) -> Self {
+        Self {
+            name: user.name.to_string(),
+            display_name: user.display_name,
+            role: user.role,
+            disabled: user.disabled,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// A user to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    /// 1 to 64 characters from a-z, 0-9, `.`, `_` and `-`; not `reconciler`.
+    pub name: String,
+    /// 10 to 1,024 characters.
+    pub password: String,
+    /// `viewer`, `editor` or `admin`.
+    pub role: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// A change to a user; fields left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatchBody {
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
 /// Every error has this shape.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
