@@ -52,15 +52,11 @@ impl Service {
                 what: format!("user {name}"),
             })?
             .user;
-        let role = match change.role {
-            None => None,
-            Some(role) => Some(Role::parse(role.trim()).ok_or_else(|| {
-                AppError::field(
-                    "role",
-                    format!("unknown role {role:?} (expected viewer, editor or admin)"),
-                )
-            })?),
-        };
+        let role = change
+            .role
+            .map(role_field)
+            .transpose()
+            .map_err(|err| AppError::field("role", err))?;
         let password = change
             .password
             .map(Password::parse)
@@ -230,6 +226,12 @@ impl Service {
         }
         Ok(self.store.user(&name).await?.map(|stored| stored.user))
     }
+}
+
+/// A role as typed into a field.
+fn role_field(text: &str) -> Result<Role, String> {
+    Role::parse(text.trim())
+        .ok_or_else(|| format!("unknown role {text:?} (expected viewer, editor or admin)"))
 }
 
 /// An argon2id hash of a password, made on a blocking thread.
