@@ -51,6 +51,11 @@ pub enum Decision {
     TakeDown { state: State, record: bool },
 }
 
+/// Why a version that stopped by itself failed, as the log and the page say it.
+pub fn stopped_running(reason: &str) -> String {
+    format!("stopped running: {reason}")
+}
+
 /// Decides the next step for one integration.
 pub fn decide(observed: &Observed) -> Decision {
     let take_down = |state: State| Decision::TakeDown {
@@ -72,7 +77,7 @@ pub fn decide(observed: &Observed) -> Decision {
                     Health::Running if recorded => Decision::Idle,
                     Health::Running => Decision::RecordRunning(wanted),
                     Health::Progressing(_) => Decision::Wait,
-                    Health::Died(reason) => Decision::Failed(format!("stopped running: {reason}")),
+                    Health::Died(reason) => Decision::Failed(stopped_running(reason)),
                 },
                 Some(_) | None => Decision::BringUp(wanted),
             }

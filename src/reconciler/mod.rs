@@ -310,7 +310,7 @@ impl Reconciler {
                             id,
                             None,
                             None,
-                            &format!("stopped running: {reason}"),
+                            &decision::stopped_running(&reason),
                         );
                         self.store.record_many(&[record]).await?;
                         Ok(Some(outcome))

@@ -107,7 +107,7 @@ pub fn new_integration(
 }
 
 /// A definition's problems, located within the request (`definition.steps[2].url`).
-fn under_definition(errors: Vec<FieldError>) -> impl Iterator<Item = FieldError> {
+pub(super) fn under_definition(errors: Vec<FieldError>) -> impl Iterator<Item = FieldError> {
     errors.into_iter().map(|error| FieldError {
         path: if error.path.is_empty() || error.path == "definition" {
             "definition".to_owned()

@@ -117,13 +117,7 @@ impl From<StoreError> for AppError {
                 AppError::field("name", format!("a user named “{name}” already exists"))
             }
             StoreError::MaskedSecrets(fields) => AppError::ValidationFailed {
-                fields: fields
-                    .into_iter()
-                    .map(|field| crate::error::FieldError {
-                        path: format!("definition.{}", field.path),
-                        message: field.message,
-                    })
-                    .collect(),
+                fields: input::under_definition(fields).collect(),
             },
             StoreError::InvalidTransition(refusal) => refusal.into(),
             StoreError::RevisionMismatch { expected, current } => AppError::RevisionMismatch {
