@@ -1,14 +1,11 @@
 import { defineConfig, devices } from "@playwright/test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
+import { admin, dataDir, emptyDataDir, firstRunPort, port, signedIn } from "./tests/settings";
 
 // The server under test: the release binary that .ci/test built, on its own port with a
 // fresh SQLite database in a new temporary data directory, so every run starts empty.
-const port = Number(process.env.JUNCTION_E2E_PORT ?? 3199);
 const binary = process.env.JUNCTION_BIN ?? resolve(__dirname, "../target/release/junction");
 const siteRoot = process.env.LEPTOS_SITE_ROOT ?? resolve(__dirname, "../target/site");
-const dataDir = mkdtempSync(join(tmpdir(), "junction-e2e-"));
 
 // The system Chromium: Playwright's own browser download is not possible here.
 const launchOptions = {
@@ -38,31 +35,57 @@ export default defineConfig({
     trace: "retain-on-failure",
   },
   projects: [
+    // Signs in once through the sign-in page, as a person; the others start from there.
+    {
+      name: "sign in",
+      testMatch: /\.setup\.ts$/,
+      use: { ...devices["Desktop Chrome"], launchOptions },
+    },
     {
       name: "chromium",
-      testIgnore: /\.nojs\.spec\.ts$/,
+      testIgnore: /\.(nojs\.spec|setup)\.ts$/,
+      dependencies: ["sign in"],
       use: {
         ...devices["Desktop Chrome"],
         launchOptions,
+        storageState: signedIn,
       },
     },
     {
       name: "chromium without JavaScript",
       testMatch: /\.nojs\.spec\.ts$/,
+      dependencies: ["sign in"],
       use: {
         ...devices["Desktop Chrome"],
         javaScriptEnabled: false,
         launchOptions,
+        storageState: signedIn,
       },
     },
   ],
-  webServer: {
-    command: `"${binary}" --addr 127.0.0.1:${port} --data-dir "${dataDir}" --log warn`,
-    env: { LEPTOS_SITE_ROOT: siteRoot, DATABASE_URL: "" },
-    url: `http://127.0.0.1:${port}/`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+  webServer: [
+    {
+      command: `"${binary}" --addr 127.0.0.1:${port} --data-dir "${dataDir}" --log warn`,
+      env: {
+        LEPTOS_SITE_ROOT: siteRoot,
+        DATABASE_URL: "",
+        JUNCTION_ADMIN_USER: admin.name,
+        JUNCTION_ADMIN_PASSWORD: admin.password,
+      },
+      url: `http://127.0.0.1:${port}/sign-in`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+    {
+      command: `"${binary}" --addr 127.0.0.1:${firstRunPort} --data-dir "${emptyDataDir}" --log warn`,
+      env: { LEPTOS_SITE_ROOT: siteRoot, DATABASE_URL: "" },
+      url: `http://127.0.0.1:${firstRunPort}/first-run`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  ],
 });

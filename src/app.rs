@@ -5,7 +5,10 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
+use crate::api::account::{Me, whoami};
+use crate::domain::access::Role;
 use crate::ui::live::provide_live;
+use crate::ui::pages::account::{FirstRunPage, SignInPage, UserMenu};
 use crate::ui::pages::detail::IntegrationPage;
 use crate::ui::pages::integrations::IntegrationsPage;
 use crate::ui::pages::not_found::NotFound;
@@ -41,6 +44,9 @@ pub fn App() -> impl IntoView {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
+    // Who is signed in, for the header: read once per page load (signing in or out
+    // loads the next page in full).
+    let me = Resource::new(|| (), |_| whoami());
     view! {
         <Stylesheet id="leptos" href="/pkg/junction.css" />
         <Title formatter=|page: String| {
@@ -52,17 +58,22 @@ pub fn App() -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true">"⟡"</span>
                     "Junction"
                 </A>
-                <nav aria-label="Main">
-                    <A href="/">"Integrations"</A>
-                    <A href="/integrations/new">"New integration"</A>
-                    <a href="/api/openapi.json">"API"</a>
-                </nav>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        me.await.ok().flatten().map(|me| view! { <TopNav me /> })
+                    })}
+                </Suspense>
             </header>
             <main id="main">
                 <Routes fallback=NotFound>
                     // Complete HTML on first load, so that pages (and their forms) work
                     // without JavaScript: streamed parts would need a script to appear.
                     <Route path=path!("/") view=IntegrationsPage ssr=SsrMode::Async />
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
+                    <Route path=path!("/first-run") view=FirstRunPage ssr=SsrMode::Async />
+                    <Route path=path!("/tokens") view={Lazy::<TokensRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/integrations/new") view={Lazy::<NewRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/integrations/:id") view=IntegrationPage ssr=SsrMode::Async />
                     <Route path=path!("/integrations/:id/edit") view={Lazy::<EditRoute>::new()} ssr=SsrMode::Async />
@@ -70,6 +81,22 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The main navigation, with what the signed-in user's role may reach, and the user.
+#[component]
+fn TopNav(me: Me) -> impl IntoView {
+    let role = me.role;
+    view! {
+        <nav aria-label="Main">
+            <A href="/">"Integrations"</A>
+            {(role >= Role::Editor).then(|| view! { <A href="/integrations/new">"New integration"</A> })}
+            {(role >= Role::Admin).then(|| view! { <A href="/users">"Users"</A> <A href="/audit">"Audit"</A> })}
+            <A href="/tokens">"Tokens"</A>
+            <a href="/api/openapi.json">"API"</a>
+        </nav>
+        <UserMenu me />
     }
 }
 
@@ -100,3 +127,6 @@ macro_rules! lazy_page {
 lazy_page!(NewRoute, crate::ui::pages::editor::NewPage);
 lazy_page!(EditRoute, crate::ui::pages::editor::EditPage);
 lazy_page!(HistoryRoute, crate::ui::pages::history::HistoryPage);
+lazy_page!(TokensRoute, crate::ui::pages::tokens::TokensPage);
+lazy_page!(UsersRoute, crate::ui::pages::users::UsersPage);
+lazy_page!(AuditRoute, crate::ui::pages::audit::AuditPage);

@@ -33,7 +33,7 @@ async fn execute(config: &Config, command: &Command) -> Result<String, String> {
         .await
         .map_err(|err| crate::telemetry::error_chain(&err))?;
     // No reconciler runs here: nothing is woken.
-    let service = Service::new(store.clone(), Waker::default());
+    let service = Service::new(store.clone(), Waker::default(), config.session_policy());
     let operator = Principal::operator();
     let done = match command {
         Command::Users { action } => match action {

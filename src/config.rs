@@ -92,6 +92,14 @@ pub struct Config {
     #[arg(long, env = "JUNCTION_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
+    /// A browser session ends after this many minutes without a request.
+    #[arg(long, env = "JUNCTION_SESSION_IDLE_MINUTES", default_value_t = 480)]
+    pub session_idle_minutes: u64,
+
+    /// A browser session ends this many hours after signing in, however busy.
+    #[arg(long, env = "JUNCTION_SESSION_MAX_HOURS", default_value_t = 168)]
+    pub session_max_hours: u64,
+
     /// A command instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -120,7 +128,7 @@ pub enum UsersCommand {
         display_name: String,
     },
     /// Sets a user's password, read from standard input (one line). Their sessions
-    /// and tokens end.
+    /// end.
     SetPassword { name: String },
 }
 
@@ -151,6 +159,22 @@ impl Config {
         rest.split(['/', '?', '#'])
             .next()
             .filter(|host| !host.is_empty())
+    }
+
+    /// Whether the public URL is https (the session cookie is then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
+    }
+
+    /// How long browser sessions last.
+    pub fn session_policy(&self) -> crate::service::SessionPolicy {
+        use std::time::Duration;
+        crate::service::SessionPolicy {
+            idle: Duration::from_secs(self.session_idle_minutes.max(1) * 60),
+            max_age: Duration::from_secs(self.session_max_hours.max(1) * 3600),
+        }
     }
 
     /// The reconciler's settings.

@@ -36,6 +36,13 @@ pub enum AppError {
     /// argument). HTTP 400.
     #[error("the request could not be read: {message}")]
     MalformedRequest { message: String },
+    /// Nobody is signed in (or the credentials are not valid): sign in, or send a
+    /// token. HTTP 401.
+    #[error("{message}")]
+    Unauthenticated { message: String },
+    /// Too many failed sign-ins from this address or for this name. HTTP 429.
+    #[error("too many failed sign-ins: try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// The caller's role does not allow the operation; nothing changed. HTTP 403.
     #[error("{message}")]
     Forbidden { message: String },
@@ -102,6 +109,8 @@ impl AppError {
                 .find(|f| f.path == path)
                 .map(|f| f.message.clone()),
             Self::MalformedRequest { .. }
+            | Self::Unauthenticated { .. }
+            | Self::TooManyAttempts { .. }
             | Self::Forbidden { .. }
             | Self::NotFound { .. }
             | Self::InvalidTransition { .. }
@@ -118,6 +127,8 @@ impl AppError {
         match self {
             Self::ValidationFailed { .. } => 422,
             Self::MalformedRequest { .. } => 400,
+            Self::Unauthenticated { .. } => 401,
+            Self::TooManyAttempts { .. } => 429,
             Self::Forbidden { .. } => 403,
             Self::NotFound { .. } => 404,
             Self::InvalidTransition { .. } => 409,
@@ -134,6 +145,8 @@ impl AppError {
         match self {
             Self::ValidationFailed { .. } => "validation_failed",
             Self::MalformedRequest { .. } => "malformed_request",
+            Self::Unauthenticated { .. } => "unauthenticated",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::Forbidden { .. } => "forbidden",
             Self::NotFound { .. } => "not_found",
             Self::InvalidTransition { .. } => "invalid_transition",
@@ -164,6 +177,7 @@ struct WireError {
     expected_revision: Option<i64>,
     current_revision: Option<i64>,
     limit: Option<usize>,
+    retry_after_secs: Option<u64>,
     request_id: Option<String>,
 }
 
@@ -185,6 +199,12 @@ impl TryFrom<WireError> for AppError {
             },
             "malformed_request" => Self::MalformedRequest {
                 message: take!(message),
+            },
+            "unauthenticated" => Self::Unauthenticated {
+                message: take!(message),
+            },
+            "too_many_attempts" => Self::TooManyAttempts {
+                retry_after_secs: take!(retry_after_secs),
             },
             "forbidden" => Self::Forbidden {
                 message: take!(message),
@@ -303,6 +323,12 @@ mod tests {
             AppError::field("name", "a name is required"),
             AppError::MalformedRequest {
                 message: "no id".into(),
+            },
+            AppError::Unauthenticated {
+                message: "sign in first".into(),
+            },
+            AppError::TooManyAttempts {
+                retry_after_secs: 30,
             },
             AppError::Forbidden {
                 message: "the viewer role may not publish".into(),

@@ -97,7 +97,7 @@ impl Application {
             runtime.clone() as Arc<dyn Runtime>,
             config.reconciler(owner),
         );
-        let service = Service::new(store.clone(), reconciler.waker());
+        let service = Service::new(store.clone(), reconciler.waker(), config.session_policy());
         first_admin(config, &service).await?;
         let state = AppState {
             leptos_options: leptos_options(config, addr),
@@ -106,10 +106,15 @@ impl Application {
             webhook_body_limit: BodyLimit(config.webhook_body_limit),
             boundary: boundary(config, addr),
         };
+        let sessions = crate::api::auth::session_layer(
+            &store,
+            config.session_policy().idle,
+            config.is_https(),
+        );
         Ok(Self {
             listener,
             addr,
-            router: router(state),
+            router: router(state, sessions),
             store,
             service,
             runtime,
@@ -151,7 +156,11 @@ impl Application {
             let stopped = stopped.clone();
             tokio::spawn(reconciler.run(wait_for(stopped)))
         });
-        let served = axum::serve(self.listener, self.router)
+        // The peer's address goes into the audit and the sign-in rate limit.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(wait_for(stopped))
             .await;
         if let Some(reconciler) = reconciler {
@@ -191,7 +200,10 @@ async fn first_admin(config: &Config, service: &Service) -> Result<(), StartupEr
             ));
         }
     };
-    match service.create_first_admin(name, password).await {
+    match service
+        .create_first_admin(name, "", password, "start-up")
+        .await
+    {
         Ok(Some(admin)) => {
             tracing::info!(user = %admin.name, "created the first administrator");
             Ok(())
@@ -243,7 +255,10 @@ fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
-fn router(state: AppState) -> Router {
+fn router(
+    state: AppState,
+    sessions: tower_sessions::SessionManagerLayer<crate::store::sessions::Sessions>,
+) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let service = state.service.clone();
@@ -262,6 +277,11 @@ fn router(state: AppState) -> Router {
             _,
         >(context, shell))
         .layer(axum::middleware::from_fn(crate::api::error_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.service.clone(),
+            crate::api::auth::identify,
+        ))
+        .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
             state.boundary.clone(),
             crate::api::boundary::guard,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, TestDatabase};
+use common::{Backend, EmptyApp, TestApp, TestDatabase};
 use junction::config::Config;
 use junction::domain::access::Role;
 use junction::domain::user::UserName;
@@ -16,14 +16,14 @@ use junction::startup::Application;
 use serde_json::json;
 
 on_both_databases! {
-    the_first_administrator_comes_from_the_configuration_once: TestApp,
+    the_first_administrator_comes_from_the_configuration_once: EmptyApp,
     an_administrator_adds_users_and_an_editor_may_not: TestApp,
     a_password_signs_in_only_as_its_own_enabled_user: TestApp,
     a_new_password_replaces_the_old_one: TestApp,
     nobody_can_be_called_reconciler_not_even_in_the_database: TestApp,
     the_users_command_adds_a_user_with_the_password_from_standard_input: TestApp,
     administrators_manage_users_through_the_json_api_and_passwords_never_come_back: TestApp,
-    the_last_enabled_administrator_can_be_neither_demoted_nor_disabled: TestApp,
+    the_last_enabled_administrator_can_be_neither_demoted_nor_disabled: EmptyApp,
 }
 
 const PASSWORD: &str = "correct horse battery";
@@ -46,7 +46,7 @@ fn with_first_admin(config: &mut Config) {
     config.admin_password = Some(PASSWORD.into());
 }
 
-async fn the_first_administrator_comes_from_the_configuration_once(app: TestApp) {
+async fn the_first_administrator_comes_from_the_configuration_once(EmptyApp(app): EmptyApp) {
     assert!(!app.store.has_users().await.unwrap());
     let (database, data_dir) = app.shut_down().await;
 
@@ -119,7 +119,11 @@ async fn an_administrator_adds_users_and_an_editor_may_not(app: TestApp) {
     for field in ["name", "password", "role"] {
         assert!(wrong.message_for(field).is_some(), "{field}: {wrong}");
     }
-    assert_eq!(app.service.users(&admin()).await.unwrap().len(), 1);
+    assert_eq!(
+        app.service.users(&admin()).await.unwrap().len(),
+        2,
+        "the administrator the test server starts with, and bob"
+    );
 }
 
 async fn a_password_signs_in_only_as_its_own_enabled_user(app: TestApp) {
@@ -333,7 +337,7 @@ async fn administrators_manage_users_through_the_json_api_and_passwords_never_co
     );
     assert_eq!(missing, 404);
     assert_eq!(listed, 200);
-    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users.as_array().unwrap().len(), 2, "admin and bob");
     let everything = format!("{user}{promoted}{users}");
     assert!(
         !everything.contains(PASSWORD) && !everything.contains("argon2"),
@@ -341,7 +345,9 @@ async fn administrators_manage_users_through_the_json_api_and_passwords_never_co
     );
 }
 
-async fn the_last_enabled_administrator_can_be_neither_demoted_nor_disabled(app: TestApp) {
+async fn the_last_enabled_administrator_can_be_neither_demoted_nor_disabled(
+    EmptyApp(app): EmptyApp,
+) {
     app.service
         .add_user(&admin(), &request("ada", "admin"))
         .await

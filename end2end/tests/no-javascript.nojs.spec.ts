@@ -1,4 +1,5 @@
 import { expect, test } from "@playwright/test";
+import { admin } from "./settings";
 import { uniqueName } from "./support";
 
 // This file runs in the project with JavaScript disabled: plain HTML forms and links.
@@ -56,4 +57,28 @@ test("a person publishes and stops an integration with plain forms", async ({ pa
     await page.reload();
     await expect(state).toHaveText("Inactive", { timeout: 500 });
   }).toPass();
+});
+
+test.describe("signed out", () => {
+  test.use({ storageState: { cookies: [], origins: [] } });
+
+  test("a person signs in and publishes with plain forms", async ({ page }, info) => {
+    const name = uniqueName("Signed", info);
+    await page.goto("/");
+    await expect(page).toHaveURL(/\/sign-in\?next=/);
+    await page.getByLabel("User name").fill(admin.name);
+    await page.getByLabel("Password").fill(admin.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page).toHaveURL(/\/$/);
+
+    await page.getByLabel("Name", { exact: true }).fill(name);
+    await page.getByRole("button", { name: "Create integration" }).click();
+    await page.getByRole("link", { name }).click();
+    await page.getByRole("button", { name: "Publish", exact: true }).click();
+    const state = page.getByTestId("current-state");
+    await expect(async () => {
+      await page.reload();
+      await expect(state).toHaveText("Active", { timeout: 500 });
+    }).toPass();
+  });
 });

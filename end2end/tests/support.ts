@@ -76,3 +76,12 @@ export function integrationId(page: Page): string {
   if (!match) throw new Error(`no integration id in ${page.url()}`);
   return match[1];
 }
+
+/** Signs in on the sign-in page (where the browser is, or is sent to), as a person. */
+export async function signIn(page: Page, name: string, password: string): Promise<void> {
+  if (!/\/sign-in/.test(page.url())) await page.goto("/sign-in");
+  await page.getByLabel("User name").fill(name);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).not.toHaveURL(/\/sign-in/);
+}

@@ -2,6 +2,9 @@
 //! webhooks. Each is an adapter of a few lines over the application layer
 //! (`crate::service`): read the transport's input, call one operation, answer.
 
+pub mod account;
+#[cfg(feature = "ssr")]
+pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod boundary;
 #[cfg(feature = "ssr")]
@@ -15,14 +18,31 @@ mod server {
     use crate::error::AppError;
     use crate::service::{Principal, Service};
 
-    /// The application layer and who is acting, as every server function needs them.
+    /// The application layer and who is acting, as every server function needs them:
+    /// nobody signed in gets 401.
     pub fn service() -> Result<(Service, Principal), AppError> {
-        let service = leptos::prelude::use_context::<Service>().ok_or_else(|| {
-            crate::service::internal(&std::io::Error::other(
-                "the application layer is not in the request context",
-            ))
-        })?;
-        Ok((service, Principal::web_user()))
+        let (service, caller) = service_and_caller()?;
+        Ok((service, caller.principal()?))
+    }
+
+    /// The application layer and whoever calls, signed in or not (signing in).
+    pub fn service_and_caller() -> Result<(Service, super::auth::Caller), AppError> {
+        use leptos::prelude::use_context;
+        let missing = |what: &str| {
+            crate::service::internal(&std::io::Error::other(format!(
+                "{what} is not in the request context"
+            )))
+        };
+        let service = use_context::<Service>().ok_or_else(|| missing("the application layer"))?;
+        let caller = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<super::auth::Caller>().cloned())
+            .ok_or_else(|| missing("the caller"))?;
+        Ok((service, caller))
+    }
+
+    /// Percent-encodes a value for a URL's query.
+    pub fn form_encode(text: &str) -> String {
+        form::encode(text)
     }
 
     /// Gives each server function's error its own HTTP status (422, 404, ...): the

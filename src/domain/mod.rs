@@ -3,12 +3,14 @@
 
 pub mod access;
 pub mod activity;
+pub mod audit;
 pub mod definition;
 pub mod diff;
 pub mod integration;
 pub mod lifecycle;
 pub mod name;
 pub mod reconcile;
+pub mod token;
 pub mod user;
 pub mod version;
 

@@ -3,10 +3,12 @@
 //! the JSON API and the command line are adapters over it, so a rule (and, next,
 //! authorization) is written once.
 
+mod auth;
 pub mod input;
 mod integrations;
 mod users;
 
+pub use auth::{SessionCheck, SessionClaim, SessionPolicy, SignInLimiter, TOKEN_PREFIX};
 pub use integrations::{BlueprintRequest, CreateRequest, DraftRequest, ListRequest};
 pub use users::{UserChange, UserRequest};
 
@@ -17,13 +19,15 @@ use crate::reconciler::Waker;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{current_request_id, error_chain};
 
-/// Who performs an operation, and with which role. Until sign-in exists, people
-/// using the web UI act as "user" and API clients name themselves, all with the
-/// administrator's role (what anyone reaching the port could always do).
+/// Who performs an operation: a signed-in user (through a session or one of their
+/// tokens), with their role, and the address the request came from (for the audit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     actor: Actor,
+    user: String,
+    display_name: String,
     role: Role,
+    address: String,
 }
 
 impl Principal {
@@ -31,13 +35,27 @@ impl Principal {
     pub fn new(name: &str, role: Role) -> Self {
         Self {
             actor: Actor::user(name),
+            user: name.to_owned(),
+            display_name: name.to_owned(),
             role,
+            address: String::new(),
         }
     }
 
-    /// Whoever uses the web UI, until there are accounts.
-    pub fn web_user() -> Self {
-        Self::new("user", Role::Admin)
+    /// A signed-in user; through a token, the history names the token too.
+    pub fn signed_in(user: &crate::domain::user::User, token: Option<&str>) -> Self {
+        let name = user.name.as_str();
+        let actor = match token {
+            Some(token) => Actor::user(&format!("{name} (token {token})")),
+            None => Actor::user(name),
+        };
+        Self {
+            actor,
+            user: name.to_owned(),
+            display_name: user.display_name.clone(),
+            role: user.role,
+            address: String::new(),
+        }
     }
 
     /// Whoever runs the `junction users` commands: they reach the database directly,
@@ -46,9 +64,10 @@ impl Principal {
         Self::new("operator", Role::Admin)
     }
 
-    /// An API client naming itself, until there are tokens.
-    pub fn api_client(name: &str) -> Self {
-        Self::new(name, Role::Admin)
+    /// The same principal, seen coming from `address`.
+    pub fn from_address(mut self, address: impl Into<String>) -> Self {
+        self.address = address.into();
+        self
     }
 
     /// The name written into versions and the transition log.
@@ -56,8 +75,22 @@ impl Principal {
         &self.actor
     }
 
+    /// The user's name (without the token's).
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// Where the request came from, as the audit records it.
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     /// Whether the role allows `operation`; a refusal names both and changes nothing.
@@ -77,11 +110,21 @@ impl Principal {
 pub struct Service {
     store: Store,
     waker: Waker,
+    sign_ins: std::sync::Arc<auth::SignInLimiter>,
+    /// Set once a user exists: users are never deleted, so it never goes back.
+    has_users: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sessions: auth::SessionPolicy,
 }
 
 impl Service {
-    pub fn new(store: Store, waker: Waker) -> Self {
-        Self { store, waker }
+    pub fn new(store: Store, waker: Waker, sessions: auth::SessionPolicy) -> Self {
+        Self {
+            store,
+            waker,
+            sign_ins: Default::default(),
+            has_users: Default::default(),
+            sessions,
+        }
     }
 
     /// The changes of integrations as they happen (ids), for live pages and the API's
@@ -115,6 +158,9 @@ impl From<StoreError> for AppError {
             StoreError::NotFound(what) => AppError::NotFound { what },
             StoreError::UserTaken(name) => {
                 AppError::field("name", format!("a user named “{name}” already exists"))
+            }
+            StoreError::TokenNameTaken(name) => {
+                AppError::field("name", format!("you already have a token named “{name}”"))
             }
             StoreError::MaskedSecrets(fields) => AppError::ValidationFailed {
                 fields: input::under_definition(fields).collect(),

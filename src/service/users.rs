@@ -9,6 +9,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use super::{Principal, Service, internal};
 use crate::domain::access::{Operation, Role};
+use crate::domain::audit::AuditEvent;
 use crate::domain::user::{Password, User, UserName, display_name};
 use crate::error::{AppError, FieldError};
 use crate::store::users::NewUser;
@@ -80,15 +81,30 @@ impl Service {
                 ));
             }
         }
-        if let Some(role) = role {
+        let (actor, address, subject) = (who.user(), who.address(), name.as_str());
+        if let Some(role) = role.filter(|role| *role != current.role) {
             self.store.set_role(&name, role).await?;
+            let detail = format!("{} → {role}", current.role);
+            self.audit_event(actor, AuditEvent::RoleChanged, subject, address, &detail)
+                .await?;
         }
-        if let Some(disabled) = change.disabled {
+        if let Some(disabled) = change
+            .disabled
+            .filter(|disabled| *disabled != current.disabled)
+        {
             self.store.set_disabled(&name, disabled).await?;
+            if disabled {
+                // Its sessions end here; its tokens stop working with the flag.
+                self.store.end_sessions_of(&name).await?;
+            }
+            let event = match disabled {
+                true => AuditEvent::UserDisabled,
+                false => AuditEvent::UserEnabled,
+            };
+            self.audit_event(actor, event, subject, address, "").await?;
         }
         if let Some(password) = password {
-            let hash = hash(password).await?;
-            self.store.set_password_hash(&name, &hash).await?;
+            self.replace_password(who, &name, password).await?;
         }
         self.store
             .user(&name)
@@ -104,15 +120,24 @@ impl Service {
     pub async fn create_first_admin(
         &self,
         name: &str,
+        display_name: &str,
         password: &str,
+        address: &str,
     ) -> Result<Option<User>, AppError> {
         let request = UserRequest {
             name,
-            display_name: "",
+            display_name,
             password,
             role: Role::Admin.as_str(),
         };
-        self.insert_user(&request, true).await
+        let Some(user) = self.insert_user(&request, true).await? else {
+            return Ok(None);
+        };
+        let subject = user.name.as_str();
+        let detail = "the first administrator";
+        self.audit_event(subject, AuditEvent::UserCreated, subject, address, detail)
+            .await?;
+        Ok(Some(user))
     }
 
     /// Adds a user (administrators only).
@@ -122,9 +147,20 @@ impl Service {
         request: &UserRequest<'_>,
     ) -> Result<User, AppError> {
         who.may(Operation::ManageUsers)?;
-        self.insert_user(request, false)
+        let user = self
+            .insert_user(request, false)
             .await?
-            .ok_or_else(|| internal(&std::io::Error::other("a user was not added")))
+            .ok_or_else(|| internal(&std::io::Error::other("a user was not added")))?;
+        let detail = format!("role {}", user.role);
+        self.audit_event(
+            who.user(),
+            AuditEvent::UserCreated,
+            user.name.as_str(),
+            who.address(),
+            &detail,
+        )
+        .await?;
+        Ok(user)
     }
 
     /// Every user (administrators only).
@@ -142,12 +178,32 @@ impl Service {
         password: &str,
     ) -> Result<(), AppError> {
         let name = UserName::parse(name).map_err(|err| AppError::field("name", err))?;
-        if who.actor().as_str() != name.as_str() {
+        if who.user() != name.as_str() {
             who.may(Operation::ManageUsers)?;
         }
         let password = Password::parse(password).map_err(|err| AppError::field("password", err))?;
+        self.replace_password(who, &name, password).await
+    }
+
+    /// Hashes and stores a new password; every session of the user ends with the old
+    /// one (tokens stay: each is revoked on its own).
+    async fn replace_password(
+        &self,
+        who: &Principal,
+        name: &UserName,
+        password: Password,
+    ) -> Result<(), AppError> {
         let hash = hash(password).await?;
-        Ok(self.store.set_password_hash(&name, &hash).await?)
+        self.store.set_password_hash(name, &hash).await?;
+        self.store.end_sessions_of(name).await?;
+        self.audit_event(
+            who.user(),
+            AuditEvent::PasswordChanged,
+            name.as_str(),
+            who.address(),
+            "",
+        )
+        .await
     }
 
     /// The user, if the name and password match an enabled account. The answer does

@@ -4,10 +4,13 @@
 //! is written per dialect under `migrations/`.
 
 pub mod activity;
+pub mod audit;
 pub mod integrations;
 pub mod reconcile;
 pub mod routes;
 mod rows;
+pub mod sessions;
+pub mod tokens;
 pub mod transitions;
 pub mod users;
 pub mod versions;
@@ -51,6 +54,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("a user named {0:?} already exists")]
     UserTaken(String),
+    #[error("a token named {0:?} already exists")]
+    TokenNameTaken(String),
     #[error(transparent)]
     InvalidTransition(#[from] crate::domain::lifecycle::InvalidTransition),
     #[error("the integration is at revision {current}, not {expected}")]

@@ -142,7 +142,7 @@ fn found(name: &UserName, rows: u64) -> Result<(), StoreError> {
     }
 }
 
-fn stored_user_from_row(row: &AnyRow) -> Result<StoredUser, StoreError> {
+pub(crate) fn stored_user_from_row(row: &AnyRow) -> Result<StoredUser, StoreError> {
     let name: String = row.try_get("name")?;
     let role: String = row.try_get("role")?;
     let disabled: i64 = row.try_get("disabled")?;

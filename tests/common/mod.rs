@@ -9,8 +9,10 @@ pub mod runtime;
 use std::net::SocketAddr;
 
 use junction::config::Config;
+use junction::domain::access::Role;
+use junction::domain::user::UserName;
 use junction::runtime::builtin::BuiltinRuntime;
-use junction::service::Service;
+use junction::service::{Principal, Service};
 use junction::startup::Application;
 use junction::store::Store;
 use reqwest::header::{ACCEPT, HeaderValue, REFERER};
@@ -67,6 +69,16 @@ impl TestDatabase {
             Backend::Postgres
         } else {
             Backend::Sqlite
+        }
+    }
+
+    /// A database another test server already uses (a second replica): not dropped
+    /// by this handle.
+    pub fn shared(url: String) -> Self {
+        Self {
+            url,
+            _dir: None,
+            postgres_name: None,
         }
     }
 
@@ -158,13 +170,47 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// The administrator every test server starts with, and the password of the users
+/// tests add.
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "the admin's password";
+pub const USER_PASSWORD: &str = "a user's password";
+
+/// A new API token of `who`'s.
+pub async fn token_for(service: &Service, who: &Principal) -> String {
+    let name = format!("tests {}", uuid::Uuid::new_v4().simple());
+    service.create_token(who, &name, None).await.unwrap().token
+}
+
+/// A client sending this bearer token on every request (none when empty), never
+/// following redirects (tests look at them).
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if !token.is_empty() {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+    }
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 /// A running server and a client to talk to it.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Store,
     pub service: Service,
     pub runtime: Arc<BuiltinRuntime>,
+    /// Signed in as the administrator `admin` (a bearer token on every request).
     pub client: reqwest::Client,
+    /// Nobody signed in.
+    pub anonymous: reqwest::Client,
+    /// The administrator's token.
+    pub token: String,
     pub database: TestDatabase,
     pub data_dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -179,6 +225,21 @@ impl std::ops::Deref for LiveApp {
     fn deref(&self) -> &TestApp {
         &self.0
     }
+}
+
+/// A test server that no user has been created on yet (first run).
+pub struct EmptyApp(pub TestApp);
+
+impl EmptyApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self(TestApp::spawn_with(backend, no_first_admin).await)
+    }
+}
+
+/// Starts without creating the administrator.
+pub fn no_first_admin(config: &mut Config) {
+    config.admin_user = None;
+    config.admin_password = None;
 }
 
 impl LiveApp {
@@ -214,6 +275,8 @@ impl TestApp {
     ) -> Self {
         let mut config = Config::for_database(database.url.clone(), data_dir.path().to_owned());
         config.no_reconciler = true;
+        config.admin_user = Some(ADMIN.to_owned());
+        config.admin_password = Some(ADMIN_PASSWORD.to_owned());
         configure(&mut config);
         let app = Application::build(&config).await.unwrap();
         let addr = app.addr();
@@ -224,21 +287,41 @@ impl TestApp {
         let server = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        // Signed in as the configured administrator, if there is one.
+        let admin = match config.admin_user.as_deref().map(UserName::parse) {
+            Some(Ok(name)) => store.user(&name).await.unwrap().map(|stored| stored.user),
+            Some(Err(_)) | None => None,
+        };
+        let token = match admin {
+            Some(admin) => token_for(&service, &Principal::signed_in(&admin, None)).await,
+            None => String::new(),
+        };
         Self {
             addr,
             store,
             service,
             runtime,
-            client,
+            client: client_with_token(&token),
+            anonymous: client_with_token(""),
+            token,
             database,
             data_dir,
             stop: Some(stop),
             server: Some(server),
         }
+    }
+
+    /// A user with this role, and a client signed in as them (a token of theirs).
+    pub async fn client_as(&self, name: &str, role: Role) -> reqwest::Client {
+        let request = junction::service::UserRequest {
+            name,
+            display_name: "",
+            password: USER_PASSWORD,
+            role: role.as_str(),
+        };
+        let admin = Principal::new(ADMIN, Role::Admin);
+        self.service.add_user(&admin, &request).await.unwrap();
+        client_with_token(&token_for(&self.service, &Principal::new(name, role)).await)
     }
 
     /// Stops the server as Ctrl-C does and hands back its database and data directory.

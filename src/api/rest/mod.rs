@@ -2,6 +2,7 @@
 //! server functions (no second implementation of any rule), stable paths, one error
 //! shape, and an OpenAPI document generated from this code at `/api/openapi.json`.
 
+mod account;
 mod events;
 mod integrations;
 mod model;
@@ -57,6 +58,13 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations/{id}/transitions", get(i::transitions))
         .route("/integrations/{id}/activity", get(i::activity))
         .route("/events", get(events::stream))
+        .route("/me", get(account::me))
+        .route(
+            "/tokens",
+            get(account::list_tokens).post(account::create_token),
+        )
+        .route("/tokens/{id}", axum::routing::delete(account::revoke_token))
+        .route("/audit", get(account::audit))
         .route("/users", get(users::list).post(users::add))
         .route("/users/{name}", axum::routing::patch(users::change))
         // Unknown paths and methods under /api/v1 answer in the API's shape, not HTML.
@@ -88,18 +96,84 @@ async fn method_not_allowed() -> ApiError {
         integrations::versions, integrations::version, integrations::activate,
         integrations::restore, integrations::blueprint, integrations::diff,
         integrations::transitions, integrations::activity, events::stream,
-        users::list, users::add, users::change,
+        users::list, users::add, users::change, account::me, account::list_tokens,
+        account::create_token, account::revoke_token, account::audit,
     ),
     components(schemas(
         IntegrationJson, ReconcileJson, VersionJson, VersionRefJson, TransitionJson, ActivityJson,
         DiffJson, CreateBody, DraftBody, PublishBody, BlueprintBody, ErrorBody, ErrorJson,
         FieldErrorJson, PageJson<IntegrationJson>, PageJson<VersionJson>,
         PageJson<TransitionJson>, PageJson<ActivityJson>, UserJson, UserBody, UserPatchBody,
+        MeJson, TokenJson, NewTokenJson, TokenBody, AuditJson,
     )),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = [])),
     tags((name = "integrations", description = "Integrations and their lifecycle"),
-         (name = "users", description = "Users and their roles (administrators only)"))
+         (name = "users", description = "Users and their roles (administrators only)"),
+         (name = "account", description = "The caller, their API tokens, and the audit log"))
 )]
 pub struct ApiDoc;
+
+/// The API's credentials: a personal token as a bearer token (every operation), and
+/// HTTP Basic for making a token from a name and password.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A personal API token (POST /api/v1/tokens, or the Tokens page)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        // Every operation may be refused: nobody signed in (401), a role that may not
+        // (403). Declared once here rather than on each operation.
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses.entry("401".into()).or_insert_with(|| {
+                    error("Nobody is signed in, or the token is not valid").into()
+                });
+                responses.entry("403".into()).or_insert_with(|| {
+                    error(
+                        "The caller's role may not do this, or the request came from another site",
+                    )
+                    .into()
+                });
+            }
+        }
+    }
+}
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
@@ -120,19 +194,23 @@ impl From<AppError> for ApiError {
     }
 }
 
-/// Who calls the API: the `X-Junction-Actor` header, or "api".
+/// Who calls the API: the signed-in user (a bearer token, or the browser's session).
+/// Nobody signed in is answered 401 before the handler runs.
 pub struct Caller(pub Principal);
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let named = parts
-            .headers
-            .get("x-junction-actor")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("api");
-        Ok(Self(Principal::api_client(named)))
+        let caller = parts
+            .extensions
+            .get::<crate::api::auth::Caller>()
+            .ok_or_else(|| {
+                crate::service::internal(&std::io::Error::other(
+                    "the caller was not identified (the auth layer is missing)",
+                ))
+            })?;
+        Ok(Self(caller.principal()?))
     }
 }
 
@@ -158,7 +236,11 @@ impl IntoResponse for ApiError {
                 json!({ "expected_revision": expected_revision, "current_revision": current_revision })
             }
             AppError::Internal { request_id } => json!({ "request_id": request_id }),
+            AppError::TooManyAttempts { retry_after_secs } => {
+                json!({ "retry_after_secs": retry_after_secs })
+            }
             AppError::PreconditionRequired { .. }
+            | AppError::Unauthenticated { .. }
             | AppError::Forbidden { .. }
             | AppError::PayloadTooLarge { .. }
             | AppError::MalformedRequest { .. }
@@ -168,7 +250,21 @@ impl IntoResponse for ApiError {
         let status =
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = json!({ "error": { "code": err.code(), "message": err.to_string(), "details": details } });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &err {
+            AppError::Unauthenticated { .. } => {
+                headers.insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer realm=\"junction\""),
+                );
+            }
+            AppError::TooManyAttempts { retry_after_secs } => {
+                headers.insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+            }
+            _ => {}
+        }
+        response
     }
 }
 

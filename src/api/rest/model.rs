@@ -315,6 +315,87 @@ pub struct UserPatchBody {
     pub password: Option<String>,
 }
 
+/// The caller, as the API sees them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeJson {
+    pub name: String,
+    pub display_name: String,
+    pub role: crate::domain::access::Role,
+}
+
+/// A personal API token (never the token itself, except once in [`NewTokenJson`]).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenJson {
+    pub id: String,
+    pub user: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::domain::token::TokenInfo> for TokenJson {
+    fn from(token: crate::domain::token::TokenInfo) -> Self {
+        Self {
+            id: token.id,
+            user: token.user.to_string(),
+            name: token.name,
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+            last_used_at: token.last_used_at,
+        }
+    }
+}
+
+/// A token just made: `token` is shown this once; send it as
+/// `Authorization: Bearer <token>`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewTokenJson {
+    pub token: String,
+    #[serde(flatten)]
+    pub info: TokenJson,
+}
+
+/// A token to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    /// 1 to 64 characters, unique among the user's tokens.
+    pub name: String,
+    /// 1 to 3650; left out, the token lives until revoked.
+    #[serde(default)]
+    pub expires_in_days: Option<i64>,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditJson {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// Who acted; for a failed sign-in, the name that was typed.
+    pub actor: String,
+    pub event: crate::domain::audit::AuditEvent,
+    /// What it was done to: a user, or a token as `user/token name`.
+    pub subject: String,
+    /// The address the request came from.
+    pub address: String,
+    pub detail: String,
+}
+
+impl From<crate::domain::audit::AuditEntry> for AuditJson {
+    fn from(entry: crate::domain::audit::AuditEntry) -> Self {
+        Self {
+            id: entry.id,
+            at: entry.at,
+            actor: entry.actor,
+            event: entry.event,
+            subject: entry.subject,
+            address: entry.address,
+            detail: entry.detail,
+        }
+    }
+}
+
 /// Every error has this shape.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
@@ -323,8 +404,9 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorJson {
-    /// `malformed_request`, `not_found`, `invalid_transition`, `revision_mismatch`,
-    /// `validation_failed`, `payload_too_large` or `internal`.
+    /// `malformed_request`, `unauthenticated`, `forbidden`, `not_found`,
+    /// `invalid_transition`, `revision_mismatch`, `validation_failed`,
+    /// `payload_too_large`, `too_many_attempts` or `internal`.
     pub code: String,
     pub message: String,
     /// `fields` (validation_failed); `current_state`, `target_state`, `allowed_actions`

@@ -22,6 +22,7 @@ use junction::startup::Application;
 use junction::store::Store;
 
 mod actions;
+mod auth;
 mod footprint;
 mod live;
 mod render;
@@ -30,6 +31,7 @@ mod storm;
 mod support;
 
 use actions::*;
+use auth::*;
 use footprint::*;
 use live::*;
 use render::*;
@@ -62,14 +64,26 @@ struct Args {
     /// Where the release browser bundle is (for its sizes).
     #[arg(long, default_value = "target/site/pkg")]
     bundle: PathBuf,
-    /// Run only these scenarios (comma-separated: live, actions, storm, render,
-    /// runtime, footprint). Render and footprint need the storm's integrations, so
+    /// Run only these scenarios (comma-separated: live, actions, auth, storm,
+    /// render, runtime, footprint). Render and footprint need the storm's integrations, so
     /// they bring the storm with them.
     #[arg(long, value_delimiter = ',', value_parser = SCENARIOS)]
     only: Vec<String>,
 }
 
-const SCENARIOS: [&str; 6] = ["live", "actions", "storm", "render", "runtime", "footprint"];
+const SCENARIOS: [&str; 7] = [
+    "live",
+    "actions",
+    "auth",
+    "storm",
+    "render",
+    "runtime",
+    "footprint",
+];
+
+/// The administrator the benchmark signs in as: every API call carries a token of
+/// theirs, as a real script's would.
+const ADMIN: (&str, &str) = ("bench", "the benchmark's password");
 
 impl Args {
     fn runs(&self, scenario: &str) -> bool {
@@ -150,15 +164,24 @@ async fn run(args: Args) -> Result<(), Failure> {
     let mut config = Config::for_database(database_url, data_dir.path().to_owned());
     config.log_filter = "warn".into();
     config.reconcile_tick_ms = 100;
+    config.admin_user = Some(ADMIN.0.into());
+    config.admin_password = Some(ADMIN.1.into());
     let app = Application::build(&config).await?;
+    let token = bench_token(app.service()).await?;
     let base = format!("http://{}", app.addr());
     let store = app.store().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?,
+    );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
+        .default_headers(headers)
         .build()?;
     let database = if args.postgres.is_some() {
         "PostgreSQL"
@@ -174,6 +197,9 @@ async fn run(args: Args) -> Result<(), Failure> {
     }
     if args.runs("actions") {
         figures.extend(actions(&client, &base, &store, args.seconds).await?);
+    }
+    if args.runs("auth") {
+        figures.extend(authentication(&client, &base, args.seconds, ADMIN).await?);
     }
     if args.runs("storm") {
         figures.extend(storm(&client, &base, &store, args.integrations).await?);
@@ -246,6 +272,17 @@ fn write_json(
     });
     std::fs::write(path, serde_json::to_string_pretty(&document)?)?;
     Ok(())
+}
+
+/// A token of the benchmark's administrator.
+async fn bench_token(service: &junction::service::Service) -> Result<String, Failure> {
+    use junction::domain::access::Role;
+    let admin = junction::service::Principal::new(ADMIN.0, Role::Admin);
+    let made = service
+        .create_token(&admin, "bench", None)
+        .await
+        .map_err(|err| fail(format!("cannot make the benchmark's token: {err}")))?;
+    Ok(made.token)
 }
 
 async fn execute_admin(url: &str, sql: &str) -> Result<(), Failure> {

@@ -13,6 +13,11 @@ pub fn TextField(
     #[prop(optional)] multiline: bool,
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(optional)] required: bool,
+    /// A password: typed unseen; `autocomplete` says which kind to the browser
+    /// ("current-password", "new-password").
+    #[prop(optional)]
+    password: bool,
+    #[prop(optional)] autocomplete: Option<&'static str>,
     /// Called after each keystroke, once `value` holds the new text.
     #[prop(optional, into)]
     on_input: Option<Callback<()>>,
@@ -53,8 +58,8 @@ pub fn TextField(
             <input
                 id=name
                 name=name
-                type="text"
-                autocomplete="off"
+                type=if password { "password" } else { "text" }
+                autocomplete=autocomplete.unwrap_or("off")
                 required=required
                 aria-invalid=invalid
                 aria-describedby=described_by.clone()

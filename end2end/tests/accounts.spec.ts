@@ -1,0 +1,76 @@
+import { expect, test } from "@playwright/test";
+import { admin, firstRunPort } from "./settings";
+import { design, integrationId, openHydrated, signIn, uniqueName, uniquePath } from "./support";
+
+test("on a new server, every page leads to creating the first administrator, who is then signed in", async ({ browser }) => {
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  const base = `http://127.0.0.1:${firstRunPort}`;
+
+  await page.goto(`${base}/integrations/new`);
+  await expect(page).toHaveURL(`${base}/first-run`);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await page.getByLabel("User name").fill("founder");
+  await page.getByLabel("Display name").fill("The Founder");
+  await page.getByLabel("Password").fill("founding password");
+  await page.getByRole("button", { name: "Create the administrator" }).click();
+
+  await expect(page).toHaveURL(`${base}/`);
+  await expect(page.getByRole("banner")).toContainText("The Founder");
+  await expect(page.getByRole("banner")).toContainText("admin");
+  await context.close();
+});
+
+test("a viewer sees no Publish button, and a direct publish is refused", async ({ page, browser }, info) => {
+  await design(page, uniqueName("Viewed", info), uniquePath("viewed", info), [{ kind: "log", message: "x" }]);
+  const id = integrationId(page);
+  const viewer = `viewer-${info.workerIndex}-${Date.now().toString(36)}`;
+  const added = await page.request.post("/api/v1/users", {
+    data: { name: viewer, password: "viewer's password", role: "viewer" },
+  });
+  expect(added.status()).toBe(201);
+
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const theirs = await context.newPage();
+  await theirs.goto(`/integrations/${id}`);
+  await signIn(theirs, viewer, "viewer's password");
+  await expect(theirs).toHaveURL(new RegExp(`/integrations/${id}$`));
+  await expect(theirs.locator("body")).toHaveAttribute("data-hydrated", "true");
+
+  await expect(theirs.getByTestId("current-state")).toHaveText("Draft");
+  await expect(theirs.getByRole("button", { name: "Publish", exact: true })).toHaveCount(0);
+  await expect(theirs.getByRole("link", { name: "New integration" })).toHaveCount(0);
+  const direct = await theirs.request.post(`/api/v1/integrations/${id}/publish`, { data: {} });
+  expect(direct.status()).toBe(403);
+  expect((await direct.json()).error.message).toContain("the viewer role may not publish");
+  await context.close();
+});
+
+test("a person signs out, and the pages ask them to sign in again", async ({ browser }) => {
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  await page.goto("/");
+  await signIn(page, admin.name, admin.password);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  await expect(page).toHaveURL(/\/sign-in$/);
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/sign-in\?next=/);
+  await context.close();
+});
+
+test("a wrong password is answered without saying whether the user exists", async ({ browser }) => {
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  await openHydrated(page, "/sign-in");
+
+  await page.getByLabel("User name").fill("nobody-at-all");
+  await page.getByLabel("Password").fill("not a password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+
+  await expect(page.getByRole("alert")).toHaveText("the user name or the password is wrong");
+  await expect(page).toHaveURL(/\/sign-in/);
+  await context.close();
+});
