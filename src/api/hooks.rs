@@ -10,11 +10,12 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use crate::runtime::flow::Outcome;
-use crate::runtime::{Runtime, WebhookAnswer};
+use crate::runtime::{Runtime, WebhookAnswer, WebhookCall};
 use crate::startup::BodyLimit;
 
 pub async fn call_webhook(
     State(runtime): State<Arc<dyn Runtime>>,
+    headers: axum::http::HeaderMap,
     State(BodyLimit(limit)): State<BodyLimit>,
     Path(path): Path<String>,
     request: Request,
@@ -53,16 +54,35 @@ pub async fn call_webhook(
             }
         }
     };
-    match runtime.call_webhook(&path, body).await {
+    let call = WebhookCall {
+        headers: &headers,
+        raw: &bytes,
+        body,
+    };
+    match runtime.call_webhook(&path, call).await {
         WebhookAnswer::NotFound => error(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no running integration listens at /hooks/{path}"),
             Value::Null,
         ),
+        WebhookAnswer::Refused(why) => error(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            why,
+            Value::Null,
+        ),
         WebhookAnswer::Ran(run) => match run.outcome {
             Outcome::Ok => (StatusCode::OK, Json(run.body)).into_response(),
             Outcome::Filtered => StatusCode::NO_CONTENT.into_response(),
+            // Refusals come as WebhookAnswer::Refused; a run that says so is one too.
+            Outcome::Refused => error(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                run.error
+                    .unwrap_or_else(|| "this webhook requires a secret".into()),
+                Value::Null,
+            ),
             Outcome::Failed => {
                 let step = run
                     .failed_step

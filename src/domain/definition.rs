@@ -24,10 +24,55 @@ pub struct Definition {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
-    /// `POST /hooks/{path}` with a JSON body.
-    Webhook { path: String },
+    /// `POST /hooks/{path}` with a JSON body; with `auth`, only callers that prove
+    /// they hold the secret.
+    Webhook {
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auth: Option<WebhookAuth>,
+    },
     /// Every N seconds.
     Timer { every_seconds: u64 },
+}
+
+/// What a webhook caller must show: the secret as a bearer token, or an HMAC-SHA256
+/// signature of the body made with it (the GitHub and Stripe convention), in a header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "scheme", rename_all = "snake_case")]
+pub enum WebhookAuth {
+    /// `Authorization: Bearer <secret>`.
+    Bearer { secret: String },
+    /// `<header>: sha256=<hex of HMAC-SHA256(secret, body)>` (or just the hex).
+    HmacSha256 { header: String, secret: String },
+}
+
+/// How long a webhook secret may be.
+pub const WEBHOOK_SECRET_CHARS: std::ops::RangeInclusive<usize> = 16..=512;
+
+impl WebhookAuth {
+    /// The shared secret.
+    pub fn secret(&self) -> &str {
+        match self {
+            WebhookAuth::Bearer { secret } | WebhookAuth::HmacSha256 { secret, .. } => secret,
+        }
+    }
+
+    fn secret_mut(&mut self) -> &mut String {
+        match self {
+            WebhookAuth::Bearer { secret } | WebhookAuth::HmacSha256 { secret, .. } => secret,
+        }
+    }
+
+    fn same_scheme(&self, other: &WebhookAuth) -> bool {
+        matches!(
+            (self, other),
+            (WebhookAuth::Bearer { .. }, WebhookAuth::Bearer { .. })
+                | (
+                    WebhookAuth::HmacSha256 { .. },
+                    WebhookAuth::HmacSha256 { .. }
+                )
+        )
+    }
 }
 
 /// One step of a flow.
@@ -143,11 +188,43 @@ impl Trigger {
         }
     }
 
-    /// Replaces this trigger's secrets with [`MASK`]. (No trigger has one yet; the
-    /// exhaustive match makes a new kind say whether it does.)
+    /// Replaces this trigger's secrets (a webhook's) with [`MASK`].
     fn mask(&mut self) {
         match self {
-            Trigger::Webhook { .. } | Trigger::Timer { .. } => {}
+            Trigger::Webhook { auth, .. } => {
+                if let Some(auth) = auth {
+                    *auth.secret_mut() = MASK.to_owned();
+                }
+            }
+            Trigger::Timer { .. } => {}
+        }
+    }
+
+    /// Where an edit sent the webhook's secret back as [`MASK`], puts back the stored
+    /// secret of the same scheme; with none, the mask is refused, never stored.
+    fn unmask_from(&mut self, stored: &Trigger, errors: &mut Errors) {
+        match self {
+            Trigger::Webhook {
+                auth: Some(auth), ..
+            } => {
+                if auth.secret_mut() != MASK {
+                    return;
+                }
+                let stored = match stored {
+                    Trigger::Webhook {
+                        auth: Some(stored), ..
+                    } if stored.same_scheme(auth) => Some(stored),
+                    Trigger::Webhook { .. } | Trigger::Timer { .. } => None,
+                };
+                match stored {
+                    Some(stored) => *auth.secret_mut() = stored.secret().to_owned(),
+                    None => errors.add(
+                        "trigger.auth.secret",
+                        "is masked, and no stored secret of this scheme is behind it: type it again",
+                    ),
+                }
+            }
+            Trigger::Webhook { auth: None, .. } | Trigger::Timer { .. } => {}
         }
     }
 }
@@ -251,6 +328,7 @@ impl Definition {
         Self {
             trigger: Trigger::Webhook {
                 path: if path.is_empty() { "hook".into() } else { path },
+                auth: None,
             },
             steps: Vec::new(),
         }
@@ -304,6 +382,7 @@ impl Definition {
     /// an error at its field: the literal mask is never stored.
     pub fn unmask_from(&mut self, stored: &Definition) -> Result<(), Vec<FieldError>> {
         let mut errors = Errors::default();
+        self.trigger.unmask_from(&stored.trigger, &mut errors);
         for (index, step) in self.steps.iter_mut().enumerate() {
             step.unmask_from(
                 stored.steps.get(index),
@@ -320,7 +399,7 @@ impl Definition {
     /// The webhook path, for flows a webhook starts.
     pub fn webhook_path(&self) -> Option<&str> {
         match &self.trigger {
-            Trigger::Webhook { path } => Some(path),
+            Trigger::Webhook { path, .. } => Some(path),
             Trigger::Timer { .. } => None,
         }
     }
@@ -485,7 +564,11 @@ fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
     };
     match kind {
         TriggerKind::Webhook => {
-            fields.only(&["kind", "path"], errors);
+            fields.only(&["kind", "path", "auth"], errors);
+            let auth = match fields.map.get("auth") {
+                None | Some(Value::Null) => Some(None),
+                Some(auth) => parse_webhook_auth(auth, errors).map(Some),
+            };
             let path = fields.text("path", errors)?;
             let valid = (1..=64).contains(&path.len())
                 && path
@@ -498,13 +581,65 @@ fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
                 );
                 return None;
             }
-            Some(Trigger::Webhook { path })
+            Some(Trigger::Webhook { path, auth: auth? })
         }
         TriggerKind::Timer => {
             fields.only(&["kind", "every_seconds"], errors);
             let every_seconds =
                 fields.whole_number("every_seconds", 1..=MAX_TIMER_SECONDS, errors)?;
             Some(Trigger::Timer { every_seconds })
+        }
+    }
+}
+
+fn parse_webhook_auth(value: &Value, errors: &mut Errors) -> Option<WebhookAuth> {
+    let fields = Fields::of(value, "trigger.auth", "a webhook's secret", errors)?;
+    let scheme = fields.text("scheme", errors)?;
+    let secret = |errors: &mut Errors| {
+        let secret = fields.text("secret", errors)?;
+        let chars = secret.chars().count();
+        if secret != MASK && !WEBHOOK_SECRET_CHARS.contains(&chars) {
+            errors.add(
+                "trigger.auth.secret",
+                format!(
+                    "must be {} to {} characters",
+                    WEBHOOK_SECRET_CHARS.start(),
+                    WEBHOOK_SECRET_CHARS.end()
+                ),
+            );
+            return None;
+        }
+        Some(secret)
+    };
+    match scheme.as_str() {
+        "bearer" => {
+            fields.only(&["scheme", "secret"], errors);
+            Some(WebhookAuth::Bearer {
+                secret: secret(errors)?,
+            })
+        }
+        "hmac_sha256" => {
+            fields.only(&["scheme", "header", "secret"], errors);
+            let header = fields.text("header", errors)?.trim().to_ascii_lowercase();
+            let valid = (1..=64).contains(&header.len())
+                && header
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid {
+                errors.add(
+                    "trigger.auth.header",
+                    "must be a header name: 1 to 64 characters from a-z, 0-9 and -",
+                );
+            }
+            let secret = secret(errors)?;
+            valid.then_some(WebhookAuth::HmacSha256 { header, secret })
+        }
+        other => {
+            errors.add(
+                "trigger.auth.scheme",
+                format!("unknown scheme {other:?} (expected bearer or hmac_sha256)"),
+            );
+            None
         }
     }
 }
@@ -839,5 +974,82 @@ mod tests {
             Definition::parse(&json!({"trigger": {"kind": "webhook", "path": "a"}, "steps": []}))
                 .unwrap();
         assert_eq!(a.canonical_json(), b.canonical_json());
+    }
+
+    fn guarded(auth: Value) -> Result<Definition, Vec<FieldError>> {
+        Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": "in", "auth": auth },
+            "steps": []
+        }))
+    }
+
+    #[test]
+    fn a_webhook_may_require_a_bearer_secret_or_a_signature_in_a_named_header() {
+        let bearer = guarded(json!({ "scheme": "bearer", "secret": "s".repeat(16) })).unwrap();
+        let signed = guarded(json!({
+            "scheme": "hmac_sha256", "header": "X-Hub-Signature-256", "secret": "s".repeat(16)
+        }))
+        .unwrap();
+        assert!(matches!(
+            bearer.trigger,
+            Trigger::Webhook {
+                auth: Some(WebhookAuth::Bearer { .. }),
+                ..
+            }
+        ));
+        assert!(matches!(
+            signed.trigger,
+            Trigger::Webhook { auth: Some(WebhookAuth::HmacSha256 { ref header, .. }), .. }
+                if header == "x-hub-signature-256"
+        ));
+        let paths = |auth: Value| -> Vec<String> {
+            guarded(auth)
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.path)
+                .collect()
+        };
+        assert_eq!(
+            paths(json!({ "scheme": "bearer", "secret": "short" })),
+            ["trigger.auth.secret"]
+        );
+        assert_eq!(
+            paths(json!({ "scheme": "basic", "secret": "s".repeat(16) })),
+            ["trigger.auth.scheme"]
+        );
+        assert_eq!(
+            paths(
+                json!({ "scheme": "hmac_sha256", "header": "no spaces", "secret": "s".repeat(16) })
+            ),
+            ["trigger.auth.header"]
+        );
+    }
+
+    #[test]
+    fn a_webhook_secret_is_masked_and_an_unchanged_mask_keeps_it() {
+        let stored = guarded(json!({ "scheme": "bearer", "secret": "the stored secret" })).unwrap();
+        let masked = stored.masked();
+        assert!(!masked.canonical_json().contains("the stored secret"));
+
+        let mut sent_back = Definition::parse(&masked.to_value()).unwrap();
+        sent_back.unmask_from(&stored).unwrap();
+        assert_eq!(sent_back, stored);
+
+        let mut other_scheme = guarded(json!({
+            "scheme": "hmac_sha256", "header": "x-sig", "secret": MASK
+        }))
+        .unwrap();
+        let refused = other_scheme.unmask_from(&stored).unwrap_err();
+        assert_eq!(refused[0].path, "trigger.auth.secret");
+    }
+
+    #[test]
+    fn a_definition_without_a_webhook_secret_keeps_its_content_hash() {
+        let plain =
+            Definition::parse(&json!({"trigger": {"kind": "webhook", "path": "a"}})).unwrap();
+        assert_eq!(
+            plain.canonical_json(),
+            r#"{"trigger":{"kind":"webhook","path":"a"},"steps":[]}"#
+        );
     }
 }

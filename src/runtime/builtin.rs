@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::task::AbortHandle;
 
 use super::activity::{Activity, ActivitySink};
-use super::flow::{CompiledFlow, Run, Templates};
-use super::{Health, Runtime, RuntimeError, Status, WebhookAnswer};
+use super::flow::{CompiledFlow, Outcome, Run, Templates};
+use super::{Health, Runtime, RuntimeError, Status, WebhookAnswer, WebhookCall};
 use crate::domain::IntegrationId;
 use crate::domain::definition::{Definition, Trigger};
 use crate::domain::version::VersionNumber;
@@ -178,7 +178,7 @@ impl Runtime for BuiltinRuntime {
             _ => return Err(RuntimeError(format!("{version} was not built"))),
         };
         let hook = match &flow.trigger {
-            Trigger::Webhook { path } => Some(path.clone()),
+            Trigger::Webhook { path, .. } => Some(path.clone()),
             Trigger::Timer { .. } => None,
         };
         if let Some(path) = &hook
@@ -260,7 +260,7 @@ impl Runtime for BuiltinRuntime {
         })
     }
 
-    async fn call_webhook(&self, path: &str, body: Value) -> WebhookAnswer {
+    async fn call_webhook(&self, path: &str, call: WebhookCall<'_>) -> WebhookAnswer {
         let found = {
             let inner = self.lock();
             inner.hooks.get(path).and_then(|id| {
@@ -273,9 +273,26 @@ impl Runtime for BuiltinRuntime {
         let Some((id, version, flow)) = found else {
             return WebhookAnswer::NotFound;
         };
+        if let Trigger::Webhook {
+            auth: Some(auth), ..
+        } = &flow.trigger
+            && let Err(why) = crate::runtime::webhook_auth::check(auth, call.headers, call.raw)
+        {
+            self.activity.record(Activity {
+                integration_id: id,
+                version,
+                trigger: "webhook",
+                started_at_ms: chrono::Utc::now().timestamp_millis(),
+                duration_us: 0,
+                outcome: Outcome::Refused,
+                steps: Vec::new(),
+                error: Some(why.clone()),
+            });
+            return WebhookAnswer::Refused(why);
+        }
         let run = run_and_record(
             &flow,
-            body,
+            call.body,
             &self.http,
             &self.activity,
             id,

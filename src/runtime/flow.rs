@@ -188,6 +188,8 @@ pub enum Outcome {
     Ok,
     Filtered,
     Failed,
+    /// A webhook call without the trigger's secret: the flow did not run.
+    Refused,
 }
 
 impl Outcome {
@@ -196,6 +198,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Filtered => "filtered",
             Outcome::Failed => "failed",
+            Outcome::Refused => "refused",
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod builtin;
 pub mod flow;
+pub mod webhook_auth;
 
 use serde_json::Value;
 
@@ -37,10 +38,20 @@ pub struct Status {
     pub health: Health,
 }
 
+/// A webhook call as it arrived: the headers and the raw body are what a trigger's
+/// secret is checked against.
+pub struct WebhookCall<'a> {
+    pub headers: &'a axum::http::HeaderMap,
+    pub raw: &'a [u8],
+    pub body: Value,
+}
+
 /// A webhook call, as the runtime answers it.
 pub enum WebhookAnswer {
     /// No started integration listens at this path.
     NotFound,
+    /// The trigger requires a secret the call did not prove it holds (why).
+    Refused(String),
     Ran(Run),
 }
 
@@ -74,6 +85,7 @@ pub trait Runtime: Send + Sync + 'static {
     /// integration on every pass.
     fn status(&self, id: IntegrationId) -> Option<Status>;
 
-    /// Runs the flow listening at `/hooks/{path}` on one message.
-    async fn call_webhook(&self, path: &str, body: Value) -> WebhookAnswer;
+    /// Runs the flow listening at `/hooks/{path}` on one message, once the call
+    /// passes the trigger's secret (a refusal is recorded in the activity).
+    async fn call_webhook(&self, path: &str, call: WebhookCall<'_>) -> WebhookAnswer;
 }

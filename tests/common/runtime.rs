@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use junction::domain::IntegrationId;
 use junction::domain::definition::Definition;
 use junction::domain::version::VersionNumber;
-use junction::runtime::{Health, Runtime, RuntimeError, Status, WebhookAnswer};
+use junction::runtime::{Health, Runtime, RuntimeError, Status, WebhookAnswer, WebhookCall};
 
 #[derive(Default)]
 pub struct ScriptedRuntime {
@@ -118,7 +118,7 @@ impl Runtime for ScriptedRuntime {
         self.state.lock().unwrap().running.get(&id).cloned()
     }
 
-    async fn call_webhook(&self, _: &str, _: serde_json::Value) -> WebhookAnswer {
+    async fn call_webhook(&self, _: &str, _: WebhookCall<'_>) -> WebhookAnswer {
         WebhookAnswer::NotFound
     }
 }

@@ -37,6 +37,9 @@ struct Editor {
     trigger: RwSignal<TriggerKind>,
     path: RwSignal<String>,
     every: RwSignal<String>,
+    auth_scheme: RwSignal<String>,
+    auth_header: RwSignal<String>,
+    auth_secret: RwSignal<String>,
     steps: RwSignal<Vec<StepForm>>,
     next_key: RwSignal<u64>,
     raw_mode: RwSignal<bool>,
@@ -53,6 +56,9 @@ impl Editor {
             trigger: RwSignal::new(TriggerKind::Webhook),
             path: RwSignal::new(String::new()),
             every: RwSignal::new("60".into()),
+            auth_scheme: RwSignal::new(String::new()),
+            auth_header: RwSignal::new(model::DEFAULT_SIGNATURE_HEADER.into()),
+            auth_secret: RwSignal::new(String::new()),
             steps: RwSignal::new(Vec::new()),
             next_key: RwSignal::new(1),
             raw_mode: RwSignal::new(false),
@@ -82,6 +88,9 @@ impl Editor {
         self.trigger.set(form.trigger);
         self.path.set(form.path);
         self.every.set(form.every);
+        self.auth_scheme.set(form.auth_scheme);
+        self.auth_header.set(form.auth_header);
+        self.auth_secret.set(form.auth_secret);
         self.steps.set(form.steps);
         Ok(())
     }
@@ -99,6 +108,9 @@ impl Editor {
             trigger: self.trigger.get_untracked(),
             path: self.path.get_untracked(),
             every: self.every.get_untracked(),
+            auth_scheme: self.auth_scheme.get_untracked(),
+            auth_header: self.auth_header.get_untracked(),
+            auth_secret: self.auth_secret.get_untracked(),
             steps: self.steps.get_untracked(),
         }
         .to_value()

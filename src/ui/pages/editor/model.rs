@@ -31,8 +31,16 @@ pub struct FlowForm {
     pub path: String,
     /// The timer's seconds, as typed; likewise kept.
     pub every: String,
+    /// What a webhook caller must show: "" (nothing), "bearer" or "hmac_sha256"; the
+    /// signature's header; the secret (the mask once stored).
+    pub auth_scheme: String,
+    pub auth_header: String,
+    pub auth_secret: String,
     pub steps: Vec<StepForm>,
 }
+
+/// The header a signature is sent in unless the form says otherwise (GitHub's).
+pub const DEFAULT_SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
 impl StepForm {
     /// A new step of `kind`, with the fields a person would otherwise type first.
@@ -160,6 +168,18 @@ impl FlowForm {
             every: trigger["every_seconds"]
                 .as_u64()
                 .map_or_else(|| "60".to_owned(), |every| every.to_string()),
+            auth_scheme: trigger["auth"]["scheme"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            auth_header: trigger["auth"]["header"]
+                .as_str()
+                .unwrap_or(DEFAULT_SIGNATURE_HEADER)
+                .to_owned(),
+            auth_secret: trigger["auth"]["secret"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             steps,
         })
     }
@@ -169,7 +189,23 @@ impl FlowForm {
     pub fn to_value(&self) -> (Value, Vec<FieldError>) {
         let mut errors = Vec::new();
         let trigger = match self.trigger {
-            TriggerKind::Webhook => json!({ "kind": "webhook", "path": self.path.trim() }),
+            TriggerKind::Webhook => {
+                let mut webhook = json!({ "kind": "webhook", "path": self.path.trim() });
+                match self.auth_scheme.as_str() {
+                    "" => {}
+                    "hmac_sha256" => {
+                        webhook["auth"] = json!({
+                            "scheme": "hmac_sha256",
+                            "header": self.auth_header.trim(),
+                            "secret": self.auth_secret,
+                        });
+                    }
+                    scheme => {
+                        webhook["auth"] = json!({ "scheme": scheme, "secret": self.auth_secret });
+                    }
+                }
+                webhook
+            }
             TriggerKind::Timer => match self.every.trim().parse::<u64>() {
                 Ok(n) => json!({ "kind": "timer", "every_seconds": n }),
                 Err(_) => {
@@ -282,6 +318,9 @@ mod tests {
             trigger: TriggerKind::Timer,
             path: String::new(),
             every: "often".into(),
+            auth_scheme: String::new(),
+            auth_header: String::new(),
+            auth_secret: String::new(),
             steps: vec![template, http],
         };
 
@@ -309,11 +348,29 @@ mod tests {
                 trigger: TriggerKind::Webhook,
                 path: "p".into(),
                 every: String::new(),
+                auth_scheme: String::new(),
+                auth_header: String::new(),
+                auth_secret: String::new(),
                 steps: vec![step],
             };
             let (value, errors) = form.to_value();
             assert!(errors.is_empty(), "{kind:?}: {errors:?}");
             assert!(Definition::parse(&value).is_ok(), "{kind:?}: {value}");
         }
+    }
+
+    #[test]
+    fn a_webhook_secret_round_trips_through_the_form_and_none_means_no_auth() {
+        let definition = json!({
+            "trigger": { "kind": "webhook", "path": "in",
+                         "auth": { "scheme": "hmac_sha256", "header": "x-sig", "secret": "********" } },
+            "steps": []
+        });
+        let mut key = 1;
+        let mut form = FlowForm::from_value(&definition, &mut key).unwrap();
+        assert_eq!(form.to_value().0, definition);
+
+        form.auth_scheme = String::new();
+        assert_eq!(form.to_value().0["trigger"], json!({ "kind": "webhook", "path": "in" }));
     }
 }

@@ -33,6 +33,7 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                         <input id="trigger-path" type="text" prop:value=move || editor.path.get()
                             on:input=move |ev| { editor.path.set(event_target_value(&ev)); touch(); } />
                     </Field>
+                    <WebhookSecret editor />
                 }.into_any(),
                 TriggerKind::Timer => view! {
                     <Field label="Every (seconds)" id="trigger-every" error=Signal::derive(editor.error_at("trigger.every_seconds"))>
@@ -63,6 +64,42 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                 touch();
             }>"Add step"</button>
         </div>
+    }
+}
+
+/// What a webhook caller must show: nothing, the secret as a bearer token, or an
+/// HMAC-SHA256 signature of the body in a header. The secret shows as the mask once
+/// stored; leaving the mask keeps it.
+#[component]
+fn WebhookSecret(editor: Editor) -> impl IntoView {
+    let touch = move || editor.dirty.set(true);
+    const SCHEMES: [(&str, &str); 3] = [
+        ("", "Anyone who knows the path"),
+        ("bearer", "A secret, as Authorization: Bearer"),
+        ("hmac_sha256", "An HMAC-SHA256 signature of the body"),
+    ];
+    view! {
+        <Field label="Callers must send" id="trigger-auth" error=Signal::derive(editor.error_at("trigger.auth.scheme"))>
+            <select id="trigger-auth" on:change=move |ev| { editor.auth_scheme.set(event_target_value(&ev)); touch(); }>
+                {SCHEMES.into_iter().map(|(value, label)| view! {
+                    <option value=value selected=move || editor.auth_scheme.get() == value>{label}</option>
+                }).collect_view()}
+            </select>
+        </Field>
+        <Show when=move || editor.auth_scheme.get() == "hmac_sha256">
+            <Field label="Signature header" id="trigger-auth-header" error=Signal::derive(editor.error_at("trigger.auth.header"))
+                hint="Holds sha256=<hex>, as GitHub sends it">
+                <input id="trigger-auth-header" type="text" prop:value=move || editor.auth_header.get()
+                    on:input=move |ev| { editor.auth_header.set(event_target_value(&ev)); touch(); } />
+            </Field>
+        </Show>
+        <Show when=move || !editor.auth_scheme.get().is_empty()>
+            <Field label="Webhook secret" id="trigger-auth-secret" error=Signal::derive(editor.error_at("trigger.auth.secret"))
+                hint="16 to 512 characters; never shown again once saved">
+                <input id="trigger-auth-secret" type="password" autocomplete="off" prop:value=move || editor.auth_secret.get()
+                    on:input=move |ev| { editor.auth_secret.set(event_target_value(&ev)); touch(); } />
+            </Field>
+        </Show>
     }
 }
 
