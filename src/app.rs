@@ -15,6 +15,8 @@ use crate::ui::pages::not_found::NotFound;
 
 /// The document around every page, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -29,6 +31,28 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// A page's Content-Security-Policy: scripts only from this server, and inline ones
+/// only with this response's nonce (leptos_axum makes one per render and puts it on
+/// the hydration script and the resources' inline scripts). A script injected into
+/// a page runs nowhere. Other answers get the boundary's policy, without scripts.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    use leptos::nonce::use_nonce;
+    let (Some(nonce), Some(response)) =
+        (use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+        response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

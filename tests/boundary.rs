@@ -17,6 +17,7 @@ on_both_databases! {
     a_foreign_host_name_gets_nothing: TestApp,
     webhooks_stay_open_to_other_systems: TestApp,
     every_answer_keeps_the_page_out_of_other_sites_frames: TestApp,
+    a_page_runs_only_the_scripts_carrying_its_nonce: TestApp,
 }
 
 async fn created_count(app: &TestApp) -> usize {
@@ -127,4 +128,41 @@ async fn every_answer_keeps_the_page_out_of_other_sites_frames(app: TestApp) {
     assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
     assert_eq!(header("x-content-type-options"), "nosniff");
     assert_eq!(header("referrer-policy"), "same-origin");
+}
+
+async fn a_page_runs_only_the_scripts_carrying_its_nonce(app: TestApp) {
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    let again = app.client.get(app.url("/")).send().await.unwrap();
+    let json = app.client.get(app.url("/api/v1/me")).send().await.unwrap();
+
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {policy}"));
+    assert!(policy.contains("script-src 'self' 'nonce-"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    let inline_scripts = html.matches("<script").count();
+    assert!(inline_scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        inline_scripts,
+        "every script carries the nonce"
+    );
+    assert_ne!(
+        again.headers()["content-security-policy"],
+        policy.as_str(),
+        "a new nonce for every page"
+    );
+    assert!(
+        json.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
 }

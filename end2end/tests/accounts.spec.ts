@@ -74,3 +74,26 @@ test("a wrong password is answered without saying whether the user exists", asyn
   await expect(page).toHaveURL(/\/sign-in/);
   await context.close();
 });
+
+test("a person makes an API token, sees it once, a script uses it, and revoking ends it", async ({ page, playwright, baseURL }, info) => {
+  const name = uniqueName("script", info);
+  await openHydrated(page, "/tokens");
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByRole("button", { name: "Make token" }).click();
+  const shown = page.getByLabel("The new token");
+  await expect(shown).toHaveText(/^jct_[0-9a-f]{64}$/);
+  const token = (await shown.textContent()) ?? "";
+
+  const script = await playwright.request.newContext({ baseURL, extraHTTPHeaders: { authorization: `Bearer ${token}` } });
+  expect((await script.get("/api/v1/me")).status()).toBe(200);
+  await openHydrated(page, "/tokens");
+  await expect(page.getByLabel("The new token")).toHaveCount(0);
+  const row = page.getByRole("row", { name: new RegExp(name) });
+  await expect(row).not.toContainText("not yet");
+
+  await row.getByRole("button", { name: `Revoke ${name}` }).click();
+
+  await expect(row).toHaveCount(0);
+  expect((await script.get("/api/v1/me")).status()).toBe(401);
+  await script.dispose();
+});

@@ -127,12 +127,12 @@ fn add_headers(headers: &mut HeaderMap) {
             .entry(name)
             .or_insert_with(|| HeaderValue::from_static(value));
     };
-    // No script-src yet: the hydration script is inline, and a nonce for it is still
-    // to be wired through the shell. What is here needs nothing of the pages.
+    // Pages set their own policy, with a nonce for their scripts (app.rs); every
+    // other answer (JSON, errors) runs no script at all.
     set(
         headers,
         "content-security-policy",
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
     );
     set(headers, "x-frame-options", "DENY");
     set(headers, "x-content-type-options", "nosniff");

@@ -371,6 +371,9 @@ mod tests {
         assert_eq!(form.to_value().0, definition);
 
         form.auth_scheme = String::new();
-        assert_eq!(form.to_value().0["trigger"], json!({ "kind": "webhook", "path": "in" }));
+        assert_eq!(
+            form.to_value().0["trigger"],
+            json!({ "kind": "webhook", "path": "in" })
+        );
     }
 }
