@@ -18,6 +18,7 @@ on_both_databases! {
     webhooks_stay_open_to_other_systems: TestApp,
     every_answer_keeps_the_page_out_of_other_sites_frames: TestApp,
     a_page_runs_only_the_scripts_carrying_its_nonce: TestApp,
+    a_signed_in_browsers_cookie_does_not_carry_another_sites_post: TestApp,
 }
 
 async fn created_count(app: &TestApp) -> usize {
@@ -165,4 +166,46 @@ async fn a_page_runs_only_the_scripts_carrying_its_nonce(app: TestApp) {
             .unwrap()
             .starts_with("default-src 'none'")
     );
+}
+
+async fn a_signed_in_browsers_cookie_does_not_carry_another_sites_post(app: TestApp) {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = browser
+        .post(app.url("/api/sign_in"))
+        .header(ACCEPT, "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("name", common::ADMIN),
+            ("password", common::ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let post = |site: &'static str| {
+        browser
+            .post(app.url("/api/create_integration"))
+            .header("sec-fetch-site", site)
+            .header(ACCEPT, "text/html")
+            .header("referer", app.url("/"))
+            .form(&[("name", "Planted"), ("description", "")])
+            .send()
+    };
+
+    let from_elsewhere = post("cross-site").await.unwrap();
+    let created_by_then = created_count(&app).await;
+    let from_our_page = post("same-origin").await.unwrap();
+
+    assert_eq!(signed_in.status(), 200);
+    assert_eq!(from_elsewhere.status(), 403);
+    assert_eq!(created_by_then, 0);
+    assert!(
+        from_our_page.status().is_redirection(),
+        "{}",
+        from_our_page.status()
+    );
+    assert_eq!(created_count(&app).await, 1);
 }

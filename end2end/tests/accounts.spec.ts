@@ -97,3 +97,32 @@ test("a person makes an API token, sees it once, a script uses it, and revoking 
   expect((await script.get("/api/v1/me")).status()).toBe(401);
   await script.dispose();
 });
+
+test("an administrator adds a user, changes their role and disables them", async ({ page, browser }, info) => {
+  const name = `ed-${info.workerIndex}-${Date.now().toString(36)}`;
+  await openHydrated(page, "/users");
+  const form = page.getByRole("region", { name: "Add a user" });
+  await form.getByLabel("User name").fill(name);
+  await form.getByLabel("Password").fill("editor's password");
+  await form.getByLabel("Role").selectOption("editor");
+  await form.getByRole("button", { name: "Add user" }).click();
+
+  const row = page.getByRole("row", { name: new RegExp(name) });
+  await expect(row.getByLabel(`Role of ${name}`)).toHaveValue("editor");
+  await row.getByLabel(`Role of ${name}`).selectOption("viewer");
+  await row.getByRole("button", { name: "Change role" }).click();
+  await expect
+    .poll(async () => ((await (await page.request.get("/api/v1/users")).json()) as { name: string; role: string }[]).find((u) => u.name === name)?.role)
+    .toBe("viewer");
+  await row.getByRole("button", { name: "Disable" }).click();
+  await expect(row.getByRole("button", { name: "Enable" })).toBeVisible();
+
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const theirs = await context.newPage();
+  await openHydrated(theirs, "/sign-in");
+  await theirs.getByLabel("User name").fill(name);
+  await theirs.getByLabel("Password").fill("editor's password");
+  await theirs.getByRole("button", { name: "Sign in" }).click();
+  await expect(theirs.getByRole("alert")).toHaveText("the user name or the password is wrong");
+  await context.close();
+});
