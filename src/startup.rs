@@ -156,6 +156,10 @@ impl Application {
             let stopped = stopped.clone();
             tokio::spawn(reconciler.run(wait_for(stopped)))
         });
+        tokio::spawn(forget_expired_sessions(
+            self.store.clone(),
+            wait_for(stopped.clone()),
+        ));
         // The peer's address goes into the audit and the sign-in rate limit.
         let service = self
             .router
@@ -168,6 +172,26 @@ impl Application {
         }
         self.store.close().await;
         served
+    }
+}
+
+/// Deletes expired sessions now and then: a session nobody comes back with would
+/// otherwise stay in the table for good (tower-sessions only reads its expiry).
+async fn forget_expired_sessions(store: Store, stop: impl Future<Output = ()>) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+    let work = async {
+        loop {
+            match store.delete_expired_sessions().await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::debug!(deleted, "forgot expired sessions"),
+                Err(err) => tracing::warn!(error = %err, "cannot delete expired sessions"),
+            }
+            tokio::time::sleep(EVERY).await;
+        }
+    };
+    tokio::select! {
+        () = work => {},
+        () = stop => {},
     }
 }
 
@@ -268,8 +292,10 @@ fn router(
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
+    // Webhooks are public and carry no cookies: they are merged in after the session
+    // and caller layers, which would only cost them time.
+    let hooks = Router::new().route("/hooks/{path}", post(crate::api::hooks::call_webhook));
     Router::new()
-        .route("/hooks/{path}", post(crate::api::hooks::call_webhook))
         .merge(crate::api::rest::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), render_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
@@ -282,6 +308,7 @@ fn router(
             crate::api::auth::identify,
         ))
         .layer(sessions)
+        .merge(hooks)
         .layer(axum::middleware::from_fn_with_state(
             state.boundary.clone(),
             crate::api::boundary::guard,

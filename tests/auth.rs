@@ -27,6 +27,28 @@ on_both_databases! {
     the_audit_log_records_who_did_what_from_where_for_administrators_only: TestApp,
     a_browser_without_javascript_signs_in_and_comes_back_where_it_was: TestApp,
     the_session_cookie_is_http_only_and_same_site: TestApp,
+    a_person_changes_their_own_password_and_their_other_sessions_end: TestApp,
+}
+
+/// The message of an error answer of the API.
+fn error_message(body: &Value) -> &str {
+    body["error"]["message"].as_str().unwrap_or_default()
+}
+
+/// Posts a form to a server function as a hydrated page does (JSON back).
+async fn call_function(
+    client: &reqwest::Client,
+    app: &TestApp,
+    function: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(app.url(&format!("/api/{function}")))
+        .header(ACCEPT, "application/json")
+        .form(form)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// A browser: keeps cookies, follows no redirects.
@@ -40,15 +62,15 @@ fn browser() -> reqwest::Client {
 
 /// Signs `browser` in through the sign-in server function; answers the status.
 async fn sign_in(app: &TestApp, browser: &reqwest::Client, name: &str, password: &str) -> u16 {
-    browser
-        .post(app.url("/api/sign_in"))
-        .header(ACCEPT, "application/json")
-        .form(&[("name", name), ("password", password)])
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    call_function(
+        browser,
+        app,
+        "sign_in",
+        &[("name", name), ("password", password)],
+    )
+    .await
+    .status()
+    .as_u16()
 }
 
 async fn get(client: &reqwest::Client, url: String) -> (u16, Value) {
@@ -102,13 +124,7 @@ async fn nobody_signed_in_gets_401_from_the_api_and_server_functions_and_pages_a
     );
     let body: Value = api.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Bearer"),
-        "{body}"
-    );
+    assert!(error_message(&body).contains("Bearer"), "{body}");
     assert_eq!(function.status(), 401);
     assert_eq!(page.status(), 303);
     assert_eq!(
@@ -126,39 +142,35 @@ async fn before_the_first_user_every_page_leads_to_creating_the_administrator(
     let page = browser.get(app.url("/")).send().await.unwrap();
     let (api, body) = get(&browser, app.url("/api/v1/integrations")).await;
     let first_run = browser.get(app.url("/first-run")).send().await.unwrap();
-    let created = browser
-        .post(app.url("/api/create_first_admin"))
-        .header(ACCEPT, "application/json")
-        .form(&[
+    let created = call_function(
+        &browser,
+        &app,
+        "create_first_admin",
+        &[
             ("name", "ada"),
             ("display_name", "Ada L."),
             ("password", ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let (me_status, me) = get(&browser, app.url("/api/v1/me")).await;
-    let again = app
-        .anonymous
-        .post(app.url("/api/create_first_admin"))
-        .header(ACCEPT, "application/json")
-        .form(&[
+    let again = call_function(
+        &app.anonymous,
+        &app,
+        "create_first_admin",
+        &[
             ("name", "eve"),
             ("display_name", ""),
             ("password", ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
 
     assert_eq!(page.status(), 303);
     assert_eq!(page.headers()[LOCATION], "/first-run");
     assert_eq!(api, 401);
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("create the first administrator"),
+        error_message(&body).contains("create the first administrator"),
         "{body}"
     );
     assert_eq!(first_run.status(), 200);
@@ -191,13 +203,13 @@ async fn a_viewer_reads_but_a_publish_is_refused_and_changes_nothing(app: TestAp
         json!({}),
     )
     .await;
-    let function = viewer
-        .post(app.url("/api/publish"))
-        .header(ACCEPT, "application/json")
-        .form(&[("id", id.to_string().as_str()), ("note", "")])
-        .send()
-        .await
-        .unwrap();
+    let function = call_function(
+        &viewer,
+        &app,
+        "publish",
+        &[("id", id.to_string().as_str()), ("note", "")],
+    )
+    .await;
 
     assert_eq!(read, 200);
     assert_eq!(refused, 403);
@@ -220,10 +232,7 @@ async fn an_editor_may_not_unpublish_and_an_administrator_may(app: TestApp) {
 
     assert_eq!(refused, 403);
     assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("editor role may not unpublish"),
+        error_message(&body).contains("editor role may not unpublish"),
         "{body}"
     );
     assert_eq!(unchanged, stopped);
@@ -268,12 +277,7 @@ async fn a_token_works_until_revoked_then_answers_401(app: TestApp) {
     );
     assert_eq!(revoked.status(), 204);
     assert_eq!(after, 401);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not valid")
-    );
+    assert!(error_message(&body).contains("not valid"));
 }
 
 async fn a_disabled_users_session_and_tokens_stop_working_at_once(app: TestApp) {
@@ -326,13 +330,13 @@ async fn the_history_names_the_signed_in_user_and_the_reconciler_only_for_its_ow
     let id = create(&app.store, "Orders").await.id;
     let session = browser();
     sign_in(&app, &session, ADMIN, ADMIN_PASSWORD).await;
-    let published = session
-        .post(app.url("/api/publish"))
-        .header(ACCEPT, "application/json")
-        .form(&[("id", id.to_string().as_str()), ("note", "first")])
-        .send()
-        .await
-        .unwrap();
+    let published = call_function(
+        &session,
+        &app,
+        "publish",
+        &[("id", id.to_string().as_str()), ("note", "first")],
+    )
+    .await;
     settle(&app.store, id).await;
     let (stopped, _) = post(
         &app.client,
@@ -417,33 +421,30 @@ async fn a_script_turns_a_name_and_password_into_a_token(app: TestApp) {
 async fn failed_sign_ins_are_slowed_down_and_never_tell_whether_the_user_exists(app: TestApp) {
     let mut answers = Vec::new();
     for _ in 0..5 {
-        let response = app
-            .anonymous
-            .post(app.url("/api/sign_in"))
-            .header(ACCEPT, "application/json")
-            .form(&[("name", ADMIN), ("password", "wrong password")])
-            .send()
-            .await
-            .unwrap();
+        let response = call_function(
+            &app.anonymous,
+            &app,
+            "sign_in",
+            &[("name", ADMIN), ("password", "wrong password")],
+        )
+        .await;
         answers.push((response.status().as_u16(), response.text().await.unwrap()));
     }
-    let unknown = app
-        .anonymous
-        .post(app.url("/api/sign_in"))
-        .header(ACCEPT, "application/json")
-        .form(&[("name", "nobody"), ("password", "wrong password")])
-        .send()
-        .await
-        .unwrap();
+    let unknown = call_function(
+        &app.anonymous,
+        &app,
+        "sign_in",
+        &[("name", "nobody"), ("password", "wrong password")],
+    )
+    .await;
     let unknown = (unknown.status().as_u16(), unknown.text().await.unwrap());
-    let locked = app
-        .anonymous
-        .post(app.url("/api/sign_in"))
-        .header(ACCEPT, "application/json")
-        .form(&[("name", ADMIN), ("password", ADMIN_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let locked = call_function(
+        &app.anonymous,
+        &app,
+        "sign_in",
+        &[("name", ADMIN), ("password", ADMIN_PASSWORD)],
+    )
+    .await;
     let locked_status = locked.status().as_u16();
     let locked_body: Value = locked.json().await.unwrap();
 
@@ -571,14 +572,13 @@ async fn a_browser_without_javascript_signs_in_and_comes_back_where_it_was(app: 
 }
 
 async fn the_session_cookie_is_http_only_and_same_site(app: TestApp) {
-    let response = app
-        .anonymous
-        .post(app.url("/api/sign_in"))
-        .header(ACCEPT, "application/json")
-        .form(&[("name", ADMIN), ("password", ADMIN_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let response = call_function(
+        &app.anonymous,
+        &app,
+        "sign_in",
+        &[("name", ADMIN), ("password", ADMIN_PASSWORD)],
+    )
+    .await;
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
 
     assert!(cookie.starts_with("junction_session="), "{cookie}");
@@ -626,4 +626,49 @@ async fn a_session_made_on_one_server_works_on_another_sharing_postgres() {
     let (status, me) = get(&browser, second.url("/api/v1/me")).await;
 
     assert_eq!((status, me["name"].clone()), (200, json!(ADMIN)));
+}
+
+async fn a_person_changes_their_own_password_and_their_other_sessions_end(app: TestApp) {
+    app.client_as("bob", Role::Editor).await;
+    let (here, elsewhere) = (browser(), browser());
+    sign_in(&app, &here, "bob", USER_PASSWORD).await;
+    sign_in(&app, &elsewhere, "bob", USER_PASSWORD).await;
+
+    let wrong = call_function(
+        &here,
+        &app,
+        "change_my_password",
+        &[
+            ("current", "not my password"),
+            ("new_password", "my new password"),
+        ],
+    )
+    .await;
+    let wrong_status = wrong.status().as_u16();
+    let wrong_body: Value = wrong.json().await.unwrap();
+    let changed = call_function(
+        &here,
+        &app,
+        "change_my_password",
+        &[
+            ("current", USER_PASSWORD),
+            ("new_password", "my new password"),
+        ],
+    )
+    .await;
+    let (still_here, _) = get(&here, app.url("/api/v1/me")).await;
+    let (gone_elsewhere, _) = get(&elsewhere, app.url("/api/v1/me")).await;
+
+    assert_eq!(wrong_status, 422);
+    assert_eq!(wrong_body["fields"][0]["path"], "current", "{wrong_body}");
+    assert_eq!(changed.status(), 200);
+    assert_eq!(
+        (still_here, gone_elsewhere),
+        (200, 401),
+        "this browser is signed in again; the other session ended"
+    );
+    assert_eq!(
+        sign_in(&app, &browser(), "bob", "my new password").await,
+        200
+    );
 }

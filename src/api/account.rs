@@ -93,6 +93,24 @@ pub async fn sign_out() -> Result<(), AppError> {
     Ok(())
 }
 
+/// Changes the signed-in user's own password. Every session of theirs ends; this
+/// browser is signed in again with the new password.
+#[server(endpoint = "change_my_password")]
+pub async fn change_my_password(current: String, new_password: String) -> Result<(), AppError> {
+    let result = async {
+        let (service, who) = super::service()?;
+        service
+            .change_own_password(&who, &current, &new_password)
+            .await?;
+        start_session(who.user(), &new_password).await
+    }
+    .await;
+    if result.is_ok() && super::is_plain_form_post().await {
+        leptos_axum::redirect(crate::ui::TOKENS_PATH);
+    }
+    super::reply_to_form(result, &[]).await
+}
+
 /// Makes a personal API token for the signed-in user; the answer is the only time
 /// the token is shown.
 #[server(endpoint = "create_token")]

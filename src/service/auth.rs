@@ -353,7 +353,7 @@ pub fn lockout(failures: u32, free: u32) -> Duration {
 }
 
 impl SignInLimiter {
-    fn keys(name: &str, address: &str) -> [(String, u32); 2] {
+    pub(super) fn keys(name: &str, address: &str) -> [(String, u32); 2] {
         [
             (
                 format!("name:{}", name.trim().to_lowercase()),
@@ -371,7 +371,7 @@ impl SignInLimiter {
     }
 
     /// How long the caller must still wait, if at all.
-    fn wait(&self, keys: &[(String, u32)], now: Instant) -> Option<Duration> {
+    pub(super) fn wait(&self, keys: &[(String, u32)], now: Instant) -> Option<Duration> {
         let failures = self.lock();
         keys.iter()
             .filter_map(|(key, free)| {
@@ -383,7 +383,7 @@ impl SignInLimiter {
             .max()
     }
 
-    fn failed(&self, keys: &[(String, u32)], now: Instant) {
+    pub(super) fn failed(&self, keys: &[(String, u32)], now: Instant) {
         let mut failures = self.lock();
         if failures.len() >= MAX_TRACKED {
             failures.retain(|_, entry| now.duration_since(entry.last) < FAILURE_WINDOW);

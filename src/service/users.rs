@@ -185,6 +185,37 @@ impl Service {
         self.replace_password(who, &name, password).await
     }
 
+    /// Changes the caller's own password; the current one must be given, and wrong
+    /// guesses count as failed sign-ins. Every session of the user ends.
+    pub async fn change_own_password(
+        &self,
+        who: &Principal,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AppError> {
+        use super::auth::SignInLimiter;
+        use std::time::Instant;
+
+        let keys = SignInLimiter::keys(who.user(), who.address());
+        if let Some(wait) = self.sign_ins.wait(&keys, Instant::now()) {
+            return Err(AppError::TooManyAttempts {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let name = UserName::parse(who.user()).map_err(|err| AppError::Forbidden {
+            message: format!("only a user has a password: {err}"),
+        })?;
+        let password = Password::parse(new).map_err(|err| AppError::field("new_password", err));
+        if self.check_password(name.as_str(), current).await?.is_none() {
+            self.sign_ins.failed(&keys, Instant::now());
+            return Err(AppError::field(
+                "current",
+                "this is not your current password",
+            ));
+        }
+        self.replace_password(who, &name, password?).await
+    }
+
     /// Hashes and stores a new password; every session of the user ends with the old
     /// one (tokens stay: each is revoked on its own).
     async fn replace_password(

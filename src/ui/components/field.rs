@@ -81,3 +81,24 @@ pub fn TextField(
         </div>
     }
 }
+
+/// A form's error as a whole, for its alert (field errors show beside their fields).
+pub fn form_error(
+    error: RwSignal<Option<crate::error::AppError>>,
+) -> impl Fn() -> Option<String> + Copy {
+    move || {
+        error.with(|err| {
+            err.as_ref()
+                .filter(|err| !matches!(err, crate::error::AppError::ValidationFailed { .. }))
+                .map(ToString::to_string)
+        })
+    }
+}
+
+/// What a form's error says about one field.
+pub fn field_error(
+    error: RwSignal<Option<crate::error::AppError>>,
+    field: &'static str,
+) -> Signal<Option<String>> {
+    Signal::derive(move || error.with(|err| err.as_ref().and_then(|err| err.message_for(field))))
+}

@@ -11,7 +11,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::account::{CreateFirstAdmin, Me, SignIn, SignOut, local_path};
 use crate::error::AppError;
 use crate::ui::components::actions::PostForm;
-use crate::ui::components::field::TextField;
+use crate::ui::components::field::{TextField, field_error, form_error};
 
 /// Loads `path` in full (after signing in or out).
 pub fn go_to(path: &str) {
@@ -37,21 +37,6 @@ fn returned(fields: &[&str]) -> (Vec<String>, Option<AppError>) {
                 .and_then(|json| crate::json::parse::<AppError>(&json).ok()),
         )
     })
-}
-
-/// The error of a form as a whole (field errors show beside their fields).
-fn form_error(error: RwSignal<Option<AppError>>) -> impl Fn() -> Option<String> {
-    move || {
-        error.with(|err| {
-            err.as_ref()
-                .filter(|err| !matches!(err, AppError::ValidationFailed { .. }))
-                .map(ToString::to_string)
-        })
-    }
-}
-
-fn field_error(error: RwSignal<Option<AppError>>, field: &'static str) -> Signal<Option<String>> {
-    Signal::derive(move || error.with(|err| err.as_ref().and_then(|err| err.message_for(field))))
 }
 
 /// `/sign-in`.

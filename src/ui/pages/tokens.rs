@@ -5,11 +5,13 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
-use crate::api::account::{CreateToken, RevokeToken, TokensPage, get_tokens_page};
+use crate::api::account::{
+    ChangeMyPassword, CreateToken, RevokeToken, TokensPage, get_tokens_page,
+};
 use crate::domain::token::{NewToken, TokenInfo};
 use crate::error::AppError;
 use crate::ui::components::actions::PostForm;
-use crate::ui::components::field::TextField;
+use crate::ui::components::field::{TextField, field_error, form_error};
 use crate::ui::format;
 use crate::ui::pages::not_found::ErrorPanel;
 
@@ -78,6 +80,49 @@ fn Tokens(
                 <tbody>{rows}</tbody>
             </table>
         </section>
+        <PasswordForm />
+    }
+}
+
+/// Changes the signed-in user's own password.
+#[component]
+fn PasswordForm() -> impl IntoView {
+    let change = ServerAction::<ChangeMyPassword>::new();
+    let current = RwSignal::new(String::new());
+    let new_password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<AppError>);
+    let done = RwSignal::new(false);
+    Effect::new(move |_| match change.value().get() {
+        Some(Ok(())) => {
+            current.set(String::new());
+            new_password.set(String::new());
+            error.set(None);
+            done.set(true);
+        }
+        Some(Err(err)) => error.set(Some(err)),
+        None => {}
+    });
+    view! {
+        <section class="card" aria-labelledby="password-heading">
+            <h2 id="password-heading">"Your password"</h2>
+            <PostForm url=ChangeMyPassword::url() on_submit=move || {
+                done.set(false);
+                change.dispatch(ChangeMyPassword {
+                    current: current.get_untracked(),
+                    new_password: new_password.get_untracked(),
+                });
+            }>
+                <TextField label="Current password" name="current" value=current
+                    error=field_error(error, "current") required=true password=true
+                    autocomplete="current-password" />
+                <TextField label="New password" name="new_password" value=new_password
+                    error=field_error(error, "new_password") required=true password=true
+                    autocomplete="new-password" hint="At least 10 characters. Your other sessions end." />
+                <p class="alert" role="alert">{form_error(error)}</p>
+                <p role="status">{move || done.get().then_some("Password changed.")}</p>
+                <button type="submit" disabled=move || change.pending().get()>"Change password"</button>
+            </PostForm>
+        </section>
     }
 }
 
@@ -131,9 +176,7 @@ fn NewTokenForm(create: ServerAction<CreateToken>) -> impl IntoView {
         Some(Err(err)) => error.set(Some(err)),
         None => {}
     });
-    let field = move |path: &'static str| {
-        Signal::derive(move || error.with(|e| e.as_ref().and_then(|e| e.message_for(path))))
-    };
+    let field = move |path: &'static str| field_error(error, path);
     view! {
         <section class="card" aria-labelledby="new-token-heading">
             <h2 id="new-token-heading">"New token"</h2>

@@ -10,7 +10,7 @@ use crate::domain::access::Role;
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::ui::components::actions::PostForm;
-use crate::ui::components::field::TextField;
+use crate::ui::components::field::{TextField, field_error, form_error};
 use crate::ui::pages::not_found::ErrorPanel;
 
 #[component]
@@ -136,16 +136,7 @@ fn AddUserForm(add: ServerAction<AddUser>) -> impl IntoView {
         Some(Err(err)) => error.set(Some(err)),
         None => {}
     });
-    let field = move |path: &'static str| {
-        Signal::derive(move || error.with(|e| e.as_ref().and_then(|e| e.message_for(path))))
-    };
-    let form_error = move || {
-        error.with(|e| {
-            e.as_ref()
-                .filter(|e| !matches!(e, AppError::ValidationFailed { .. }))
-                .map(ToString::to_string)
-        })
-    };
+    let field = move |path: &'static str| field_error(error, path);
     view! {
         <section class="card" aria-labelledby="add-user-heading">
             <h2 id="add-user-heading">"Add a user"</h2>
@@ -167,7 +158,7 @@ fn AddUserForm(add: ServerAction<AddUser>) -> impl IntoView {
                         {role_options(Role::Viewer)}
                     </select>
                 </div>
-                <p class="alert" role="alert">{form_error}</p>
+                <p class="alert" role="alert">{form_error(error)}</p>
                 <button type="submit" class="primary" disabled=move || add.pending().get()>"Add user"</button>
             </PostForm>
         </section>
