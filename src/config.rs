@@ -92,6 +92,16 @@ pub struct Config {
     #[arg(long, env = "JUNCTION_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
+    /// Hosts, addresses or networks (CIDR) flows may reach although the egress policy
+    /// refuses them by default (loopback, private, link-local, ...), comma-separated.
+    #[arg(long, env = "JUNCTION_EGRESS_ALLOW", value_delimiter = ',')]
+    pub egress_allow: Vec<String>,
+
+    /// Hosts, addresses or networks (CIDR) flows may never reach, comma-separated; a
+    /// deny wins over an allow.
+    #[arg(long, env = "JUNCTION_EGRESS_DENY", value_delimiter = ',')]
+    pub egress_deny: Vec<String>,
+
     /// A browser session ends after this many minutes without a request.
     #[arg(long, env = "JUNCTION_SESSION_IDLE_MINUTES", default_value_t = 480)]
     pub session_idle_minutes: u64,

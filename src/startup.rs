@@ -34,6 +34,8 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the egress policy does not read: {0}")]
+    Egress(String),
     #[error("cannot create the first administrator: {0}")]
     FirstAdmin(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -90,7 +92,12 @@ impl Application {
             source,
         })?;
         let activity = ActivitySink::start(store.clone(), config.activity_keep);
-        let runtime = Arc::new(BuiltinRuntime::new(activity));
+        let egress = crate::runtime::egress::EgressPolicy::from_lists(
+            &config.egress_allow,
+            &config.egress_deny,
+        )
+        .map_err(StartupError::Egress)?;
+        let runtime = Arc::new(BuiltinRuntime::new(activity, Arc::new(egress)));
         let owner = replica_id(config)?;
         let reconciler = Reconciler::new(
             store.clone(),

@@ -31,6 +31,21 @@ async fn an_unsupported_database_url_is_named() {
 }
 
 #[tokio::test]
+async fn an_egress_rule_that_does_not_read_is_named_with_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("j.db").display());
+    let mut config = Config::for_database(url, dir.path().into());
+    config.egress_allow = vec!["10.0.0.0/33".into()];
+
+    let message = start_error(config).await;
+
+    assert!(
+        message.starts_with("the egress policy does not read: --egress-allow: \"10.0.0.0/33\" is neither"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn an_unreachable_database_is_reported_with_its_address() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::for_database("postgres://postgres@127.0.0.1:1/none", dir.path().into());

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::task::AbortHandle;
 
 use super::activity::{Activity, ActivitySink};
+use super::egress::HttpEgress;
 use super::flow::{CompiledFlow, Outcome, Run, Templates};
 use super::{Health, Runtime, RuntimeError, Status, WebhookAnswer, WebhookCall};
 use crate::domain::IntegrationId;
@@ -18,7 +19,8 @@ use crate::domain::version::VersionNumber;
 /// Runs flows in this process.
 pub struct BuiltinRuntime {
     inner: Mutex<Inner>,
-    http: reqwest::Client,
+    /// How flows reach other systems: through the egress policy.
+    http: HttpEgress,
     activity: ActivitySink,
     templates: Templates,
 }
@@ -44,13 +46,11 @@ struct Deployed {
 }
 
 impl BuiltinRuntime {
-    pub fn new(activity: ActivitySink) -> Self {
+    /// A runtime whose flows reach only what `egress` allows.
+    pub fn new(activity: ActivitySink, egress: Arc<super::egress::EgressPolicy>) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
-            http: reqwest::Client::builder()
-                .user_agent(concat!("junction/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .unwrap_or_default(),
+            http: HttpEgress::new(egress),
             activity,
             templates: Templates::default(),
         }
@@ -126,7 +126,7 @@ impl BuiltinRuntime {
 async fn run_and_record(
     flow: &CompiledFlow,
     body: Value,
-    http: &reqwest::Client,
+    http: &HttpEgress,
     activity: &ActivitySink,
     id: IntegrationId,
     version: VersionNumber,

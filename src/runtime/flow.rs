@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use super::egress::HttpEgress;
 use crate::domain::definition::{Definition, HttpMethod, Step, StepKind, Trigger};
 
 /// How long an http step waits for an answer unless its definition says otherwise.
@@ -283,7 +284,7 @@ impl CompiledFlow {
     }
 
     /// Runs the flow on one message.
-    pub async fn run(&self, mut body: Value, http: &reqwest::Client) -> Run {
+    pub async fn run(&self, mut body: Value, http: &HttpEgress) -> Run {
         let mut reports = Vec::with_capacity(self.steps.len());
         for (index, step) in self.steps.iter().enumerate() {
             let result = self.run_step(step, &body, http).await;
@@ -345,7 +346,7 @@ impl CompiledFlow {
         &self,
         step: &CompiledStep,
         body: &Value,
-        http: &reqwest::Client,
+        http: &HttpEgress,
     ) -> Result<StepResult, String> {
         match step {
             CompiledStep::Log { template } => {
@@ -473,7 +474,7 @@ fn single_expression(text: &str) -> Option<&str> {
 }
 
 async fn send(
-    http: &reqwest::Client,
+    http: &HttpEgress,
     method: HttpMethod,
     url: &str,
     headers: &BTreeMap<String, String>,
@@ -482,7 +483,7 @@ async fn send(
 ) -> Result<StepResult, String> {
     let method =
         reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(|err| err.to_string())?;
-    let mut request = http.request(method.clone(), url).timeout(timeout);
+    let mut request = http.request(method.clone(), url)?.timeout(timeout);
     for (name, value) in headers {
         request = request.header(name, value);
     }
@@ -554,6 +555,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Loopback open: these tests' targets (and non-targets) are local.
+    fn test_egress() -> HttpEgress {
+        let policy =
+            crate::runtime::egress::EgressPolicy::from_lists(&["127.0.0.0/8".into()], &[]).unwrap();
+        HttpEgress::new(std::sync::Arc::new(policy))
+    }
+
     fn flow(steps: Value) -> CompiledFlow {
         let definition = Definition::parse(&json!({
             "trigger": { "kind": "webhook", "path": "t" }, "steps": steps
@@ -563,7 +571,7 @@ mod tests {
     }
 
     async fn run(flow: &CompiledFlow, body: Value) -> Run {
-        flow.run(body, &reqwest::Client::new()).await
+        flow.run(body, &test_egress()).await
     }
 
     #[tokio::test]
@@ -655,7 +663,7 @@ mod tests {
         drop(first);
 
         assert_eq!(templates.compiled(), 2, "the second flow still uses it");
-        let run = second.run(json!({ "x": 1 }), &reqwest::Client::new()).await;
+        let run = second.run(json!({ "x": 1 }), &test_egress()).await;
         assert_eq!(run.steps[0].detail, "a 1", "the other flow still runs");
         drop(second);
         assert_eq!(templates.compiled(), 1);
@@ -673,7 +681,7 @@ mod tests {
         .unwrap();
         let flow = CompiledFlow::build(&definition, &templates).unwrap();
 
-        let run = flow.run(json!({}), &reqwest::Client::new()).await;
+        let run = flow.run(json!({}), &test_egress()).await;
 
         let error = run.error.unwrap_or_default();
         assert!(error.contains("steps[0].template.a"), "{error}");

@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod builtin;
+pub mod egress;
 pub mod flow;
 pub mod webhook_auth;
 

@@ -242,6 +242,28 @@ pub fn no_first_admin(config: &mut Config) {
     config.admin_password = None;
 }
 
+/// A live test server with the egress policy as it ships: nothing of loopback open.
+pub struct ClosedApp(pub TestApp);
+
+impl std::ops::Deref for ClosedApp {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
+}
+
+impl ClosedApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self(
+            TestApp::spawn_with(backend, |config| {
+                live(config);
+                config.egress_allow.clear();
+            })
+            .await,
+        )
+    }
+}
+
 impl LiveApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self(TestApp::spawn_with(backend, live).await)
@@ -277,6 +299,9 @@ impl TestApp {
         config.no_reconciler = true;
         config.admin_user = Some(ADMIN.to_owned());
         config.admin_password = Some(ADMIN_PASSWORD.to_owned());
+        // The systems tests point flows at listen on loopback, which the egress
+        // policy refuses by default (tests/egress.rs tests it closed).
+        config.egress_allow = vec!["127.0.0.0/8".into(), "::1".into()];
         configure(&mut config);
         let app = Application::build(&config).await.unwrap();
         let addr = app.addr();

@@ -1,0 +1,356 @@
+//! Where flows may reach. By default an `http` step (and every later connector) may
+//! not reach this server's own network: loopback, private, shared (CGNAT), link-local
+//! (cloud metadata at 169.254.169.254 among them), unique-local, multicast, broadcast
+//! and unspecified addresses. `--egress-allow` opens hosts or networks, `--egress-deny`
+//! closes more; a deny wins over an allow.
+//!
+//! The check is made on the address actually connected to: names are resolved by
+//! [`EgressResolver`], which hands the connector only addresses the policy allows, so
+//! a name that resolves (or rebinds) to a refused address gets nowhere; literal
+//! addresses, which skip resolution, are checked before each request and on every
+//! redirect hop.
+
+use ipnet::IpNet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+/// One entry of `--egress-allow` or `--egress-deny`: a host name, an address or a
+/// network in CIDR form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EgressRule {
+    Host(String),
+    Net(IpNet),
+}
+
+impl EgressRule {
+    /// Reads `api.example.com`, `10.1.2.3` or `10.0.0.0/8`; anything else is refused
+    /// by name.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim().trim_end_matches('.').to_ascii_lowercase();
+        if let Ok(net) = text.parse::<IpNet>() {
+            return Ok(Self::Net(net.trunc()));
+        }
+        if let Ok(ip) = text.parse::<IpAddr>() {
+            return Ok(Self::Net(IpNet::from(ip)));
+        }
+        let host = !text.is_empty()
+            && text.len() <= 253
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        match host {
+            true => Ok(Self::Host(text)),
+            false => Err(format!(
+                "{text:?} is neither a host name, an address nor a network (like 10.0.0.0/8)"
+            )),
+        }
+    }
+
+    fn matches(&self, host: Option<&str>, ip: IpAddr) -> bool {
+        match self {
+            EgressRule::Host(name) => host.is_some_and(|host| host == name),
+            EgressRule::Net(net) => net.contains(&ip),
+        }
+    }
+}
+
+impl std::fmt::Display for EgressRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EgressRule::Host(name) => f.write_str(name),
+            EgressRule::Net(net) => write!(f, "{net}"),
+        }
+    }
+}
+
+/// The policy: what is opened, what is closed, and the default for the rest.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EgressPolicy {
+    allow: Vec<EgressRule>,
+    deny: Vec<EgressRule>,
+}
+
+impl EgressPolicy {
+    /// From the two lists as configured; the first entry that does not read is named.
+    pub fn from_lists(allow: &[String], deny: &[String]) -> Result<Self, String> {
+        let read = |flag: &str, entries: &[String]| {
+            entries
+                .iter()
+                .filter(|entry| !entry.trim().is_empty())
+                .map(|entry| EgressRule::parse(entry).map_err(|err| format!("{flag}: {err}")))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Self {
+            allow: read("--egress-allow", allow)?,
+            deny: read("--egress-deny", deny)?,
+        })
+    }
+
+    /// Whether a flow may connect to `ip` (reached under the name `host`, if any);
+    /// a refusal names the rule.
+    pub fn check(&self, host: Option<&str>, ip: IpAddr) -> Result<(), String> {
+        let host = host.map(|host| host.trim_end_matches('.').to_ascii_lowercase());
+        let host = host.as_deref();
+        let ip = canonical(ip);
+        if let Some(rule) = self.deny.iter().find(|rule| rule.matches(host, ip)) {
+            return Err(format!(
+                "the egress policy refuses {ip}: --egress-deny {rule}"
+            ));
+        }
+        if self.allow.iter().any(|rule| rule.matches(host, ip)) {
+            return Ok(());
+        }
+        match special(ip) {
+            Some(kind) => Err(format!(
+                "the egress policy refuses {ip}: a {kind} address, which flows may not reach \
+                 unless --egress-allow opens it"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// A host named in a URL (before any resolution): refused when `--egress-deny`
+    /// names it.
+    pub fn check_name(&self, host: &str) -> Result<(), String> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        match self
+            .deny
+            .iter()
+            .find(|rule| matches!(rule, EgressRule::Host(name) if *name == host))
+        {
+            Some(rule) => Err(format!(
+                "the egress policy refuses {host}: --egress-deny {rule}"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The host of a URL as a flow would reach it: literal addresses checked here,
+    /// names checked for a deny (their addresses are checked when resolved).
+    pub fn check_url(&self, url: &reqwest::Url) -> Result<(), String> {
+        let Some(host) = url.host_str() else {
+            return Err(format!("{url} has no host"));
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse::<IpAddr>() {
+            Ok(ip) => self.check(None, ip),
+            Err(_) => self.check_name(host),
+        }
+    }
+
+    /// The flows' HTTP client: names resolved through the policy, and every redirect
+    /// hop checked (at most 10).
+    fn http_client(self: &Arc<Self>) -> reqwest::Client {
+        let hops = self.clone();
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 10 {
+                return attempt.error("more than 10 redirects");
+            }
+            match hops.check_url(attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(why) => attempt.error(why),
+            }
+        });
+        reqwest::Client::builder()
+            .user_agent(concat!("junction/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(EgressResolver(self.clone())))
+            .redirect(redirects)
+            .build()
+            .unwrap_or_default()
+    }
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:127.0.0.1`) is that IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// What kind of address a flow may not reach by default, if it is one.
+fn special(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => special_v4(v4),
+        IpAddr::V6(v6) => special_v6(v6),
+    }
+}
+
+fn special_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, ..] = ip.octets();
+    if ip.is_loopback() {
+        Some("loopback")
+    } else if ip.is_private() {
+        Some("private")
+    } else if a == 100 && (64..128).contains(&b) {
+        Some("shared (carrier-grade NAT)")
+    } else if ip.is_link_local() {
+        Some("link-local")
+    } else if ip.is_multicast() {
+        Some("multicast")
+    } else if ip.is_broadcast() {
+        Some("broadcast")
+    } else if a == 0 {
+        Some("unspecified")
+    } else {
+        None
+    }
+}
+
+fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    let first = ip.segments()[0];
+    if ip.is_loopback() {
+        Some("loopback")
+    } else if ip.is_unspecified() {
+        Some("unspecified")
+    } else if first & 0xfe00 == 0xfc00 {
+        Some("unique-local")
+    } else if first & 0xffc0 == 0xfe80 {
+        Some("link-local")
+    } else if ip.is_multicast() {
+        Some("multicast")
+    } else {
+        None
+    }
+}
+
+/// How flows make HTTP requests: through the policy, whatever the URL.
+#[derive(Clone, Debug)]
+pub struct HttpEgress {
+    client: reqwest::Client,
+    policy: Arc<EgressPolicy>,
+}
+
+impl HttpEgress {
+    pub fn new(policy: Arc<EgressPolicy>) -> Self {
+        Self {
+            client: policy.http_client(),
+            policy,
+        }
+    }
+
+    /// A request to `url`, once its host passes the policy (a literal address is
+    /// checked here, since no resolution will see it; a name when it is resolved).
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::RequestBuilder, String> {
+        let parsed =
+            reqwest::Url::parse(url).map_err(|err| format!("{url} is not a URL: {err}"))?;
+        self.policy
+            .check_url(&parsed)
+            .map_err(|why| format!("cannot reach {url}: {why}"))?;
+        Ok(self.client.request(method, parsed))
+    }
+}
+
+/// Resolves names for the flows' HTTP client, keeping only the addresses the policy
+/// allows: what the connector gets is what it connects to.
+#[derive(Clone, Debug)]
+pub struct EgressResolver(pub Arc<EgressPolicy>);
+
+impl reqwest::dns::Resolve for EgressResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            policy.check_name(&host)?;
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refusal = None;
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|addr| match policy.check(Some(&host), addr.ip()) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        refusal.get_or_insert(why);
+                        false
+                    }
+                })
+                .collect();
+            if allowed.is_empty() {
+                let why = refusal.unwrap_or_else(|| format!("{host} has no address"));
+                return Err(why.into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn by_default_flows_reach_the_internet_and_nothing_of_the_servers_own_network() {
+        let policy = EgressPolicy::default();
+        let table = [
+            ("93.184.215.14", None),
+            ("2606:2800:21f:cb07::1", None),
+            ("127.0.0.1", Some("loopback")),
+            ("127.8.9.10", Some("loopback")),
+            ("::1", Some("loopback")),
+            ("::ffff:127.0.0.1", Some("loopback")),
+            ("10.1.2.3", Some("private")),
+            ("172.16.0.1", Some("private")),
+            ("192.168.1.1", Some("private")),
+            ("100.64.0.1", Some("shared (carrier-grade NAT)")),
+            ("169.254.169.254", Some("link-local")),
+            ("fe80::1", Some("link-local")),
+            ("fd00::1", Some("unique-local")),
+            ("224.0.0.1", Some("multicast")),
+            ("ff02::1", Some("multicast")),
+            ("255.255.255.255", Some("broadcast")),
+            ("0.0.0.0", Some("unspecified")),
+            ("::", Some("unspecified")),
+        ];
+        for (address, refused_as) in table {
+            let decided = policy.check(None, ip(address));
+            match refused_as {
+                None => assert_eq!(decided, Ok(()), "{address}"),
+                Some(kind) => {
+                    let why = decided.unwrap_err();
+                    assert!(
+                        why.contains(&format!("a {kind} address")),
+                        "{address}: {why}"
+                    );
+                    assert!(why.contains("--egress-allow"), "{why}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_allow_opens_and_a_deny_closes_and_wins() {
+        let policy = EgressPolicy::from_lists(
+            &["127.0.0.0/8".into(), "intranet.local".into()],
+            &[
+                "127.0.0.2".into(),
+                "93.184.215.0/24".into(),
+                "evil.example".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(policy.check(None, ip("127.0.0.1")), Ok(()));
+        assert_eq!(policy.check(Some("intranet.local"), ip("10.0.0.5")), Ok(()));
+        assert!(policy.check(None, ip("10.0.0.5")).is_err());
+        let denied = policy.check(None, ip("127.0.0.2")).unwrap_err();
+        assert!(denied.contains("--egress-deny 127.0.0.2/32"), "{denied}");
+        assert!(policy.check(None, ip("93.184.215.14")).is_err());
+        assert!(policy.check_name("Evil.Example.").is_err());
+    }
+
+    #[test]
+    fn an_entry_that_does_not_read_is_named_with_its_flag() {
+        let err = EgressPolicy::from_lists(&["10.0.0.0/33".into()], &[]).unwrap_err();
+        assert!(err.starts_with("--egress-allow"), "{err}");
+        let err = EgressPolicy::from_lists(&[], &["not a host!".into()]).unwrap_err();
+        assert!(err.starts_with("--egress-deny"), "{err}");
+    }
+}

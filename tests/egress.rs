@@ -1,0 +1,139 @@
+//! The egress policy: flows reach the internet, not the server's own network. An
+//! `http` step to loopback, to the cloud metadata address, or to a name that
+//! resolves to loopback fails with the policy's message; `--egress-allow` opens what
+//! it names; a redirect to a refused address is refused. On SQLite and PostgreSQL.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Backend, ClosedApp, TestApp, live};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+on_both_databases! {
+    an_http_step_to_the_servers_own_network_fails_with_the_policys_message: ClosedApp,
+}
+
+/// Publishes a webhook flow at `path` whose one step calls `url`; waits for Active.
+async fn calling(app: &TestApp, path: &str, url: &str) {
+    let definition = json!({
+        "trigger": { "kind": "webhook", "path": path },
+        "steps": [{ "kind": "http", "method": "POST", "url": url, "timeout_seconds": 5 }]
+    });
+    let (status, _, created) = app
+        .api(
+            "POST",
+            "/api/v1/integrations",
+            Some(json!({ "name": path, "definition": definition })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    app.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
+        .await;
+    app.eventually("the flow is Active", || async {
+        let (_, _, now) = app
+            .api("GET", &format!("/api/v1/integrations/{id}"), None)
+            .await;
+        now["current_state"] == "active" && now["pending"] == false
+    })
+    .await;
+}
+
+fn message(answer: &Value) -> String {
+    answer["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A server on `ip` that counts its calls and answers `{"reached": true}`, or
+/// redirects to `redirect` when given.
+async fn target(ip: &str, redirect: Option<String>) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let router = axum::Router::new().fallback(move || {
+        let counted = counted.clone();
+        let redirect = redirect.clone();
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            match redirect {
+                Some(to) => axum::response::Redirect::temporary(&to).into_response(),
+                None => axum::Json(json!({ "reached": true })).into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{addr}/x"), calls)
+}
+
+use axum::response::IntoResponse;
+
+async fn an_http_step_to_the_servers_own_network_fails_with_the_policys_message(app: ClosedApp) {
+    let (loopback, reached) = target("127.0.0.1", None).await;
+    let port = loopback.rsplit(':').next().unwrap().to_owned();
+    calling(&app, "loop", &loopback).await;
+    calling(&app, "metadata", "http://169.254.169.254/latest/meta-data/").await;
+    calling(&app, "named", &format!("http://localhost:{port}")).await;
+
+    let (to_loopback, loop_answer) = app.hook("loop", json!({})).await;
+    let (to_metadata, metadata_answer) = app.hook("metadata", json!({})).await;
+    let (to_name, name_answer) = app.hook("named", json!({})).await;
+
+    assert_eq!((to_loopback, to_metadata, to_name), (502, 502, 502));
+    assert!(
+        message(&loop_answer).contains("the egress policy refuses 127.0.0.1: a loopback address"),
+        "{loop_answer}"
+    );
+    assert!(
+        message(&metadata_answer)
+            .contains("the egress policy refuses 169.254.169.254: a link-local address"),
+        "{metadata_answer}"
+    );
+    assert!(
+        message(&name_answer).contains("the egress policy refuses")
+            && message(&name_answer).contains("loopback"),
+        "a name is checked on the address it resolves to: {name_answer}"
+    );
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "nothing reached the target"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowed_host_is_reached_and_a_redirect_from_it_to_a_refused_one_is_not() {
+    let (refused_target, refused_calls) = target("127.0.0.2", None).await;
+    let (redirecting, _) = target("127.0.0.1", Some(refused_target.clone())).await;
+    let (allowed, allowed_calls) = target("127.0.0.1", None).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| {
+        live(config);
+        config.egress_allow = vec!["127.0.0.1".into()];
+    })
+    .await;
+    calling(&app, "allowed", &allowed).await;
+    calling(&app, "redirected", &redirecting).await;
+
+    let (reached, answer) = app.hook("allowed", json!({})).await;
+    let (redirected, refusal) = app.hook("redirected", json!({})).await;
+
+    assert_eq!((reached, answer), (200, json!({ "reached": true })));
+    assert_eq!(allowed_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(redirected, 502);
+    assert!(
+        message(&refusal).contains("the egress policy refuses 127.0.0.2: a loopback address"),
+        "{refusal}"
+    );
+    assert_eq!(
+        refused_calls.load(Ordering::SeqCst),
+        0,
+        "the redirect was not followed"
+    );
+}
