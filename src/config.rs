@@ -102,6 +102,10 @@ pub struct Config {
     #[arg(long, env = "JUNCTION_EGRESS_DENY", value_delimiter = ',')]
     pub egress_deny: Vec<String>,
 
+    /// The most of an answer an http step reads, in bytes (larger ones fail the step).
+    #[arg(long, env = "JUNCTION_HTTP_ANSWER_LIMIT", default_value_t = 10 * 1024 * 1024)]
+    pub http_answer_limit: usize,
+
     /// A browser session ends after this many minutes without a request.
     #[arg(long, env = "JUNCTION_SESSION_IDLE_MINUTES", default_value_t = 480)]
     pub session_idle_minutes: u64,

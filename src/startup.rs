@@ -97,7 +97,9 @@ impl Application {
             &config.egress_deny,
         )
         .map_err(StartupError::Egress)?;
-        let runtime = Arc::new(BuiltinRuntime::new(activity, Arc::new(egress)));
+        let http =
+            crate::runtime::egress::HttpEgress::new(Arc::new(egress), config.http_answer_limit);
+        let runtime = Arc::new(BuiltinRuntime::new(activity, http));
         let owner = replica_id(config)?;
         let reconciler = Reconciler::new(
             store.clone(),

@@ -137,3 +137,50 @@ async fn an_allowed_host_is_reached_and_a_redirect_from_it_to_a_refused_one_is_n
         "the redirect was not followed"
     );
 }
+
+/// A server on 127.0.0.1 answering `size` bytes of JSON, announced (Content-Length)
+/// or streamed without a length.
+async fn answering(size: usize, announced: bool) -> String {
+    let router = axum::Router::new().fallback(move || async move {
+        let text = format!("{{\"pad\": \"{}\"}}", "x".repeat(size));
+        let body = if announced {
+            axum::body::Body::from(text)
+        } else {
+            let chunks = text
+                .into_bytes()
+                .chunks(1000)
+                .map(|chunk| Ok::<_, std::io::Error>(chunk.to_vec()))
+                .collect::<Vec<_>>();
+            axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+        };
+        ([("content-type", "application/json")], body).into_response()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}/big")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_over_the_limit_fails_its_step_whether_announced_or_streamed() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| {
+        live(config);
+        config.http_answer_limit = 4096;
+    })
+    .await;
+    calling(&app, "small", &answering(100, true).await).await;
+    calling(&app, "announced", &answering(10_000, true).await).await;
+    calling(&app, "streamed", &answering(10_000, false).await).await;
+
+    let (small, _) = app.hook("small", json!({})).await;
+    let (announced, announced_answer) = app.hook("announced", json!({})).await;
+    let (streamed, streamed_answer) = app.hook("streamed", json!({})).await;
+
+    assert_eq!((small, announced, streamed), (200, 502, 502));
+    for answer in [announced_answer, streamed_answer] {
+        assert!(
+            message(&answer).contains("is larger than the limit of 4096 bytes"),
+            "{answer}"
+        );
+    }
+}

@@ -40,7 +40,9 @@ async fn an_egress_rule_that_does_not_read_is_named_with_its_flag() {
     let message = start_error(config).await;
 
     assert!(
-        message.starts_with("the egress policy does not read: --egress-allow: \"10.0.0.0/33\" is neither"),
+        message.starts_with(
+            "the egress policy does not read: --egress-allow: \"10.0.0.0/33\" is neither"
+        ),
         "{message}"
     );
 }

@@ -749,6 +749,14 @@ fn parse_headers(
             ok = false;
             continue;
         }
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            errors.add(
+                &format!("{path}.{name}"),
+                "is set by Junction for each request (a framing or hop-by-hop header)",
+            );
+            ok = false;
+            continue;
+        }
         match value.as_str() {
             Some(text) if !text.contains(['\r', '\n']) => {
                 headers.insert(name.to_ascii_lowercase(), text.to_owned());
@@ -765,6 +773,20 @@ fn parse_headers(
     }
     ok.then_some(headers)
 }
+
+/// Headers a step may not set: they frame the request or belong to one connection,
+/// and setting them could split or smuggle requests.
+const RESERVED_HEADERS: [&str; 9] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
 
 /// `http://host...` or `https://host...` with a non-empty host and no white space.
 fn is_http_url(url: &str) -> bool {
@@ -1051,5 +1073,24 @@ mod tests {
             plain.canonical_json(),
             r#"{"trigger":{"kind":"webhook","path":"a"},"steps":[]}"#
         );
+    }
+
+    #[test]
+    fn framing_and_hop_by_hop_headers_are_refused_by_name() {
+        let errors = Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": "in" },
+            "steps": [{ "kind": "http", "method": "POST", "url": "https://example.com",
+                        "headers": { "Host": "x", "Transfer-Encoding": "chunked", "x-ok": "1" } }]
+        }))
+        .unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "steps[0].headers.Host",
+                "steps[0].headers.Transfer-Encoding"
+            ]
+        );
+        assert!(errors[0].message.contains("set by Junction"));
     }
 }

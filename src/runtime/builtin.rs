@@ -46,11 +46,12 @@ struct Deployed {
 }
 
 impl BuiltinRuntime {
-    /// A runtime whose flows reach only what `egress` allows.
-    pub fn new(activity: ActivitySink, egress: Arc<super::egress::EgressPolicy>) -> Self {
+    /// A runtime whose flows reach other systems through `http` (the egress policy
+    /// and the answer limit).
+    pub fn new(activity: ActivitySink, http: HttpEgress) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
-            http: HttpEgress::new(egress),
+            http,
             activity,
             templates: Templates::default(),
         }

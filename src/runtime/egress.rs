@@ -219,14 +219,46 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
 pub struct HttpEgress {
     client: reqwest::Client,
     policy: Arc<EgressPolicy>,
+    /// The most of an answer a step reads, in bytes.
+    answer_limit: usize,
 }
 
 impl HttpEgress {
-    pub fn new(policy: Arc<EgressPolicy>) -> Self {
+    pub fn new(policy: Arc<EgressPolicy>, answer_limit: usize) -> Self {
         Self {
             client: policy.http_client(),
             policy,
+            answer_limit,
         }
+    }
+
+    /// The answer's body, read as it streams in and given up on as soon as it passes
+    /// the limit: a huge answer costs the limit, not its size.
+    pub async fn read_answer(
+        &self,
+        mut response: reqwest::Response,
+        url: &str,
+    ) -> Result<Vec<u8>, String> {
+        let limit = self.answer_limit;
+        let too_large = || format!("the answer of {url} is larger than the limit of {limit} bytes");
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| format!("reading the answer of {url}: {err}"))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// A request to `url`, once its host passes the policy (a literal address is

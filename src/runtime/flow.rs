@@ -509,13 +509,10 @@ async fn send(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.contains("json"));
-    let text = response
-        .text()
-        .await
-        .map_err(|err| format!("reading the answer of {url}: {err}"))?;
-    let next = if is_json && !text.trim().is_empty() {
+    let bytes = http.read_answer(response, url).await?;
+    let next = if is_json && !bytes.iter().all(u8::is_ascii_whitespace) {
         Some(
-            serde_json::from_str(&text)
+            serde_json::from_slice(&bytes)
                 .map_err(|err| format!("{url} answered invalid JSON: {err}"))?,
         )
     } else {
@@ -559,7 +556,7 @@ mod tests {
     fn test_egress() -> HttpEgress {
         let policy =
             crate::runtime::egress::EgressPolicy::from_lists(&["127.0.0.0/8".into()], &[]).unwrap();
-        HttpEgress::new(std::sync::Arc::new(policy))
+        HttpEgress::new(std::sync::Arc::new(policy), 1024 * 1024)
     }
 
     fn flow(steps: Value) -> CompiledFlow {
