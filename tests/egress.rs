@@ -22,24 +22,7 @@ async fn calling(app: &TestApp, path: &str, url: &str) {
         "trigger": { "kind": "webhook", "path": path },
         "steps": [{ "kind": "http", "method": "POST", "url": url, "timeout_seconds": 5 }]
     });
-    let (status, _, created) = app
-        .api(
-            "POST",
-            "/api/v1/integrations",
-            Some(json!({ "name": path, "definition": definition })),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    app.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
-        .await;
-    app.eventually("the flow is Active", || async {
-        let (_, _, now) = app
-            .api("GET", &format!("/api/v1/integrations/{id}"), None)
-            .await;
-        now["current_state"] == "active" && now["pending"] == false
-    })
-    .await;
+    app.running(path, definition).await;
 }
 
 fn message(answer: &Value) -> String {

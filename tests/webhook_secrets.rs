@@ -28,25 +28,7 @@ async fn running(app: &LiveApp, path: &str, auth: Value) -> String {
         "trigger": { "kind": "webhook", "path": path, "auth": auth },
         "steps": [{ "kind": "transform", "template": { "seen": "{{ body.id }}" } }]
     });
-    let (status, _, created) = app
-        .api(
-            "POST",
-            "/api/v1/integrations",
-            Some(json!({ "name": path, "definition": definition })),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    app.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
-        .await;
-    app.eventually("the webhook is Active", || async {
-        let (_, _, now) = app
-            .api("GET", &format!("/api/v1/integrations/{id}"), None)
-            .await;
-        now["current_state"] == "active" && now["pending"] == false
-    })
-    .await;
-    id
+    app.running(path, definition).await
 }
 
 async fn call(

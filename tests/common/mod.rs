@@ -399,6 +399,26 @@ impl TestApp {
         )
     }
 
+    /// Creates an integration named `name` with `definition` through the API,
+    /// publishes it and waits until it runs (a live server's reconciler brings it
+    /// up); answers its id.
+    pub async fn running(&self, name: &str, definition: Value) -> String {
+        let body = serde_json::json!({ "name": name, "definition": definition });
+        let (status, _, created) = self.api("POST", "/api/v1/integrations", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        self.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
+            .await;
+        self.eventually("the integration is Active", || async {
+            let (_, _, now) = self
+                .api("GET", &format!("/api/v1/integrations/{id}"), None)
+                .await;
+            now["current_state"] == "active" && now["pending"] == false
+        })
+        .await;
+        id
+    }
+
     /// Calls a webhook: the status and the JSON answer (null when there is none).
     pub async fn hook(&self, path: &str, body: Value) -> (u16, Value) {
         let response = self
