@@ -11,6 +11,10 @@ use crate::error::FieldError;
 pub const MAX_STEPS: usize = 50;
 pub const MAX_TIMER_SECONDS: u64 = 86_400;
 pub const MAX_HTTP_TIMEOUT_SECONDS: u64 = 300;
+/// The largest transform template, as JSON text: what one step renders per message.
+pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
+/// The most templates (strings rendered per message) one version may hold.
+pub const MAX_TEMPLATES: usize = 2000;
 const MAX_TEXT_CHARS: usize = 4000;
 
 /// A flow: what starts it, and what happens to each message.
@@ -236,6 +240,23 @@ impl Step {
             Step::Transform { .. } => StepKind::Transform,
             Step::Filter { .. } => StepKind::Filter,
             Step::Http { .. } => StepKind::Http,
+        }
+    }
+
+    /// How many strings this step renders for each message.
+    fn templates(&self) -> usize {
+        fn strings(value: &Value) -> usize {
+            match value {
+                Value::String(_) => 1,
+                Value::Array(items) => items.iter().map(strings).sum(),
+                Value::Object(fields) => fields.values().map(strings).sum(),
+                Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+            }
+        }
+        match self {
+            Step::Log { .. } | Step::Filter { .. } => 1,
+            Step::Transform { template } => strings(template),
+            Step::Http { headers, .. } => 1 + headers.len(),
         }
     }
 
@@ -538,7 +559,19 @@ fn parse_definition(value: &Value, errors: &mut Errors) -> Option<Definition> {
                 .enumerate()
                 .map(|(index, item)| parse_step(item, &format!("steps[{index}]"), errors))
                 .collect();
-            parsed.into_iter().collect()
+            let steps: Option<Vec<Step>> = parsed.into_iter().collect();
+            if let Some(steps) = &steps {
+                let templates: usize = steps.iter().map(Step::templates).sum();
+                if templates > MAX_TEMPLATES {
+                    errors.add(
+                        "steps",
+                        format!(
+                            "hold {templates} templates; a version holds at most {MAX_TEMPLATES}"
+                        ),
+                    );
+                }
+            }
+            steps
         }
         Some(_) => {
             errors.add("steps", "must be a list of steps");
@@ -667,6 +700,14 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
             let template = fields.required("template", errors)?;
             if template.is_null() {
                 errors.add(&fields.at("template"), "must not be null");
+                return None;
+            }
+            let bytes = template.to_string().len();
+            if bytes > MAX_TEMPLATE_BYTES {
+                errors.add(
+                    &fields.at("template"),
+                    format!("is {bytes} bytes; a template is at most {MAX_TEMPLATE_BYTES}"),
+                );
                 return None;
             }
             Some(Step::Transform {
@@ -1092,5 +1133,42 @@ mod tests {
             ]
         );
         assert!(errors[0].message.contains("set by Junction"));
+    }
+
+    #[test]
+    fn a_runaway_template_is_refused_at_parse_time_naming_the_cap() {
+        let leaves: serde_json::Map<String, Value> = (0..30_000)
+            .map(|n| (format!("k{n}"), json!("{{ body.x }}")))
+            .collect();
+        let huge = Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": "in" },
+            "steps": [{ "kind": "transform", "template": leaves }]
+        }))
+        .unwrap_err();
+        assert_eq!(huge[0].path, "steps[0].template");
+        assert!(
+            huge[0].message.contains("a template is at most 65536"),
+            "{}",
+            huge[0].message
+        );
+
+        let many_small: Vec<Value> = (0..30)
+            .map(|_| {
+                let leaves: serde_json::Map<String, Value> = (0..100)
+                    .map(|n| (format!("k{n}"), json!("{{ x }}")))
+                    .collect();
+                json!({ "kind": "transform", "template": leaves })
+            })
+            .collect();
+        let too_many = Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": "in" }, "steps": many_small
+        }))
+        .unwrap_err();
+        assert_eq!(too_many[0].path, "steps");
+        assert!(
+            too_many[0].message.contains("at most 2000"),
+            "{}",
+            too_many[0].message
+        );
     }
 }
