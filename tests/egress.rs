@@ -167,3 +167,27 @@ async fn an_answer_over_the_limit_fails_its_step_whether_announced_or_streamed()
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_a_url_are_shown_to_nobody() {
+    let app = TestApp::spawn_with(Backend::Sqlite, live).await;
+    calling(
+        &app,
+        "leaky",
+        "http://bob:hunter2@127.0.0.1:9/x?token=abc123&page=2",
+    )
+    .await;
+
+    let (status, answer) = app.hook("leaky", json!({})).await;
+
+    assert_eq!(status, 502);
+    let text = answer.to_string();
+    assert!(
+        text.contains("http://***@127.0.0.1:9/x?token=***&page=2"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2") && !text.contains("abc123"),
+        "{text}"
+    );
+}

@@ -277,6 +277,45 @@ impl HttpEgress {
     }
 }
 
+/// A URL as activity, logs and answers show it: a user name and password in it, and
+/// the values of query parameters that look like credentials, are masked.
+pub fn shown_url(url: &str) -> String {
+    const SECRET_WORDS: [&str; 8] = [
+        "token",
+        "key",
+        "secret",
+        "password",
+        "pass",
+        "auth",
+        "signature",
+        "sig",
+    ];
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return "(a URL that does not read)".to_owned();
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        let _ = parsed.set_username("***");
+        let _ = parsed.set_password(None);
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let lower = name.to_ascii_lowercase();
+                let secret = SECRET_WORDS.iter().any(|word| lower.contains(word));
+                let value = if secret {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
 /// Resolves names for the flows' HTTP client, keeping only the addresses the policy
 /// allows: what the connector gets is what it connects to.
 #[derive(Clone, Debug)]
@@ -376,6 +415,15 @@ mod tests {
         assert!(denied.contains("--egress-deny 127.0.0.2/32"), "{denied}");
         assert!(policy.check(None, ip("93.184.215.14")).is_err());
         assert!(policy.check_name("Evil.Example.").is_err());
+    }
+
+    #[test]
+    fn a_url_is_shown_without_its_credentials() {
+        assert_eq!(
+            shown_url("https://bob:hunter2@api.example.com/x?token=abc&page=2&api_key=k"),
+            "https://***@api.example.com/x?token=***&page=2&api_key=***"
+        );
+        assert_eq!(shown_url("http://example.com/a"), "http://example.com/a");
     }
 
     #[test]

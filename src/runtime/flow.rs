@@ -476,14 +476,17 @@ fn single_expression(text: &str) -> Option<&str> {
 async fn send(
     http: &HttpEgress,
     method: HttpMethod,
-    url: &str,
+    target: &str,
     headers: &BTreeMap<String, String>,
     timeout: Duration,
     body: &Value,
 ) -> Result<StepResult, String> {
     let method =
         reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(|err| err.to_string())?;
-    let mut request = http.request(method.clone(), url)?.timeout(timeout);
+    // What activity and answers say of the URL: never its credentials.
+    let shown = super::egress::shown_url(target);
+    let url = shown.as_str();
+    let mut request = http.request(method.clone(), target)?.timeout(timeout);
     for (name, value) in headers {
         request = request.header(name, value);
     }
@@ -496,7 +499,7 @@ async fn send(
         } else {
             format!(
                 "cannot reach {url}: {}",
-                crate::telemetry::error_chain(&err)
+                crate::telemetry::error_chain(&err.without_url())
             )
         }
     })?;
