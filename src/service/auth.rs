@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{Principal, Service, internal};
+use super::{Principal, Service};
 use crate::domain::access::Operation;
 use crate::domain::audit::{AuditEntry, AuditEvent};
 use crate::domain::token::{NewToken, TokenInfo, token_days, token_name};
@@ -54,6 +54,13 @@ const TOKEN_USE_EVERY_MS: i64 = 60 * 1000;
 /// A token's visible prefix: tells people (and secret scanners) what it is.
 pub const TOKEN_PREFIX: &str = "jct_";
 
+/// A rate-limited password check: the user, when the password was right, and the
+/// limiter's keys (a sign-in clears the name's failures with them).
+pub(super) struct PasswordCheck {
+    pub(super) found: Option<crate::store::users::StoredUser>,
+    keys: [(String, u32); 2],
+}
+
 /// What a session check found.
 #[derive(Debug)]
 pub enum SessionCheck {
@@ -73,14 +80,8 @@ impl Service {
         password: &str,
         address: &str,
     ) -> Result<(User, SessionClaim), AppError> {
-        let keys = SignInLimiter::keys(name, address);
-        if let Some(wait) = self.sign_ins.wait(&keys, Instant::now()) {
-            return Err(AppError::TooManyAttempts {
-                retry_after_secs: wait.as_secs().max(1),
-            });
-        }
-        let Some(user) = self.check_password(name, password).await? else {
-            self.sign_ins.failed(&keys, Instant::now());
+        let checked = self.rate_limited_check(name, password, address).await?;
+        let Some(stored) = checked.found else {
             let typed = name.trim().to_lowercase();
             let actor = if typed.is_empty() {
                 "(no name)"
@@ -93,11 +94,8 @@ impl Service {
                 message: "the user name or the password is wrong".into(),
             });
         };
-        self.sign_ins.succeeded(&keys);
-        let stored =
-            self.store.user(&user.name).await?.ok_or_else(|| {
-                internal(&std::io::Error::other("a user vanished while signing in"))
-            })?;
+        self.sign_ins.succeeded(&checked.keys);
+        let user = stored.user;
         self.audit_event(user.name.as_str(), AuditEvent::SignedIn, "", address, "")
             .await?;
         let now = now_ms();
@@ -108,6 +106,28 @@ impl Service {
             seen_at: now,
         };
         Ok((user, claim))
+    }
+
+    /// Checks a password under the sign-in rate limit: while the name or the address
+    /// must wait, the password is not even checked ("try again in N s"); a wrong one
+    /// counts as a failure for both.
+    pub(super) async fn rate_limited_check(
+        &self,
+        name: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<PasswordCheck, AppError> {
+        let keys = SignInLimiter::keys(name, address);
+        if let Some(wait) = self.sign_ins.wait(&keys, Instant::now()) {
+            return Err(AppError::TooManyAttempts {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let found = self.verify_password(name, password).await?;
+        if found.is_none() {
+            self.sign_ins.failed(&keys, Instant::now());
+        }
+        Ok(PasswordCheck { found, keys })
     }
 
     /// Records a sign-out.
@@ -353,7 +373,7 @@ pub fn lockout(failures: u32, free: u32) -> Duration {
 }
 
 impl SignInLimiter {
-    pub(super) fn keys(name: &str, address: &str) -> [(String, u32); 2] {
+    fn keys(name: &str, address: &str) -> [(String, u32); 2] {
         [
             (
                 format!("name:{}", name.trim().to_lowercase()),
@@ -371,7 +391,7 @@ impl SignInLimiter {
     }
 
     /// How long the caller must still wait, if at all.
-    pub(super) fn wait(&self, keys: &[(String, u32)], now: Instant) -> Option<Duration> {
+    fn wait(&self, keys: &[(String, u32)], now: Instant) -> Option<Duration> {
         let failures = self.lock();
         keys.iter()
             .filter_map(|(key, free)| {
@@ -383,7 +403,7 @@ impl SignInLimiter {
             .max()
     }
 
-    pub(super) fn failed(&self, keys: &[(String, u32)], now: Instant) {
+    fn failed(&self, keys: &[(String, u32)], now: Instant) {
         let mut failures = self.lock();
         if failures.len() >= MAX_TRACKED {
             failures.retain(|_, entry| now.duration_since(entry.last) < FAILURE_WINDOW);

@@ -12,7 +12,7 @@ use crate::domain::access::{Operation, Role};
 use crate::domain::audit::AuditEvent;
 use crate::domain::user::{Password, User, UserName, display_name};
 use crate::error::{AppError, FieldError};
-use crate::store::users::NewUser;
+use crate::store::users::{NewUser, StoredUser};
 
 /// A user to add, as typed.
 #[derive(Debug)]
@@ -193,21 +193,14 @@ impl Service {
         current: &str,
         new: &str,
     ) -> Result<(), AppError> {
-        use super::auth::SignInLimiter;
-        use std::time::Instant;
-
-        let keys = SignInLimiter::keys(who.user(), who.address());
-        if let Some(wait) = self.sign_ins.wait(&keys, Instant::now()) {
-            return Err(AppError::TooManyAttempts {
-                retry_after_secs: wait.as_secs().max(1),
-            });
-        }
         let name = UserName::parse(who.user()).map_err(|err| AppError::Forbidden {
             message: format!("only a user has a password: {err}"),
         })?;
         let password = Password::parse(new).map_err(|err| AppError::field("new_password", err));
-        if self.check_password(name.as_str(), current).await?.is_none() {
-            self.sign_ins.failed(&keys, Instant::now());
+        let checked = self
+            .rate_limited_check(who.user(), current, who.address())
+            .await?;
+        if checked.found.is_none() {
             return Err(AppError::field(
                 "current",
                 "this is not your current password",
@@ -244,6 +237,19 @@ impl Service {
         name: &str,
         password: &str,
     ) -> Result<Option<User>, AppError> {
+        Ok(self
+            .verify_password(name, password)
+            .await?
+            .map(|stored| stored.user))
+    }
+
+    /// The stored user (with what sessions are checked against), if the name and
+    /// password match an enabled account.
+    pub(super) async fn verify_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<StoredUser>, AppError> {
         let Ok(name) = UserName::parse(name) else {
             return Ok(None);
         };
@@ -263,9 +269,7 @@ impl Service {
         })
         .await
         .map_err(|err| internal(&err))?;
-        Ok(stored
-            .filter(|stored| matches && !stored.user.disabled)
-            .map(|stored| stored.user))
+        Ok(stored.filter(|stored| matches && !stored.user.disabled))
     }
 
     async fn insert_user(
