@@ -106,6 +106,16 @@ pub struct Config {
     #[arg(long, env = "JUNCTION_HTTP_ANSWER_LIMIT", default_value_t = 10 * 1024 * 1024)]
     pub http_answer_limit: usize,
 
+    /// The most one step of a flow may render, in bytes (a log message, a condition,
+    /// all the leaves of a transform); past it the step fails.
+    #[arg(long, env = "JUNCTION_RENDER_OUTPUT_LIMIT", default_value_t = crate::runtime::flow::DEFAULT_RENDER_OUTPUT)]
+    pub render_output_limit: usize,
+
+    /// The most time, in milliseconds, rendering the templates of one message may take;
+    /// past it the step rendering fails.
+    #[arg(long, env = "JUNCTION_RENDER_DEADLINE_MS", default_value_t = 1000)]
+    pub render_deadline_ms: u64,
+
     /// A browser session ends after this many minutes without a request.
     #[arg(long, env = "JUNCTION_SESSION_IDLE_MINUTES", default_value_t = 480)]
     pub session_idle_minutes: u64,

@@ -99,7 +99,11 @@ impl Application {
         .map_err(StartupError::Egress)?;
         let http =
             crate::runtime::egress::HttpEgress::new(Arc::new(egress), config.http_answer_limit);
-        let runtime = Arc::new(BuiltinRuntime::new(activity, http));
+        let render = crate::runtime::flow::RenderLimits::new(
+            config.render_output_limit,
+            std::time::Duration::from_millis(config.render_deadline_ms),
+        );
+        let runtime = Arc::new(BuiltinRuntime::new(activity, http, render));
         let owner = replica_id(config)?;
         let reconciler = Reconciler::new(
             store.clone(),

@@ -10,7 +10,7 @@ use tokio::task::AbortHandle;
 
 use super::activity::{Activity, ActivitySink};
 use super::egress::HttpEgress;
-use super::flow::{CompiledFlow, Outcome, Run, Templates};
+use super::flow::{CompiledFlow, Outcome, RenderLimits, Run, Templates};
 use super::{Health, Runtime, RuntimeError, Status, WebhookAnswer, WebhookCall};
 use crate::domain::IntegrationId;
 use crate::domain::definition::{Definition, Trigger};
@@ -21,6 +21,8 @@ pub struct BuiltinRuntime {
     inner: Mutex<Inner>,
     /// How flows reach other systems: through the egress policy.
     http: HttpEgress,
+    /// What rendering one message may take.
+    render: RenderLimits,
     activity: ActivitySink,
     templates: Templates,
 }
@@ -47,11 +49,12 @@ struct Deployed {
 
 impl BuiltinRuntime {
     /// A runtime whose flows reach other systems through `http` (the egress policy
-    /// and the answer limit).
-    pub fn new(activity: ActivitySink, http: HttpEgress) -> Self {
+    /// and the answer limit) and render within `render`.
+    pub fn new(activity: ActivitySink, http: HttpEgress, render: RenderLimits) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             http,
+            render,
             activity,
             templates: Templates::default(),
         }
@@ -81,6 +84,7 @@ impl BuiltinRuntime {
         let flow = deployed.flow.clone();
         let version = deployed.version;
         let http = self.http.clone();
+        let render = self.render.clone();
         let activity = self.activity.clone();
         let ticking = tokio::spawn(async move {
             let mut interval = tokio::time::interval(every);
@@ -90,7 +94,16 @@ impl BuiltinRuntime {
                 interval.tick().await;
                 tick += 1;
                 let body = json!({ "tick": tick, "time": chrono::Utc::now().to_rfc3339() });
-                run_and_record(&flow, body, &http, &activity, id, version, "timer").await;
+                run_and_record(
+                    &flow,
+                    body,
+                    (&http, &render),
+                    &activity,
+                    id,
+                    version,
+                    "timer",
+                )
+                .await;
             }
         });
         deployed.timer = Some(ticking.abort_handle());
@@ -125,9 +138,9 @@ impl BuiltinRuntime {
 }
 
 async fn run_and_record(
-    flow: &CompiledFlow,
+    flow: &Arc<CompiledFlow>,
     body: Value,
-    http: &HttpEgress,
+    (http, render): (&HttpEgress, &RenderLimits),
     activity: &ActivitySink,
     id: IntegrationId,
     version: VersionNumber,
@@ -135,7 +148,7 @@ async fn run_and_record(
 ) -> Run {
     let started_at_ms = chrono::Utc::now().timestamp_millis();
     let clock = Instant::now();
-    let run = flow.run(body, http).await;
+    let run = flow.run(body, http, render).await;
     activity.record(Activity {
         integration_id: id,
         version,
@@ -294,7 +307,7 @@ impl Runtime for BuiltinRuntime {
         let run = run_and_record(
             &flow,
             call.body,
-            &self.http,
+            (&self.http, &self.render),
             &self.activity,
             id,
             version,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::egress::HttpEgress;
 use crate::domain::definition::{Definition, HttpMethod, Step, StepKind, Trigger};
@@ -283,74 +283,139 @@ impl CompiledFlow {
         Ok(flow)
     }
 
-    /// Runs the flow on one message.
-    pub async fn run(&self, mut body: Value, http: &HttpEgress) -> Run {
-        let mut reports = Vec::with_capacity(self.steps.len());
-        for (index, step) in self.steps.iter().enumerate() {
-            let result = self.run_step(step, &body, http).await;
-            let kind = step.kind();
-            match result {
-                Ok(StepResult::Continue { body: next, detail }) => {
-                    reports.push(StepReport {
-                        index,
-                        kind,
-                        outcome: Outcome::Ok,
-                        detail,
-                    });
-                    if let Some(next) = next {
-                        body = next;
-                    }
-                }
-                Ok(StepResult::Drop) => {
-                    reports.push(StepReport {
-                        index,
-                        kind,
-                        outcome: Outcome::Filtered,
-                        detail: "the condition does not hold: message dropped".into(),
-                    });
-                    return Run {
-                        outcome: Outcome::Filtered,
-                        steps: reports,
-                        body,
-                        error: None,
-                        failed_step: None,
-                    };
-                }
-                Err(error) => {
-                    reports.push(StepReport {
-                        index,
-                        kind,
-                        outcome: Outcome::Failed,
-                        detail: short(&error),
-                    });
-                    return Run {
-                        outcome: Outcome::Failed,
-                        steps: reports,
-                        body,
-                        error: Some(format!("steps[{index}] ({kind}): {error}")),
-                        failed_step: Some(index),
-                    };
-                }
-            }
-        }
-        Run {
+    /// Runs the flow on one message. The steps that only render (log, transform,
+    /// filter) run off the async worker threads, a stretch of them at a time, within
+    /// `limits`; an http step waits for its answer on them.
+    pub async fn run(
+        self: &Arc<Self>,
+        body: Value,
+        http: &HttpEgress,
+        limits: &RenderLimits,
+    ) -> Run {
+        let mut run = Run {
             outcome: Outcome::Ok,
-            steps: reports,
+            steps: Vec::with_capacity(self.steps.len()),
             body,
             error: None,
             failed_step: None,
+        };
+        let deadline = Instant::now() + limits.deadline;
+        let mut index = 0;
+        while index < self.steps.len() && run.outcome == Outcome::Ok {
+            if let CompiledStep::Http {
+                method,
+                url,
+                headers,
+                timeout,
+            } = &self.steps[index]
+            {
+                let result = send(http, *method, url, headers, *timeout, &run.body).await;
+                run.apply(index, StepKind::Http.as_str(), result);
+                index += 1;
+                continue;
+            }
+            let end = self.steps[index..]
+                .iter()
+                .position(|step| matches!(step, CompiledStep::Http { .. }))
+                .map_or(self.steps.len(), |offset| index + offset);
+            self.render_off_workers(&mut run, index..end, deadline, limits)
+                .await;
+            index = end;
         }
+        run
     }
 
-    async fn run_step(
+    /// Runs the rendering steps in `steps` on the blocking pool, at most as many at
+    /// once as the pool has permits, so that a runaway template neither stalls the
+    /// async workers (every other request) nor starts more threads than allowed. Past
+    /// the deadline the message fails at once; the thread stops at its next write or
+    /// when its fuel runs out, and holds its permit until then.
+    async fn render_off_workers(
+        self: &Arc<Self>,
+        run: &mut Run,
+        steps: std::ops::Range<usize>,
+        deadline: Instant,
+        limits: &RenderLimits,
+    ) {
+        let late = || {
+            format!(
+                "rendering took longer than the render deadline of {} ms (--render-deadline-ms)",
+                limits.deadline.as_millis()
+            )
+        };
+        let first = steps.start;
+        let permit =
+            match tokio::time::timeout_at(deadline.into(), limits.pool.clone().acquire_owned())
+                .await
+            {
+                Ok(Ok(permit)) => permit,
+                // The pool is never closed; waiting past the deadline is being late.
+                Ok(Err(_)) | Err(_) => {
+                    return run.apply(first, self.steps[first].kind(), Err(late()));
+                }
+            };
+        let flow = self.clone();
+        let output = limits.output;
+        let at = Arc::new(std::sync::atomic::AtomicUsize::new(first));
+        let reached = at.clone();
+        // Only the body travels: the reports so far stay here, whatever happens there.
+        let part = Run {
+            outcome: Outcome::Ok,
+            steps: Vec::new(),
+            body: std::mem::take(&mut run.body),
+            error: None,
+            failed_step: None,
+        };
+        let rendering = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            flow.render_steps(part, steps, &reached, Budget::new(output, deadline))
+        });
+        let failed = match tokio::time::timeout_at(deadline.into(), rendering).await {
+            Ok(Ok(part)) => {
+                run.steps.extend(part.steps);
+                run.body = part.body;
+                run.outcome = part.outcome;
+                run.error = part.error;
+                run.failed_step = part.failed_step;
+                return;
+            }
+            Ok(Err(crashed)) => format!("rendering crashed: {crashed}"),
+            Err(_) => late(),
+        };
+        let index = at.load(std::sync::atomic::Ordering::Relaxed);
+        run.apply(index, self.steps[index].kind(), Err(failed));
+    }
+
+    /// The rendering steps in `steps`, one after the other, on this thread.
+    fn render_steps(
+        &self,
+        mut run: Run,
+        steps: std::ops::Range<usize>,
+        at: &std::sync::atomic::AtomicUsize,
+        mut budget: Budget,
+    ) -> Run {
+        for index in steps {
+            if run.outcome != Outcome::Ok {
+                break;
+            }
+            at.store(index, std::sync::atomic::Ordering::Relaxed);
+            budget.start_step();
+            let step = &self.steps[index];
+            let result = self.render_step(step, &run.body, &mut budget);
+            run.apply(index, step.kind(), result);
+        }
+        run
+    }
+
+    fn render_step(
         &self,
         step: &CompiledStep,
         body: &Value,
-        http: &HttpEgress,
+        budget: &mut Budget,
     ) -> Result<StepResult, String> {
         match step {
             CompiledStep::Log { template } => {
-                let message = self.render(template, body)?;
+                let message = self.render(template, body, budget)?;
                 tracing::info!(target: "junction::flow", "{message}");
                 Ok(StepResult::Continue {
                     body: None,
@@ -358,61 +423,230 @@ impl CompiledFlow {
                 })
             }
             CompiledStep::Transform { template } => {
-                let next = self.evaluate(template, body)?;
+                let next = self.evaluate(template, body, budget)?;
                 let detail = short(&next.to_string());
                 Ok(StepResult::Continue {
                     body: Some(next),
                     detail,
                 })
             }
-            CompiledStep::Filter { template } => match self.render(template, body)?.as_str() {
-                "true" => Ok(StepResult::Continue {
-                    body: None,
-                    detail: "the condition holds".into(),
-                }),
-                _ => Ok(StepResult::Drop),
-            },
-            CompiledStep::Http {
-                method,
-                url,
-                headers,
-                timeout,
-            } => send(http, *method, url, headers, *timeout, body).await,
+            CompiledStep::Filter { template } => {
+                match self.render(template, body, budget)?.as_str() {
+                    "true" => Ok(StepResult::Continue {
+                        body: None,
+                        detail: "the condition holds".into(),
+                    }),
+                    _ => Ok(StepResult::Drop),
+                }
+            }
+            CompiledStep::Http { .. } => Err("an http step is not rendered".into()),
         }
     }
 
-    fn render(&self, template: &TemplateRef, body: &Value) -> Result<String, String> {
+    fn render(
+        &self,
+        template: &TemplateRef,
+        body: &Value,
+        budget: &mut Budget,
+    ) -> Result<String, String> {
         let shared = self.templates.read();
         let compiled = shared
             .env
             .get_template(&template.name)
             .map_err(|err| err.to_string())?;
-        compiled
-            .render(context! { body => TemplateValue::from(minijinja::value::Serde(body)) })
-            .map_err(|err| describe_template_error(&err).replace(&template.name, &template.path))
+        let mut out = CappedWriter {
+            text: Vec::new(),
+            budget,
+        };
+        let rendered = compiled.render_captured_to(
+            context! { body => TemplateValue::from(minijinja::value::Serde(body)) },
+            &mut out,
+        );
+        let CappedWriter { text, budget } = out;
+        if let Some(limit) = budget.passed.take() {
+            return Err(format!("{}: {}", template.path, limit.describe(budget)));
+        }
+        rendered
+            .map_err(|err| describe_template_error(&err).replace(&template.name, &template.path))?;
+        String::from_utf8(text).map_err(|err| format!("{}: {err}", template.path))
     }
 
-    fn evaluate(&self, tree: &Tree, body: &Value) -> Result<Value, String> {
+    fn evaluate(&self, tree: &Tree, body: &Value, budget: &mut Budget) -> Result<Value, String> {
         Ok(match tree {
             Tree::Literal(value) => value.clone(),
-            Tree::Text(template) => Value::String(self.render(template, body)?),
+            Tree::Text(template) => Value::String(self.render(template, body, budget)?),
             Tree::Typed(template) => {
-                let json = self.render(template, body)?;
+                let json = self.render(template, body, budget)?;
                 serde_json::from_str(&json).map_err(|err| format!("{}: {err}", template.path))?
             }
             Tree::Array(items) => Value::Array(
                 items
                     .iter()
-                    .map(|item| self.evaluate(item, body))
+                    .map(|item| self.evaluate(item, body, budget))
                     .collect::<Result<_, _>>()?,
             ),
             Tree::Object(fields) => Value::Object(
                 fields
                     .iter()
-                    .map(|(key, value)| Ok((key.clone(), self.evaluate(value, body)?)))
+                    .map(|(key, value)| Ok((key.clone(), self.evaluate(value, body, budget)?)))
                     .collect::<Result<_, String>>()?,
             ),
         })
+    }
+}
+
+/// What one message may take of the server while its templates render.
+#[derive(Clone, Debug)]
+pub struct RenderLimits {
+    /// The most one step may render, in bytes: a log message, a condition, or all the
+    /// leaves of a transform together.
+    pub output: usize,
+    /// The most time the rendering steps of one message may take, together.
+    pub deadline: Duration,
+    /// Permits to render: the blocking threads rendering may occupy at once.
+    pool: Arc<tokio::sync::Semaphore>,
+}
+
+impl RenderLimits {
+    /// One MiB per step and a second per message by default, with twice as many
+    /// rendering threads as the machine has cores (at least four), so that one
+    /// runaway template cannot take every one.
+    pub fn new(output: usize, deadline: Duration) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self {
+            output,
+            deadline,
+            pool: Arc::new(tokio::sync::Semaphore::new((cores * 2).max(4))),
+        }
+    }
+}
+
+impl Default for RenderLimits {
+    fn default() -> Self {
+        Self::new(DEFAULT_RENDER_OUTPUT, DEFAULT_RENDER_DEADLINE)
+    }
+}
+
+/// The most one step renders unless configured otherwise.
+pub const DEFAULT_RENDER_OUTPUT: usize = 1024 * 1024;
+/// How long one message's rendering may take unless configured otherwise.
+pub const DEFAULT_RENDER_DEADLINE: Duration = Duration::from_secs(1);
+
+/// Which limit a rendering passed.
+#[derive(Clone, Copy, Debug)]
+enum Passed {
+    Output,
+    Deadline,
+}
+
+impl Passed {
+    fn describe(self, budget: &Budget) -> String {
+        match self {
+            Passed::Output => format!(
+                "the rendered output passed the cap of {} bytes per step (--render-output-limit)",
+                budget.output
+            ),
+            Passed::Deadline => format!(
+                "rendering took longer than the render deadline of {} ms (--render-deadline-ms)",
+                budget.deadline_ms
+            ),
+        }
+    }
+}
+
+/// What is left of one message's rendering limits.
+struct Budget {
+    output: usize,
+    written: usize,
+    deadline: Instant,
+    deadline_ms: u128,
+    passed: Option<Passed>,
+}
+
+impl Budget {
+    fn new(output: usize, deadline: Instant) -> Self {
+        Self {
+            output,
+            written: 0,
+            deadline,
+            deadline_ms: deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis(),
+            passed: None,
+        }
+    }
+
+    /// Each step has the whole output cap; the deadline runs on.
+    fn start_step(&mut self) {
+        self.written = 0;
+    }
+}
+
+/// Collects what a template writes, refusing (which stops the rendering) once the
+/// step's output passes its cap or the message passes its deadline: the check is on
+/// every write, so a loop that keeps writing stops there rather than when it is done.
+struct CappedWriter<'a> {
+    text: Vec<u8>,
+    budget: &'a mut Budget,
+}
+
+impl std::io::Write for CappedWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let budget = &mut *self.budget;
+        budget.written = budget.written.saturating_add(bytes.len());
+        if budget.written > budget.output {
+            budget.passed = Some(Passed::Output);
+        } else if Instant::now() > budget.deadline {
+            budget.passed = Some(Passed::Deadline);
+        }
+        if budget.passed.is_some() {
+            return Err(std::io::Error::other("a rendering limit was passed"));
+        }
+        self.text.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Run {
+    /// Records how step `index` went, and what it leaves the message with.
+    fn apply(&mut self, index: usize, kind: &'static str, result: Result<StepResult, String>) {
+        match result {
+            Ok(StepResult::Continue { body, detail }) => {
+                self.steps.push(StepReport {
+                    index,
+                    kind,
+                    outcome: Outcome::Ok,
+                    detail,
+                });
+                if let Some(body) = body {
+                    self.body = body;
+                }
+            }
+            Ok(StepResult::Drop) => {
+                self.steps.push(StepReport {
+                    index,
+                    kind,
+                    outcome: Outcome::Filtered,
+                    detail: "the condition does not hold: message dropped".into(),
+                });
+                self.outcome = Outcome::Filtered;
+            }
+            Err(error) => {
+                self.steps.push(StepReport {
+                    index,
+                    kind,
+                    outcome: Outcome::Failed,
+                    detail: short(&error),
+                });
+                self.outcome = Outcome::Failed;
+                self.error = Some(format!("steps[{index}] ({kind}): {error}"));
+                self.failed_step = Some(index);
+            }
+        }
     }
 }
 
@@ -562,16 +796,101 @@ mod tests {
         HttpEgress::new(std::sync::Arc::new(policy), 1024 * 1024)
     }
 
-    fn flow(steps: Value) -> CompiledFlow {
+    fn flow(steps: Value) -> Arc<CompiledFlow> {
         let definition = Definition::parse(&json!({
             "trigger": { "kind": "webhook", "path": "t" }, "steps": steps
         }))
         .unwrap();
-        CompiledFlow::build(&definition, &Templates::default()).unwrap()
+        Arc::new(CompiledFlow::build(&definition, &Templates::default()).unwrap())
     }
 
-    async fn run(flow: &CompiledFlow, body: Value) -> Run {
-        flow.run(body, &test_egress()).await
+    async fn run(flow: &Arc<CompiledFlow>, body: Value) -> Run {
+        flow.run(body, &test_egress(), &RenderLimits::default())
+            .await
+    }
+
+    async fn run_within(flow: &Arc<CompiledFlow>, body: Value, limits: RenderLimits) -> Run {
+        flow.run(body, &test_egress(), &limits).await
+    }
+
+    #[tokio::test]
+    async fn a_step_whose_output_passes_the_cap_fails_naming_the_cap() {
+        let flow = flow(json!([
+            { "kind": "log", "message": "{% for i in range(10000) %}{{ body.text }}{% endfor %}" },
+            { "kind": "log", "message": "never" }
+        ]));
+
+        let run = run(&flow, json!({ "text": "x".repeat(200) })).await;
+
+        assert_eq!(run.outcome, Outcome::Failed);
+        assert_eq!(run.failed_step, Some(0));
+        let error = run.error.unwrap();
+        assert!(
+            error.contains("passed the cap of 1048576 bytes per step"),
+            "{error}"
+        );
+        assert!(error.contains("steps[0].message"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_leaves_of_a_transform_share_the_output_cap_of_their_step() {
+        let flow = flow(json!([
+            { "kind": "transform", "template": { "a": "{{ body.text }}", "b": "{{ body.text }}" } },
+        ]));
+        let limits = RenderLimits::new(1000, Duration::from_secs(5));
+
+        let one_fits = run_within(&flow, json!({ "text": "x".repeat(400) }), limits.clone()).await;
+        let two_do_not = run_within(&flow, json!({ "text": "x".repeat(600) }), limits).await;
+
+        assert_eq!(one_fits.outcome, Outcome::Ok);
+        assert_eq!(two_do_not.outcome, Outcome::Failed);
+        assert!(
+            two_do_not.error.unwrap().contains("steps[0].template.b"),
+            "the second leaf passes it"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_step_has_the_whole_output_cap() {
+        let flow = flow(json!([
+            { "kind": "log", "message": "{{ body.text }}" },
+            { "kind": "log", "message": "{{ body.text }}" },
+        ]));
+        let limits = RenderLimits::new(1000, Duration::from_secs(5));
+
+        let run = run_within(&flow, json!({ "text": "x".repeat(600) }), limits).await;
+
+        assert_eq!(run.outcome, Outcome::Ok);
+    }
+
+    #[tokio::test]
+    async fn a_message_past_its_render_deadline_fails_naming_the_deadline() {
+        let flow = flow(json!([
+            { "kind": "filter", "condition": "true" },
+            { "kind": "log", "message": "{{ body.text }}" },
+        ]));
+        let already_late = RenderLimits::new(1000, Duration::ZERO);
+
+        let run = run_within(&flow, json!({ "text": "late" }), already_late).await;
+
+        assert_eq!(run.outcome, Outcome::Failed);
+        let error = run.error.unwrap();
+        assert!(error.contains("render deadline of 0 ms"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_reports_of_steps_before_an_http_step_are_kept_with_it() {
+        let flow = flow(json!([
+            { "kind": "log", "message": "before" },
+            { "kind": "http", "method": "POST", "url": "http://127.0.0.1:9/none", "timeout_seconds": 2 },
+            { "kind": "log", "message": "after" },
+        ]));
+
+        let run = run(&flow, json!({})).await;
+
+        assert_eq!(run.steps.len(), 2);
+        assert_eq!(run.steps[0].detail, "before");
+        assert_eq!(run.failed_step, Some(1));
     }
 
     #[tokio::test]
@@ -656,14 +975,14 @@ mod tests {
             .unwrap()
         };
         let first = CompiledFlow::build(&logging("a {{ body.x }}"), &templates).unwrap();
-        let second = CompiledFlow::build(&logging("a {{ body.x }}"), &templates).unwrap();
+        let second = Arc::new(CompiledFlow::build(&logging("a {{ body.x }}"), &templates).unwrap());
         let other = CompiledFlow::build(&logging("b {{ body.x }}"), &templates).unwrap();
         assert_eq!(templates.compiled(), 2);
 
         drop(first);
 
         assert_eq!(templates.compiled(), 2, "the second flow still uses it");
-        let run = second.run(json!({ "x": 1 }), &test_egress()).await;
+        let run = run(&second, json!({ "x": 1 })).await;
         assert_eq!(run.steps[0].detail, "a 1", "the other flow still runs");
         drop(second);
         assert_eq!(templates.compiled(), 1);
@@ -679,9 +998,9 @@ mod tests {
             "steps": [{ "kind": "transform", "template": { "a": "{{ body.missing.deeper }}" } }]
         }))
         .unwrap();
-        let flow = CompiledFlow::build(&definition, &templates).unwrap();
+        let flow = Arc::new(CompiledFlow::build(&definition, &templates).unwrap());
 
-        let run = flow.run(json!({}), &test_egress()).await;
+        let run = run(&flow, json!({})).await;
 
         let error = run.error.unwrap_or_default();
         assert!(error.contains("steps[0].template.a"), "{error}");

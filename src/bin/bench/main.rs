@@ -26,6 +26,7 @@ mod auth;
 mod footprint;
 mod live;
 mod render;
+mod runaway;
 mod runtime;
 mod storm;
 mod support;
@@ -35,6 +36,7 @@ use auth::*;
 use footprint::*;
 use live::*;
 use render::*;
+use runaway::*;
 use runtime::*;
 use storm::*;
 use support::*;
@@ -65,19 +67,20 @@ struct Args {
     #[arg(long, default_value = "target/site/pkg")]
     bundle: PathBuf,
     /// Run only these scenarios (comma-separated: live, actions, auth, storm,
-    /// render, runtime, footprint). Render and footprint need the storm's integrations, so
+    /// render, runtime, runaway, footprint). Render and footprint need the storm's integrations, so
     /// they bring the storm with them.
     #[arg(long, value_delimiter = ',', value_parser = SCENARIOS)]
     only: Vec<String>,
 }
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "live",
     "actions",
     "auth",
     "storm",
     "render",
     "runtime",
+    "runaway",
     "footprint",
 ];
 
@@ -209,6 +212,9 @@ async fn run(args: Args) -> Result<(), Failure> {
     }
     if args.runs("runtime") {
         figures.extend(runtime(&client, &base, args.seconds).await?);
+    }
+    if args.runs("runaway") {
+        figures.extend(runaway(&client, &base, args.seconds).await?);
     }
     // The in-process server stops (handing back its leases) so that a server of its
     // own can take every integration over and be measured.
