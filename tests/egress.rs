@@ -191,3 +191,80 @@ async fn credentials_in_a_url_are_shown_to_nobody() {
         "{text}"
     );
 }
+
+/// A server on `ip` that keeps the headers of every call, answers `{}` at `/end`
+/// and redirects (307) anything else to `/end` of `then`, or of itself.
+async fn recording(
+    ip: &str,
+    then: Option<String>,
+) -> (String, Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
+        .await
+        .unwrap();
+    let own = format!("http://{}", listener.local_addr().unwrap());
+    let then = then.unwrap_or_else(|| own.clone());
+    let router = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+            let kept = kept.clone();
+            let then = then.clone();
+            async move {
+                kept.lock().unwrap().push(headers);
+                if uri.path() == "/end" {
+                    axum::Json(json!({})).into_response()
+                } else {
+                    axum::response::Redirect::temporary(&format!("{then}/end")).into_response()
+                }
+            }
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (own, seen)
+}
+
+/// Each hop of a redirect is checked (above); what goes with it too: a header the
+/// step sets may be a credential for the first host, never for the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_host_carries_none_of_the_steps_secret_headers() {
+    let (elsewhere, seen_elsewhere) = recording("127.0.0.2", None).await;
+    let (first, seen_first) = recording("127.0.0.1", Some(elsewhere)).await;
+    let (same, seen_same) = recording("127.0.0.1", None).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| {
+        live(config);
+        config.egress_allow = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    let calling_with_secrets = |path: &str, url: String| {
+        json!({ "trigger": { "kind": "webhook", "path": path }, "steps": [
+            { "kind": "http", "method": "POST", "url": url, "timeout_seconds": 5,
+              "headers": { "x-api-key": "the key", "authorization": "Bearer abc", "accept": "application/json" } }
+        ] })
+    };
+    app.running(
+        "away",
+        calling_with_secrets("away", format!("{first}/start")),
+    )
+    .await;
+    app.running(
+        "home",
+        calling_with_secrets("home", format!("{same}/start")),
+    )
+    .await;
+
+    let (away, _) = app.hook("away", json!({ "n": 1 })).await;
+    let (home, _) = app.hook("home", json!({ "n": 1 })).await;
+
+    assert_eq!((away, home), (200, 200));
+    assert_eq!(seen_first.lock().unwrap()[0]["x-api-key"], "the key");
+    let redirected = seen_elsewhere.lock().unwrap()[0].clone();
+    assert!(redirected.get("x-api-key").is_none(), "{redirected:?}");
+    assert!(redirected.get("authorization").is_none(), "{redirected:?}");
+    assert_eq!(redirected["accept"], "application/json", "not a secret");
+    let within = seen_same.lock().unwrap().clone();
+    assert_eq!(within.len(), 2, "the first call and the redirected one");
+    assert_eq!(
+        within[1]["x-api-key"], "the key",
+        "the same host keeps them"
+    );
+}

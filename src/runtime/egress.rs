@@ -138,23 +138,14 @@ impl EgressPolicy {
         }
     }
 
-    /// The flows' HTTP client: names resolved through the policy, and every redirect
-    /// hop checked (at most 10).
+    /// The flows' HTTP client: names resolved through the policy. It follows no
+    /// redirect itself: [`HttpEgress::send`] does, checking each hop and deciding which
+    /// headers go on.
     fn http_client(self: &Arc<Self>) -> reqwest::Client {
-        let hops = self.clone();
-        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= 10 {
-                return attempt.error("more than 10 redirects");
-            }
-            match hops.check_url(attempt.url()) {
-                Ok(()) => attempt.follow(),
-                Err(why) => attempt.error(why),
-            }
-        });
         reqwest::Client::builder()
             .user_agent(concat!("junction/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(EgressResolver(self.clone())))
-            .redirect(redirects)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default()
     }
@@ -261,21 +252,96 @@ impl HttpEgress {
         Ok(body)
     }
 
-    /// A request to `url`, once its host passes the policy (a literal address is
-    /// checked here, since no resolution will see it; a name when it is resolved).
-    pub fn request(
+    /// Sends a request to `url` with `headers` (and `body` as JSON), following at
+    /// most [`MAX_REDIRECTS`] redirects, each hop checked by the policy (a literal
+    /// address here, since no resolution will see it; a name when it is resolved).
+    /// A redirect to another origin carries none of the step's headers but
+    /// [`HEADERS_KEPT_ACROSS_ORIGINS`]: any other may hold a secret meant for the first
+    /// host. 303, and 301 or 302 after a POST, go on as a GET without the body, as
+    /// browsers do; 307 and 308 repeat the request. `timeout` covers every hop.
+    /// Errors are sentences that show URLs without their credentials.
+    pub async fn send(
         &self,
         method: reqwest::Method,
         url: &str,
-    ) -> Result<reqwest::RequestBuilder, String> {
-        let parsed =
-            reqwest::Url::parse(url).map_err(|err| format!("{url} is not a URL: {err}"))?;
+        headers: &std::collections::BTreeMap<String, String>,
+        body: Option<&serde_json::Value>,
+        timeout: std::time::Duration,
+    ) -> Result<reqwest::Response, String> {
+        let shown = shown_url(url);
+        let mut at =
+            reqwest::Url::parse(url).map_err(|err| format!("{shown} is not a URL: {err}"))?;
         self.policy
-            .check_url(&parsed)
-            .map_err(|why| format!("cannot reach {url}: {why}"))?;
-        Ok(self.client.request(method, parsed))
+            .check_url(&at)
+            .map_err(|why| format!("cannot reach {shown}: {why}"))?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (mut method, mut body, mut same_origin) = (method, body, true);
+        for _ in 0..=MAX_REDIRECTS {
+            let mut request = self
+                .client
+                .request(method.clone(), at.clone())
+                .timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            for (name, value) in headers {
+                if same_origin
+                    || HEADERS_KEPT_ACROSS_ORIGINS.contains(&name.to_ascii_lowercase().as_str())
+                {
+                    request = request.header(name, value);
+                }
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let here = shown_url(at.as_str());
+            let response = request.send().await.map_err(|err| {
+                if err.is_timeout() {
+                    format!("{here} did not answer within {} s", timeout.as_secs())
+                } else {
+                    format!(
+                        "cannot reach {here}: {}",
+                        crate::telemetry::error_chain(&err.without_url())
+                    )
+                }
+            })?;
+            let status = response.status();
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|value| value.to_str().ok());
+            let (true, Some(location)) = (status.is_redirection(), location) else {
+                return Ok(response);
+            };
+            let next = at.join(location).map_err(|err| {
+                format!("{here} redirected to a location that is not a URL: {err}")
+            })?;
+            self.policy.check_url(&next).map_err(|why| {
+                format!("{here} redirected to {}: {why}", shown_url(next.as_str()))
+            })?;
+            same_origin = same_origin && next.origin() == at.origin();
+            let as_get = status == reqwest::StatusCode::SEE_OTHER
+                || (method == reqwest::Method::POST
+                    && matches!(
+                        status,
+                        reqwest::StatusCode::MOVED_PERMANENTLY | reqwest::StatusCode::FOUND
+                    ));
+            if as_get {
+                method = reqwest::Method::GET;
+                body = None;
+            }
+            at = next;
+        }
+        Err(format!(
+            "{shown} redirected more than {MAX_REDIRECTS} times"
+        ))
     }
 }
+
+/// How many redirects one step follows.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// The step headers that follow a redirect to another origin: they describe the
+/// request, never who makes it. Every other header may be a credential.
+pub const HEADERS_KEPT_ACROSS_ORIGINS: [&str; 4] =
+    ["accept", "accept-language", "content-type", "user-agent"];
 
 /// A URL as activity, logs and answers show it: a user name and password in it, and
 /// the values of query parameters that look like credentials, are masked.

@@ -717,26 +717,11 @@ async fn send(
 ) -> Result<StepResult, String> {
     let method =
         reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(|err| err.to_string())?;
+    let body = (method != reqwest::Method::GET).then_some(body);
+    let response = http.send(method, target, headers, body, timeout).await?;
     // What activity and answers say of the URL: never its credentials.
-    let shown = super::egress::shown_url(target);
+    let shown = super::egress::shown_url(response.url().as_str());
     let url = shown.as_str();
-    let mut request = http.request(method.clone(), target)?.timeout(timeout);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    if method != reqwest::Method::GET {
-        request = request.json(body);
-    }
-    let response = request.send().await.map_err(|err| {
-        if err.is_timeout() {
-            format!("{url} did not answer within {} s", timeout.as_secs())
-        } else {
-            format!(
-                "cannot reach {url}: {}",
-                crate::telemetry::error_chain(&err.without_url())
-            )
-        }
-    })?;
     let status = response.status();
     if !status.is_success() {
         return Err(format!("{url} answered {status}"));
