@@ -32,8 +32,17 @@ struct Inner {
     /// Compiled and ready, not yet deployed.
     built: HashMap<IntegrationId, (VersionNumber, Arc<CompiledFlow>)>,
     deployed: HashMap<IntegrationId, Deployed>,
-    /// Which integration each webhook path belongs to.
-    hooks: HashMap<String, IntegrationId>,
+    /// What answers each webhook path: the started version of its integration. It
+    /// changes in one step when a new version starts (never both versions answer,
+    /// never neither), so the old version keeps answering while the new one deploys.
+    hooks: HashMap<String, Hook>,
+}
+
+/// The flow answering a webhook path.
+struct Hook {
+    id: IntegrationId,
+    version: VersionNumber,
+    flow: Arc<CompiledFlow>,
 }
 
 struct Deployed {
@@ -197,19 +206,17 @@ impl Runtime for BuiltinRuntime {
         };
         if let Some(path) = &hook
             && let Some(owner) = inner.hooks.get(path)
-            && *owner != id
+            && owner.id != id
         {
             return Err(RuntimeError(format!(
-                "the webhook path /hooks/{path} is already used by integration {owner}"
+                "the webhook path /hooks/{path} is already used by integration {}",
+                owner.id
             )));
         }
-        // The running version goes first: never two versions at once.
+        // The running version goes first: never two versions at once. Its webhook
+        // path (if it has one) keeps answering with it until the new one starts.
         if let Some(previous) = inner.deployed.remove(&id) {
             stop_deployed(&previous);
-        }
-        inner.hooks.retain(|_, owner| *owner != id);
-        if let Some(path) = hook {
-            inner.hooks.insert(path, id);
         }
         inner.built.remove(&id);
         inner.deployed.insert(
@@ -232,11 +239,23 @@ impl Runtime for BuiltinRuntime {
             return Err(RuntimeError("nothing is deployed to start".into()));
         };
         if !deployed.started {
-            match deployed.flow.trigger {
+            // The path moves to this version in one step, under the lock.
+            inner.hooks.retain(|_, hook| hook.id != id);
+            match &deployed.flow.trigger {
                 // A webhook flow runs in the requests that call it.
-                Trigger::Webhook { .. } => {}
+                Trigger::Webhook { path, .. } => {
+                    inner.hooks.insert(
+                        path.clone(),
+                        Hook {
+                            id,
+                            version: deployed.version,
+                            flow: deployed.flow.clone(),
+                        },
+                    );
+                }
                 Trigger::Timer { every_seconds } => {
-                    self.start_timer(id, &mut deployed, Duration::from_secs(every_seconds));
+                    let every = Duration::from_secs(*every_seconds);
+                    self.start_timer(id, &mut deployed, every);
                 }
             }
             deployed.started = true;
@@ -250,7 +269,7 @@ impl Runtime for BuiltinRuntime {
         if let Some(deployed) = inner.deployed.remove(&id) {
             stop_deployed(&deployed);
         }
-        inner.hooks.retain(|_, owner| *owner != id);
+        inner.hooks.retain(|_, hook| hook.id != id);
         inner.built.remove(&id);
     }
 
@@ -275,15 +294,11 @@ impl Runtime for BuiltinRuntime {
     }
 
     async fn call_webhook(&self, path: &str, call: WebhookCall<'_>) -> WebhookAnswer {
-        let found = {
-            let inner = self.lock();
-            inner.hooks.get(path).and_then(|id| {
-                let deployed = inner.deployed.get(id)?;
-                deployed
-                    .started
-                    .then(|| (*id, deployed.version, deployed.flow.clone()))
-            })
-        };
+        let found = self
+            .lock()
+            .hooks
+            .get(path)
+            .map(|hook| (hook.id, hook.version, hook.flow.clone()));
         let Some((id, version, flow)) = found else {
             return WebhookAnswer::NotFound;
         };

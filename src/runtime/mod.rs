@@ -71,7 +71,9 @@ pub trait Runtime: Send + Sync + 'static {
     ) -> Result<(), RuntimeError>;
 
     /// Deploying: stops the version that runs now, if any, and claims the trigger for
-    /// the built version. Never two versions of one integration at once.
+    /// the built version. Never two versions of one integration at once; a webhook
+    /// path keeps answering with the old version until `start` moves it to the new
+    /// one in one step, so that a caller never meets a gap.
     async fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError>;
 
     /// Starting: the deployed version begins to take messages. It may report
