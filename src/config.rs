@@ -116,6 +116,11 @@ pub struct Config {
     #[arg(long, env = "JUNCTION_RENDER_DEADLINE_MS", default_value_t = 1000)]
     pub render_deadline_ms: u64,
 
+    /// How long, in seconds, a stopping server lets requests in flight finish (event
+    /// streams end at once) and writes the activity still queued, before it exits.
+    #[arg(long, env = "JUNCTION_SHUTDOWN_TIMEOUT", default_value_t = 10)]
+    pub shutdown_timeout: u64,
+
     /// A browser session ends after this many minutes without a request.
     #[arg(long, env = "JUNCTION_SESSION_IDLE_MINUTES", default_value_t = 480)]
     pub session_idle_minutes: u64,

@@ -69,6 +69,10 @@ pub struct Application {
     service: Service,
     runtime: Arc<BuiltinRuntime>,
     reconciler: Option<Reconciler>,
+    activity: ActivitySink,
+    /// Turns true when the server begins to stop; the service watches it.
+    stop: watch::Sender<bool>,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -103,14 +107,16 @@ impl Application {
             config.render_output_limit,
             std::time::Duration::from_millis(config.render_deadline_ms),
         );
-        let runtime = Arc::new(BuiltinRuntime::new(activity, http, render));
+        let runtime = Arc::new(BuiltinRuntime::new(activity.clone(), http, render));
         let owner = replica_id(config)?;
         let reconciler = Reconciler::new(
             store.clone(),
             runtime.clone() as Arc<dyn Runtime>,
             config.reconciler(owner),
         );
-        let service = Service::new(store.clone(), reconciler.waker(), config.session_policy());
+        let (stop, stopping) = watch::channel(false);
+        let service = Service::new(store.clone(), reconciler.waker(), config.session_policy())
+            .stopped_by(stopping);
         first_admin(config, &service).await?;
         let state = AppState {
             leptos_options: leptos_options(config, addr),
@@ -132,6 +138,9 @@ impl Application {
             service,
             runtime,
             reconciler: (!config.no_reconciler).then_some(reconciler),
+            activity,
+            stop,
+            shutdown_timeout: std::time::Duration::from_secs(config.shutdown_timeout),
         })
     }
 
@@ -153,14 +162,18 @@ impl Application {
         &self.runtime
     }
 
-    /// Serves, and reconciles, until `shutdown` completes; then lets requests in flight
-    /// finish, lets the reconciler finish the integration in hand and hand back its
-    /// leases, and closes the database pool.
+    /// Serves, and reconciles, until `shutdown` completes. Then, in order: event
+    /// streams end and no new connection is taken; requests in flight finish, for at
+    /// most the shutdown timeout; the reconciler finishes the integration in hand,
+    /// stops every flow and only then hands its leases back (so that another server
+    /// never runs a flow this one still runs); the activity still queued is written;
+    /// the database pool closes.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let (stop, stopped) = watch::channel(false);
+        let stop = self.stop;
+        let stopped = stop.subscribe();
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop.send(true);
@@ -177,12 +190,33 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(wait_for(stopped))
-            .await;
+        let mut serving = tokio::spawn(
+            axum::serve(self.listener, service)
+                .with_graceful_shutdown(wait_for(stopped.clone()))
+                .into_future(),
+        );
+        let timeout = self.shutdown_timeout;
+        let served = tokio::select! {
+            served = &mut serving => served,
+            () = async {
+                wait_for(stopped).await;
+                tokio::time::sleep(timeout).await;
+            } => {
+                tracing::warn!(
+                    "requests still in flight {} s after the stop signal are cut off",
+                    timeout.as_secs()
+                );
+                serving.abort();
+                Ok(Ok(()))
+            }
+        };
+        let served = served.unwrap_or_else(|err| Err(std::io::Error::other(err)));
         if let Some(reconciler) = reconciler {
             let _ = reconciler.await;
         }
+        // Without a reconciler nothing handed leases back; the flows stop all the same.
+        self.runtime.stop_all().await;
+        self.activity.finish(timeout).await;
         self.store.close().await;
         served
     }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 on_both_databases! {
     a_webhook_called_in_a_tight_loop_across_a_hundred_version_switches_never_answers_404: LiveApp,
+    a_stop_with_three_open_event_streams_ends_in_time_and_keeps_every_answered_message: LiveApp,
 }
 
 fn answering(version: u32) -> Value {
@@ -108,5 +109,54 @@ async fn a_webhook_called_in_a_tight_loop_across_a_hundred_version_switches_neve
         answers.len() > 100,
         "the loop was tight: {} calls",
         answers.len()
+    );
+}
+
+async fn a_stop_with_three_open_event_streams_ends_in_time_and_keeps_every_answered_message(
+    app: LiveApp,
+) {
+    let LiveApp(app) = app;
+    let id = app.running("kept", answering(1)).await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let response = app
+            .client
+            .get(app.url("/api/v1/events"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        streams.push(response);
+    }
+    let calls = (0..200).map(|n| app.hook("switching", json!({ "n": n })));
+    let answered = futures_util::future::join_all(calls).await;
+    assert!(answered.iter().all(|(status, _)| *status == 200));
+
+    let started = std::time::Instant::now();
+    let (database, data_dir) = app.shut_down().await;
+    let took = started.elapsed();
+
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "stopping took {took:?}"
+    );
+    for stream in streams {
+        // Each stream has ended: its body reads to the end instead of waiting.
+        tokio::time::timeout(std::time::Duration::from_secs(1), stream.bytes())
+            .await
+            .expect("the event stream ended with the server")
+            .ok();
+    }
+    let again = TestApp::start(database, data_dir, |_| {}).await;
+    let (_, _, activity) = again
+        .api(
+            "GET",
+            &format!("/api/v1/integrations/{id}/activity?per_page=1"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        activity["total"], 200,
+        "every answered message was recorded"
     );
 }

@@ -145,8 +145,9 @@ impl Reconciler {
         &self.config
     }
 
-    /// Runs until `shutdown` completes, then finishes the integration in hand and
-    /// hands its leases back so another server can take over at once.
+    /// Runs until `shutdown` completes, then finishes the integration in hand, stops
+    /// every flow it runs and hands its leases back so another server can take over
+    /// at once.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(self.config.tick);
@@ -199,6 +200,8 @@ impl Reconciler {
                 }
             }
         }
+        // What runs here stops before anyone else may take it over.
+        self.runtime.stop_all().await;
         if let Err(err) = self.store.release_all(&self.config.owner).await {
             tracing::warn!(error = %err, "cannot hand back leases at shutdown");
         }

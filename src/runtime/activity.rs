@@ -2,8 +2,10 @@
 //! and written in batches by one task, and only the newest ones per integration kept.
 
 use serde::Serialize;
-use std::time::Duration;
-use tokio::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc};
 
 use crate::domain::IntegrationId;
 use crate::domain::version::VersionNumber;
@@ -29,10 +31,28 @@ pub struct Activity {
 #[derive(Clone, Debug)]
 pub struct ActivitySink {
     queue: mpsc::Sender<Activity>,
+    writer: Arc<Writer>,
+}
+
+/// The task that writes, and what it has not managed to write.
+#[derive(Debug)]
+struct Writer {
+    /// Asked to write what is queued and end (the server stops).
+    finishing: Notify,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    losses: Losses,
+}
+
+/// Messages not recorded (the queue was full, or the database refused a batch until
+/// the retries ran out), counted and logged once per [`LOG_EVERY`] with the count.
+#[derive(Debug, Default)]
+struct Losses {
+    since_log: AtomicU64,
+    last_log: Mutex<Option<Instant>>,
 }
 
 /// How many messages may wait to be written; past that, activity is dropped (and the
-/// drop logged) rather than slowing the flows down.
+/// drop counted) rather than slowing the flows down.
 const QUEUE: usize = 10_000;
 const BATCH: usize = 5_000;
 /// After writing more than one message, how long the writer lets the next batch
@@ -40,36 +60,127 @@ const BATCH: usize = 5_000;
 /// newest kept per integration are never written (they would be deleted in the same
 /// transaction); a message that comes alone is written at once.
 const GATHER: Duration = Duration::from_millis(100);
+/// How a batch the database refused is tried again: after 200 ms, 400 ms, ... five
+/// times (about 6 s in all), then given up and counted as not recorded.
+const RETRIES: u32 = 5;
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+/// Losses are logged at most this often, with their count.
+const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl ActivitySink {
-    /// Starts the writer task; it ends when every sink is dropped, after writing
-    /// what was queued.
+    /// Starts the writer task; it ends after writing what was queued, when every sink
+    /// is dropped or [`ActivitySink::finish`] asks.
     pub fn start(store: Store, keep_per_integration: u32) -> Self {
         let (queue, mut receiver) = mpsc::channel::<Activity>(QUEUE);
-        tokio::spawn(async move {
+        let writer = Arc::new(Writer {
+            finishing: Notify::new(),
+            task: Mutex::new(None),
+            losses: Losses::default(),
+        });
+        let told = writer.clone();
+        let task = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
-            while receiver.recv_many(&mut batch, BATCH).await > 0 {
-                if let Err(err) = store.record_activities(&batch, keep_per_integration).await {
-                    tracing::error!(
-                        error = %crate::telemetry::error_chain(&err),
-                        lost = batch.len(),
-                        "cannot record activity"
-                    );
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut finishing = false;
+            loop {
+                let received = tokio::select! {
+                    received = receiver.recv_many(&mut batch, BATCH) => received,
+                    () = told.finishing.notified(), if !finishing => {
+                        // Nothing more comes in; what is queued is still written.
+                        finishing = true;
+                        receiver.close();
+                        continue;
+                    }
+                };
+                if received == 0 {
+                    break;
                 }
-                let gather = batch.len() > 1;
+                write(&store, &batch, keep_per_integration, &told.losses).await;
+                let gather = batch.len() > 1 && !finishing;
                 batch.clear();
                 if gather {
-                    tokio::time::sleep(GATHER).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(GATHER) => {}
+                        () = told.finishing.notified() => {
+                            finishing = true;
+                            receiver.close();
+                        }
+                    }
                 }
             }
         });
-        Self { queue }
+        *writer.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        Self { queue, writer }
     }
 
     pub fn record(&self, activity: Activity) {
-        if let Err(mpsc::error::TrySendError::Full(activity)) = self.queue.try_send(activity) {
-            tracing::warn!(integration = %activity.integration_id, "activity queue full: one message not recorded");
+        if let Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) =
+            self.queue.try_send(activity)
+        {
+            self.writer.losses.add(1, "the activity queue is full");
+        }
+    }
+
+    /// Writes what is queued and stops the writer, waiting at most `within`: the
+    /// server calls it at shutdown, once no flow runs any more.
+    pub async fn finish(&self, within: Duration) {
+        self.writer.finishing.notify_one();
+        let task = self
+            .writer
+            .task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task
+            && tokio::time::timeout(within, task).await.is_err()
+        {
+            tracing::warn!(
+                "the activity still queued was not all written within {} s",
+                within.as_secs()
+            );
+        }
+    }
+}
+
+/// Writes a batch, trying again with a growing pause while the database refuses.
+async fn write(store: &Store, batch: &[Activity], keep: u32, losses: &Losses) {
+    let mut pause = FIRST_RETRY;
+    for attempt in 0..=RETRIES {
+        match store.record_activities(batch, keep).await {
+            Ok(()) => return,
+            Err(err) if attempt < RETRIES => {
+                tracing::warn!(
+                    error = %crate::telemetry::error_chain(&err),
+                    messages = batch.len(),
+                    "cannot record activity; trying again in {} ms",
+                    pause.as_millis()
+                );
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Err(err) => {
+                tracing::error!(
+                    error = %crate::telemetry::error_chain(&err),
+                    "cannot record activity"
+                );
+                losses.add(batch.len() as u64, "the database refused them");
+            }
+        }
+    }
+}
+
+impl Losses {
+    /// Counts `lost` messages; logs the count since the last log at most once per
+    /// [`LOG_EVERY`], so that a flood of losses is one line, not one per message.
+    fn add(&self, lost: u64, why: &str) {
+        self.since_log.fetch_add(lost, Ordering::Relaxed);
+        let mut last = self.last_log.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
+            let count = self.since_log.swap(0, Ordering::Relaxed);
+            tracing::warn!(
+                not_recorded = count,
+                "{count} messages of activity not recorded since the last report: {why}"
+            );
+            *last = Some(Instant::now());
         }
     }
 }

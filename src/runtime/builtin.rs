@@ -273,6 +273,15 @@ impl Runtime for BuiltinRuntime {
         inner.built.remove(&id);
     }
 
+    async fn stop_all(&self) {
+        let mut inner = self.lock();
+        for (_, deployed) in inner.deployed.drain() {
+            stop_deployed(&deployed);
+        }
+        inner.hooks.clear();
+        inner.built.clear();
+    }
+
     fn status(&self, id: IntegrationId) -> Option<Status> {
         let inner = self.lock();
         let deployed = inner

@@ -83,6 +83,11 @@ pub trait Runtime: Send + Sync + 'static {
     /// Stops whatever runs for the integration and releases its trigger.
     async fn stop(&self, id: IntegrationId);
 
+    /// Stops everything it runs: the server is stopping, and its leases are handed
+    /// back only after this, so that another server never runs a flow this one still
+    /// runs.
+    async fn stop_all(&self);
+
     /// What runs for the integration, if anything, as the runtime knows it now. It
     /// answers from memory without waiting: the reconciler asks it of every running
     /// integration on every pass.

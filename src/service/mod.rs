@@ -114,6 +114,8 @@ pub struct Service {
     /// Set once a user exists: users are never deleted, so it never goes back.
     has_users: std::sync::Arc<std::sync::atomic::AtomicBool>,
     sessions: auth::SessionPolicy,
+    /// Turns true when the server begins to stop.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Service {
@@ -124,6 +126,23 @@ impl Service {
             sign_ins: Default::default(),
             has_users: Default::default(),
             sessions,
+            stopping: tokio::sync::watch::channel(false).1,
+        }
+    }
+
+    /// The same service, told by `stopping` when the server stops.
+    pub fn stopped_by(mut self, stopping: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stopping = stopping;
+        self
+    }
+
+    /// Completes when the server begins to stop: what would hold a connection open
+    /// for good (an event stream) ends then, so that the server can.
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut stopping = self.stopping.clone();
+        async move {
+            // A dropped sender means the server is gone: stop as well.
+            let _ = stopping.wait_for(|stopping| *stopping).await;
         }
     }
 

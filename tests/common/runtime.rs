@@ -114,6 +114,10 @@ impl Runtime for ScriptedRuntime {
         self.state.lock().unwrap().running.remove(&id);
     }
 
+    async fn stop_all(&self) {
+        self.state.lock().unwrap().running.clear();
+    }
+
     fn status(&self, id: IntegrationId) -> Option<Status> {
         self.state.lock().unwrap().running.get(&id).cloned()
     }

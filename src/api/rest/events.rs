@@ -21,6 +21,7 @@ pub async fn stream(
     State(service): State<Service>,
     Caller(who): Caller,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stopping = service.stopping();
     let events = BroadcastStream::new(service.changes()).then(move |change| {
         let (service, who) = (service.clone(), who.clone());
         async move {
@@ -38,5 +39,7 @@ pub async fn stream(
             })
         }
     });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    // The stream ends when the server stops: a browser tab left open must not keep
+    // the server from finishing (EventSource reconnects, to whichever server is up).
+    Sse::new(events.take_until(stopping)).keep_alive(KeepAlive::default())
 }
