@@ -16,6 +16,8 @@ pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
+pub mod metrics;
+#[cfg(feature = "ssr")]
 pub mod reconciler;
 #[cfg(feature = "ssr")]
 pub mod runtime;

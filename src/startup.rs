@@ -54,6 +54,7 @@ pub struct AppState {
     pub runtime: Arc<dyn Runtime>,
     pub webhook_body_limit: BodyLimit,
     pub boundary: crate::api::boundary::Boundary,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The largest webhook body accepted, in bytes.
@@ -95,25 +96,30 @@ impl Application {
             addr: config.addr,
             source,
         })?;
-        let activity = ActivitySink::start(store.clone(), config.activity_keep);
+        let metrics = crate::metrics::Metrics::new();
+        let activity = ActivitySink::start(store.clone(), config.activity_keep, metrics.clone());
         let egress = crate::runtime::egress::EgressPolicy::from_lists(
             &config.egress_allow,
             &config.egress_deny,
         )
-        .map_err(StartupError::Egress)?;
+        .map_err(StartupError::Egress)?
+        .counting_refusals(metrics.egress_refusals.clone());
         let http =
             crate::runtime::egress::HttpEgress::new(Arc::new(egress), config.http_answer_limit);
         let render = crate::runtime::flow::RenderLimits::new(
             config.render_output_limit,
             std::time::Duration::from_millis(config.render_deadline_ms),
         );
-        let runtime = Arc::new(BuiltinRuntime::new(activity.clone(), http, render));
+        let runtime = Arc::new(
+            BuiltinRuntime::new(activity.clone(), http, render).with_metrics(metrics.clone()),
+        );
         let owner = replica_id(config)?;
         let reconciler = Reconciler::new(
             store.clone(),
             runtime.clone() as Arc<dyn Runtime>,
             config.reconciler(owner),
-        );
+        )
+        .with_metrics(metrics.clone());
         let (stop, stopping) = watch::channel(false);
         let service = Service::new(store.clone(), reconciler.waker(), config.session_policy())
             .stopped_by(stopping);
@@ -124,6 +130,7 @@ impl Application {
             runtime: runtime.clone() as Arc<dyn Runtime>,
             webhook_body_limit: BodyLimit(config.webhook_body_limit),
             boundary: boundary(config, addr),
+            metrics,
         };
         let sessions = crate::api::auth::session_layer(
             &store,
@@ -360,6 +367,10 @@ fn router(
             state.boundary.clone(),
             crate::api::boundary::guard,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            count_request,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -368,6 +379,33 @@ fn router(
                 .layer(axum::middleware::from_fn(telemetry::scope_request_id)),
         )
         .with_state(state)
+}
+
+/// Counts each request by the route it matched and the status answered. Outside
+/// every other layer, so that a refusal by the boundary or the sign-in counts too.
+async fn count_request(
+    axum::extract::State(metrics): axum::extract::State<crate::metrics::Metrics>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        // `/hooks/:path` rather than `/hooks/{path}`: braces in a label value are
+        // legal, but some scrapers and parsers of the text format trip on them.
+        .map_or_else(
+            || "(unmatched)".to_owned(),
+            |path| path.as_str().replace('{', ":").replace('}', ""),
+        );
+    let response = next.run(request).await;
+    metrics
+        .requests
+        .get_or_create(&crate::metrics::RequestLabels {
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
 }
 
 /// The server's whole life from a parsed configuration: telemetry, start-up, serving

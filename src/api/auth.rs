@@ -181,7 +181,9 @@ fn sign_in_first(request: &Request, caller: &Caller) -> Option<Response> {
         return None;
     }
     let path = request.uri().path();
-    if path.starts_with("/api/") {
+    // The API and the metrics answer 401 in their own shape: a script is not sent
+    // to a sign-in page.
+    if path.starts_with("/api/") || path == crate::api::rest::METRICS_PATH {
         return None;
     }
     let first_run = matches!(caller, Caller::Anonymous(Anonymous::FirstRun));

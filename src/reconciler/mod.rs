@@ -124,6 +124,7 @@ pub struct Reconciler {
     waker: Waker,
     /// When the leases were last renewed.
     renewed_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Reconciler {
@@ -134,7 +135,14 @@ impl Reconciler {
             config,
             waker: Waker::default(),
             renewed_at: Arc::default(),
+            metrics: crate::metrics::Metrics::default(),
         }
+    }
+
+    /// The same reconciler, timing its passes and counting its leases on `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn waker(&self) -> Waker {
@@ -163,11 +171,15 @@ impl Reconciler {
                 _ = tick.tick() => true,
             };
             loop {
+                let started = std::time::Instant::now();
                 let pass = if std::mem::take(&mut full) {
                     self.full_pass().await
                 } else {
                     self.reconcile_due().await.map(|outcomes| (outcomes, false))
                 };
+                self.metrics
+                    .reconcile_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 let (outcomes, more_drift) = match pass {
                     Ok(pass) => pass,
                     Err(err) => {
@@ -202,6 +214,7 @@ impl Reconciler {
         }
         // What runs here stops before anyone else may take it over.
         self.runtime.stop_all().await;
+        self.metrics.leases_held.set(0);
         if let Err(err) = self.store.release_all(&self.config.owner).await {
             tracing::warn!(error = %err, "cannot hand back leases at shutdown");
         }
@@ -222,10 +235,12 @@ impl Reconciler {
         let mut outcomes = Vec::new();
         // What runs here as recorded is compared in memory; only the integrations that
         // differ (died, or not running here) cost database work, a batch at a time.
-        let suspects: Vec<_> = self
-            .store
-            .running_for(owner)
-            .await?
+        let running = self.store.running_for(owner).await?;
+        let held = running.iter().filter(|running| running.mine).count();
+        self.metrics
+            .leases_held
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
+        let suspects: Vec<_> = running
             .into_iter()
             .filter(|running| !(running.mine && self.runs(running.id, running.version)))
             .take(self.config.batch as usize + 1)

@@ -9,7 +9,10 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::domain::IntegrationId;
 use crate::domain::version::VersionNumber;
+use crate::metrics::{MessageLabels, Metrics};
 use crate::store::Store;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 use super::flow::{Outcome, StepReport};
 
@@ -41,12 +44,18 @@ struct Writer {
     finishing: Notify,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     losses: Losses,
+    /// Messages written (for /metrics).
+    written: Counter,
+    /// Messages recorded, by trigger and outcome (for /metrics).
+    messages: Family<MessageLabels, Counter>,
 }
 
 /// Messages not recorded (the queue was full, or the database refused a batch until
 /// the retries ran out), counted and logged once per [`LOG_EVERY`] with the count.
 #[derive(Debug, Default)]
 struct Losses {
+    /// Every loss (for /metrics).
+    counted: Counter,
     since_log: AtomicU64,
     last_log: Mutex<Option<Instant>>,
 }
@@ -70,12 +79,17 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 impl ActivitySink {
     /// Starts the writer task; it ends after writing what was queued, when every sink
     /// is dropped or [`ActivitySink::finish`] asks.
-    pub fn start(store: Store, keep_per_integration: u32) -> Self {
+    pub fn start(store: Store, keep_per_integration: u32, metrics: Metrics) -> Self {
         let (queue, mut receiver) = mpsc::channel::<Activity>(QUEUE);
         let writer = Arc::new(Writer {
             finishing: Notify::new(),
             task: Mutex::new(None),
-            losses: Losses::default(),
+            losses: Losses {
+                counted: metrics.activity_not_recorded.clone(),
+                ..Losses::default()
+            },
+            written: metrics.activity_written,
+            messages: metrics.messages,
         });
         let told = writer.clone();
         let task = tokio::spawn(async move {
@@ -94,7 +108,7 @@ impl ActivitySink {
                 if received == 0 {
                     break;
                 }
-                write(&store, &batch, keep_per_integration, &told.losses).await;
+                write(&store, &batch, keep_per_integration, &told).await;
                 let gather = batch.len() > 1 && !finishing;
                 batch.clear();
                 if gather {
@@ -113,6 +127,13 @@ impl ActivitySink {
     }
 
     pub fn record(&self, activity: Activity) {
+        self.writer
+            .messages
+            .get_or_create(&MessageLabels {
+                trigger: activity.trigger,
+                outcome: activity.outcome.as_str(),
+            })
+            .inc();
         if let Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) =
             self.queue.try_send(activity)
         {
@@ -142,11 +163,14 @@ impl ActivitySink {
 }
 
 /// Writes a batch, trying again with a growing pause while the database refuses.
-async fn write(store: &Store, batch: &[Activity], keep: u32, losses: &Losses) {
+async fn write(store: &Store, batch: &[Activity], keep: u32, writer: &Writer) {
     let mut pause = FIRST_RETRY;
     for attempt in 0..=RETRIES {
         match store.record_activities(batch, keep).await {
-            Ok(()) => return,
+            Ok(()) => {
+                writer.written.inc_by(batch.len() as u64);
+                return;
+            }
             Err(err) if attempt < RETRIES => {
                 tracing::warn!(
                     error = %crate::telemetry::error_chain(&err),
@@ -162,7 +186,9 @@ async fn write(store: &Store, batch: &[Activity], keep: u32, losses: &Losses) {
                     error = %crate::telemetry::error_chain(&err),
                     "cannot record activity"
                 );
-                losses.add(batch.len() as u64, "the database refused them");
+                writer
+                    .losses
+                    .add(batch.len() as u64, "the database refused them");
             }
         }
     }
@@ -172,6 +198,7 @@ impl Losses {
     /// Counts `lost` messages; logs the count since the last log at most once per
     /// [`LOG_EVERY`], so that a flood of losses is one line, not one per message.
     fn add(&self, lost: u64, why: &str) {
+        self.counted.inc_by(lost);
         self.since_log.fetch_add(lost, Ordering::Relaxed);
         let mut last = self.last_log.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_none_or(|at| at.elapsed() >= LOG_EVERY) {

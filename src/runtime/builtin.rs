@@ -25,6 +25,7 @@ pub struct BuiltinRuntime {
     render: RenderLimits,
     activity: ActivitySink,
     templates: Templates,
+    metrics: crate::metrics::Metrics,
 }
 
 #[derive(Default)]
@@ -66,7 +67,22 @@ impl BuiltinRuntime {
             render,
             activity,
             templates: Templates::default(),
+            metrics: crate::metrics::Metrics::default(),
         }
+    }
+
+    /// The same runtime, counting the flows it runs on `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Sets the gauge of flows running from what is started now.
+    fn count_running(&self, inner: &Inner) {
+        let running = inner.deployed.values().filter(|d| d.started).count();
+        self.metrics
+            .flows_running
+            .set(i64::try_from(running).unwrap_or(i64::MAX));
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -230,6 +246,7 @@ impl Runtime for BuiltinRuntime {
                 stopping: Arc::default(),
             },
         );
+        self.count_running(&inner);
         Ok(())
     }
 
@@ -261,6 +278,7 @@ impl Runtime for BuiltinRuntime {
             deployed.started = true;
         }
         inner.deployed.insert(id, deployed);
+        self.count_running(&inner);
         Ok(())
     }
 
@@ -271,6 +289,7 @@ impl Runtime for BuiltinRuntime {
         }
         inner.hooks.retain(|_, hook| hook.id != id);
         inner.built.remove(&id);
+        self.count_running(&inner);
     }
 
     async fn stop_all(&self) {
@@ -280,6 +299,7 @@ impl Runtime for BuiltinRuntime {
         }
         inner.hooks.clear();
         inner.built.clear();
+        self.count_running(&inner);
     }
 
     fn status(&self, id: IntegrationId) -> Option<Status> {

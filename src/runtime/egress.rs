@@ -64,10 +64,12 @@ impl std::fmt::Display for EgressRule {
 }
 
 /// The policy: what is opened, what is closed, and the default for the rest.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct EgressPolicy {
     allow: Vec<EgressRule>,
     deny: Vec<EgressRule>,
+    /// Connections refused (for /metrics).
+    refusals: prometheus_client::metrics::counter::Counter,
 }
 
 impl EgressPolicy {
@@ -83,7 +85,23 @@ impl EgressPolicy {
         Ok(Self {
             allow: read("--egress-allow", allow)?,
             deny: read("--egress-deny", deny)?,
+            refusals: Default::default(),
         })
+    }
+
+    /// The same policy, counting each connection it refuses on `refusals`.
+    pub fn counting_refusals(
+        mut self,
+        refusals: prometheus_client::metrics::counter::Counter,
+    ) -> Self {
+        self.refusals = refusals;
+        self
+    }
+
+    /// A refusal, counted.
+    fn refused(&self, why: String) -> String {
+        self.refusals.inc();
+        why
     }
 
     /// Whether a flow may connect to `ip` (reached under the name `host`, if any);
@@ -136,6 +154,7 @@ impl EgressPolicy {
             Ok(ip) => self.check(None, ip),
             Err(_) => self.check_name(host),
         }
+        .map_err(|why| self.refused(why))
     }
 
     /// The flows' HTTP client: names resolved through the policy. It follows no
@@ -392,7 +411,9 @@ impl reqwest::dns::Resolve for EgressResolver {
         let policy = self.0.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            policy.check_name(&host)?;
+            policy
+                .check_name(&host)
+                .map_err(|why| policy.refused(why))?;
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let mut refusal = None;
@@ -407,7 +428,10 @@ impl reqwest::dns::Resolve for EgressResolver {
                 })
                 .collect();
             if allowed.is_empty() {
-                let why = refusal.unwrap_or_else(|| format!("{host} has no address"));
+                let why = match refusal {
+                    Some(why) => policy.refused(why),
+                    None => format!("{host} has no address"),
+                };
                 return Err(why.into());
             }
             let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());

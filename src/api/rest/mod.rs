@@ -73,7 +73,29 @@ pub fn routes() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
     Router::new()
         .route("/api/openapi.json", get(openapi))
+        .route(METRICS_PATH, get(metrics))
         .nest("/api/v1", v1)
+}
+
+/// Where Prometheus scrapes: behind the same sign-in as the API (a bearer token).
+pub const METRICS_PATH: &str = "/metrics";
+
+/// `GET /metrics`: the server's numbers in the Prometheus text format, for anyone
+/// who may read integrations.
+async fn metrics(
+    axum::extract::State(metrics): axum::extract::State<crate::metrics::Metrics>,
+    Caller(who): Caller,
+) -> Result<Response, ApiError> {
+    who.may(crate::domain::access::Operation::Read)
+        .map_err(ApiError)?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::Metrics::CONTENT_TYPE,
+        )],
+        metrics.encode(),
+    )
+        .into_response())
 }
 
 async fn method_not_allowed() -> ApiError {
