@@ -386,17 +386,27 @@ impl Store {
     }
 
     /// Reads and locks the integration for the rest of the transaction. SQLite's write
-    /// transactions already hold the database's write lock; PostgreSQL locks the row.
+    /// transactions already hold the database's write lock; PostgreSQL locks the row
+    /// first and reads it (with its draft) in a statement of its own. One statement
+    /// `... JOIN versions ... FOR UPDATE OF i` was not enough: after waiting for
+    /// another publish to commit, PostgreSQL re-reads the locked row but not the
+    /// joined draft, so the second publish froze a version already frozen and the
+    /// database's trigger refused it (a 500 under 64 concurrent clients).
     pub(super) async fn lock(
         &self,
         tx: &mut Transaction<'static, Any>,
         id: IntegrationId,
     ) -> Result<LockedRow, StoreError> {
-        let suffix = match self.dialect {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE OF i",
-        };
-        let sql = format!("{LOCK_SELECT} WHERE i.id = $1{suffix}");
+        match self.dialect {
+            Dialect::Sqlite => {}
+            Dialect::Postgres => {
+                sqlx::query("SELECT id FROM integrations WHERE id = $1 FOR UPDATE")
+                    .bind(id.to_string())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            }
+        }
+        let sql = format!("{LOCK_SELECT} WHERE i.id = $1");
         let row = sqlx::query(&sql)
             .bind(id.to_string())
             .fetch_optional(&mut **tx)
