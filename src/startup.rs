@@ -110,8 +110,16 @@ impl Application {
             config.render_output_limit,
             std::time::Duration::from_millis(config.render_deadline_ms),
         );
+        // Timers run only while the reconciler's leases are surely this server's; a
+        // server without a reconciler has no leases to keep, and runs what it is told.
+        let fence = match config.no_reconciler {
+            false => crate::reconciler::fence::Fence::closed(),
+            true => crate::reconciler::fence::Fence::open(),
+        };
         let runtime = Arc::new(
-            BuiltinRuntime::new(activity.clone(), http, render).with_metrics(metrics.clone()),
+            BuiltinRuntime::new(activity.clone(), http, render)
+                .with_metrics(metrics.clone())
+                .with_fence(fence.clone()),
         );
         let owner = replica_id(config)?;
         let reconciler = Reconciler::new(
@@ -119,7 +127,8 @@ impl Application {
             runtime.clone() as Arc<dyn Runtime>,
             config.reconciler(owner),
         )
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_fence(fence);
         let (stop, stopping) = watch::channel(false);
         let service = Service::new(store.clone(), reconciler.waker(), config.session_policy())
             .stopped_by(stopping);

@@ -9,6 +9,7 @@
 //! runs, and renews it every third of its lease.
 
 pub mod decision;
+pub mod fence;
 pub mod retry;
 
 use std::collections::HashMap;
@@ -125,6 +126,8 @@ pub struct Reconciler {
     /// When the leases were last renewed.
     renewed_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     metrics: crate::metrics::Metrics,
+    /// What the leases held allow the runtime to run.
+    fence: fence::Fence,
 }
 
 impl Reconciler {
@@ -136,7 +139,15 @@ impl Reconciler {
             waker: Waker::default(),
             renewed_at: Arc::default(),
             metrics: crate::metrics::Metrics::default(),
+            fence: fence::Fence::closed(),
         }
+    }
+
+    /// The same reconciler, telling `fence` which leases it holds until when (the
+    /// runtime's timers ask it).
+    pub fn with_fence(mut self, fence: fence::Fence) -> Self {
+        self.fence = fence;
+        self
     }
 
     /// The same reconciler, timing its passes and counting its leases on `metrics`.
@@ -215,6 +226,7 @@ impl Reconciler {
         // What runs here stops before anyone else may take it over.
         self.runtime.stop_all().await;
         self.metrics.leases_held.set(0);
+        self.fence.release_all();
         if let Err(err) = self.store.release_all(&self.config.owner).await {
             tracing::warn!(error = %err, "cannot hand back leases at shutdown");
         }
@@ -256,7 +268,66 @@ impl Reconciler {
         }
         outcomes.extend(self.take_over(&not_here).await?);
         outcomes.extend(self.reconcile_due().await?);
+        if self.runtime.serves_webhooks_everywhere() {
+            self.serve_webhooks_everywhere().await?;
+        }
         Ok((outcomes, more))
+    }
+
+    /// Every active webhook flow runs here too, whoever holds its lease: behind a load
+    /// balancer any server may get any call. They are brought up in this runtime
+    /// without recording anything (the holder records the state). What this server
+    /// runs that it holds no lease of and that is no active webhook (a timer whose
+    /// lease another server took over while this one stalled, a webhook stopped
+    /// elsewhere) is stopped.
+    async fn serve_webhooks_everywhere(&self) -> Result<(), StoreError> {
+        let wanted: HashMap<IntegrationId, VersionNumber> = self
+            .store
+            .webhooks_running_elsewhere(&self.config.owner)
+            .await?
+            .into_iter()
+            .filter(|(id, _)| !self.fence.is_held(*id))
+            .collect();
+        for id in self.runtime.running() {
+            if !wanted.contains_key(&id) && !self.fence.is_held(id) {
+                self.runtime.stop(id).await;
+            }
+        }
+        let missing: Vec<(IntegrationId, VersionNumber)> = wanted
+            .into_iter()
+            .filter(|(id, version)| !self.runs(*id, Some(*version)))
+            .collect();
+        let definitions = self.store.definitions(&missing).await?;
+        for ((id, version), definition) in missing.into_iter().zip(definitions) {
+            let served = match definition {
+                Ok(definition) => self.serve_here(id, version, &definition).await,
+                Err(err) => Err(err.to_string()),
+            };
+            if let Err(error) = served {
+                tracing::warn!(integration = %id, %version, %error,
+                    "cannot serve a webhook that another server runs");
+                self.runtime.stop(id).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds, deploys and starts `version` in this runtime, recording nothing.
+    async fn serve_here(
+        &self,
+        id: IntegrationId,
+        version: VersionNumber,
+        definition: &crate::domain::definition::Definition,
+    ) -> Result<(), String> {
+        self.runtime
+            .build(id, version, definition)
+            .await
+            .map_err(|err| err.to_string())?;
+        self.runtime
+            .deploy(id, version)
+            .await
+            .map_err(|err| err.to_string())?;
+        self.runtime.start(id).await.map_err(|err| err.to_string())
     }
 
     /// Reconciles the integrations that are due, a batch of them.
@@ -282,9 +353,11 @@ impl Reconciler {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        self.store
+        let held = self
+            .store
             .renew_leases(&self.config.owner, self.config.lease)
             .await?;
+        self.fence.renewed(started, held, self.config.lease);
         *self
             .renewed_at
             .lock()
@@ -310,6 +383,7 @@ impl Reconciler {
         {
             return Ok(Some(Outcome::Busy));
         }
+        self.fence.claimed(&[id]);
         let summary = self.store.summary(id).await?;
         match self.runtime.status(id) {
             Some(status)
@@ -355,6 +429,7 @@ impl Reconciler {
             .store
             .claim_many(ids, &self.config.owner, self.config.lease)
             .await?;
+        self.fence.claimed(&claimed);
         let records: Vec<Record> = claimed
             .iter()
             .map(|id| Record {
@@ -395,6 +470,7 @@ impl Reconciler {
         }
         let owner = self.config.owner.as_str();
         let claimed = self.store.claim_many(ids, owner, self.config.lease).await?;
+        self.fence.claimed(&claimed);
         let mut outcomes: Vec<(IntegrationId, Outcome)> = ids
             .iter()
             .filter(|id| !claimed.contains(id))
@@ -489,6 +565,7 @@ impl Reconciler {
             .await?;
         self.store.release_webhook_paths(&released, &[]).await?;
         self.store.release_many(&released, owner).await?;
+        self.fence.released(&released);
         Ok(outcomes)
     }
 

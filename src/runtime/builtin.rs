@@ -26,6 +26,8 @@ pub struct BuiltinRuntime {
     activity: ActivitySink,
     templates: Templates,
     metrics: crate::metrics::Metrics,
+    /// Whether a timer's lease is still surely this server's.
+    fence: crate::reconciler::fence::Fence,
 }
 
 #[derive(Default)]
@@ -68,7 +70,15 @@ impl BuiltinRuntime {
             activity,
             templates: Templates::default(),
             metrics: crate::metrics::Metrics::default(),
+            fence: crate::reconciler::fence::Fence::open(),
         }
+    }
+
+    /// The same runtime, running a timer's messages only while `fence` says its lease
+    /// is this server's.
+    pub fn with_fence(mut self, fence: crate::reconciler::fence::Fence) -> Self {
+        self.fence = fence;
+        self
     }
 
     /// The same runtime, counting the flows it runs on `metrics`.
@@ -111,12 +121,19 @@ impl BuiltinRuntime {
         let http = self.http.clone();
         let render = self.render.clone();
         let activity = self.activity.clone();
+        let fence = self.fence.clone();
         let ticking = tokio::spawn(async move {
             let mut interval = tokio::time::interval(every);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut tick: u64 = 0;
             loop {
                 interval.tick().await;
+                // A server that stalled past its lease (another may run this timer
+                // now) or cannot renew it skips the tick; the reconciler stops the
+                // flow, or confirms the lease and it goes on.
+                if !fence.holds(id) {
+                    continue;
+                }
                 tick += 1;
                 let body = json!({ "tick": tick, "time": chrono::Utc::now().to_rfc3339() });
                 run_and_record(
@@ -300,6 +317,14 @@ impl Runtime for BuiltinRuntime {
         inner.hooks.clear();
         inner.built.clear();
         self.count_running(&inner);
+    }
+
+    fn running(&self) -> Vec<IntegrationId> {
+        self.lock().deployed.keys().copied().collect()
+    }
+
+    fn serves_webhooks_everywhere(&self) -> bool {
+        true
     }
 
     fn status(&self, id: IntegrationId) -> Option<Status> {

@@ -88,6 +88,16 @@ pub trait Runtime: Send + Sync + 'static {
     /// runs.
     async fn stop_all(&self);
 
+    /// The integrations it runs something of (started or not).
+    fn running(&self) -> Vec<IntegrationId>;
+
+    /// Whether every server should run every active webhook flow in this runtime (a
+    /// flow in this process answers the calls this server gets), not only the lease
+    /// holder. A runtime elsewhere (a cluster) answers them once for all.
+    fn serves_webhooks_everywhere(&self) -> bool {
+        false
+    }
+
     /// What runs for the integration, if anything, as the runtime knows it now. It
     /// answers from memory without waiting: the reconciler asks it of every running
     /// integration on every pass.

@@ -91,19 +91,53 @@ impl Store {
     }
 
     /// Extends every lease this reconciler holds: it is alive and still runs them.
+    /// Answers the integrations it still holds: one another server took over while
+    /// this one stalled is not among them.
     pub async fn renew_leases(
         &self,
         owner: &str,
         ttl: std::time::Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<IntegrationId>, StoreError> {
         let _gate = self.write_gate().await;
         let until = now_ms() + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
-        sqlx::query("UPDATE integrations SET lease_expires_at = $2 WHERE lease_owner = $1")
-            .bind(owner)
-            .bind(until)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let held: Vec<String> = sqlx::query_scalar(
+            "UPDATE integrations SET lease_expires_at = $2 WHERE lease_owner = $1 RETURNING id",
+        )
+        .bind(owner)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        parse_ids(held)
+    }
+
+    /// Webhook flows recorded as running on another server (or on none, between two
+    /// holders), with the version running: every server answers every active webhook,
+    /// so each runs these too, without a lease.
+    pub async fn webhooks_running_elsewhere(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<(IntegrationId, VersionNumber)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.current_version FROM integrations i
+             JOIN webhook_routes r ON r.integration_id = i.id
+             WHERE i.current_state = 'active' AND i.target_state = 'active'
+               AND i.current_version IS NOT NULL
+               AND (i.lease_owner IS NULL OR i.lease_owner <> $1)",
+        )
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .filter_map(|row| {
+                let id = row.try_get::<String, _>("id").map_err(StoreError::from);
+                let version = super::rows::optional_number(row, "current_version");
+                match (id, version) {
+                    (Ok(id), Ok(Some(version))) => Some(parse_id(&id).map(|id| (id, version))),
+                    (Ok(_), Ok(None)) => None,
+                    (Err(err), _) | (_, Err(err)) => Some(Err(err)),
+                }
+            })
+            .collect()
     }
 
     /// Records what is true now after a success: the state, the running version, and

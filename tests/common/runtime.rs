@@ -114,6 +114,10 @@ impl Runtime for ScriptedRuntime {
         self.state.lock().unwrap().running.remove(&id);
     }
 
+    fn running(&self) -> Vec<IntegrationId> {
+        self.state.lock().unwrap().running.keys().copied().collect()
+    }
+
     async fn stop_all(&self) {
         self.state.lock().unwrap().running.clear();
     }

@@ -1,0 +1,202 @@
+//! Several servers on one PostgreSQL, as behind a load balancer: every server answers
+//! every active webhook with the active version; a timer runs on exactly one, the
+//! holder of its lease, and still once per period after that holder stalls past its
+//! lease (`kill -STOP`) and comes back (`kill -CONT`). PostgreSQL only: SQLite is one
+//! server's file.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::fixtures::user;
+use common::{Backend, TestApp, TestDatabase, live};
+use junction::domain::definition::Definition;
+use junction::domain::lifecycle::Action;
+use junction::domain::version::PublishNote;
+use junction::domain::{IntegrationId, NewIntegration};
+use junction::store::Store;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// A second live server on the database of `first`.
+async fn replica_of(first: &TestApp) -> TestApp {
+    let database = TestDatabase::shared(first.database.url.clone());
+    TestApp::start(database, tempfile::tempdir().unwrap(), live).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_server_answers_every_webhook_with_the_active_version() {
+    let first = TestApp::spawn_with(Backend::Postgres, live).await;
+    let second = replica_of(&first).await;
+    let flow = |label: &str| {
+        json!({ "trigger": { "kind": "webhook", "path": "everywhere" },
+                "steps": [{ "kind": "transform", "template": { "label": label } }] })
+    };
+    let id = first.running("everywhere", flow("v1")).await;
+
+    for server in [&first, &second] {
+        server
+            .eventually("the webhook answers v1 here", || async {
+                server.hook("everywhere", json!({})).await == (200, json!({ "label": "v1" }))
+            })
+            .await;
+    }
+    let base = format!("/api/v1/integrations/{id}");
+    let (_, headers, _) = second.api("GET", &base, None).await;
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    second
+        .api_with(
+            "PUT",
+            &format!("{base}/draft"),
+            Some(json!({ "definition": flow("v2") })),
+            &[("if-match", &etag)],
+        )
+        .await;
+    second.api("POST", &format!("{base}/publish"), None).await;
+
+    for server in [&first, &second] {
+        server
+            .eventually("the webhook answers v2 here", || async {
+                server.hook("everywhere", json!({})).await == (200, json!({ "label": "v2" }))
+            })
+            .await;
+    }
+    second.api("POST", &format!("{base}/stop"), None).await;
+    for server in [&first, &second] {
+        server
+            .eventually("the webhook is gone here", || async {
+                server.hook("everywhere", json!({})).await.0 == 404
+            })
+            .await;
+    }
+}
+
+/// A timer flow ticking every second, published through the store.
+async fn ticking_every_second(store: &Store) -> IntegrationId {
+    let timer = Definition::parse(&json!({
+        "trigger": { "kind": "timer", "every_seconds": 1 },
+        "steps": [{ "kind": "log", "message": "tick {{ body.tick }}" }]
+    }))
+    .unwrap();
+    let new = NewIntegration::parse("Heartbeat", "").unwrap();
+    let id = store
+        .create_integration(&new, Some(&timer), &user())
+        .await
+        .unwrap()
+        .id;
+    let note = PublishNote::parse("").unwrap();
+    store
+        .perform(id, &Action::Publish { note }, &user())
+        .await
+        .unwrap();
+    id
+}
+
+/// How many times the timer ran in the `window` ending now.
+async fn ticks_in_last(store: &Store, id: IntegrationId, window: Duration) -> i64 {
+    let since = chrono::Utc::now().timestamp_millis() - window.as_millis() as i64;
+    sqlx::query_scalar(
+        "SELECT count(*) FROM activities WHERE integration_id = $1 AND started_at >= $2",
+    )
+    .bind(id.to_string())
+    .bind(since)
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_run_a_timer_once_per_period() {
+    let first = TestApp::spawn_with(Backend::Postgres, live).await;
+    let second = replica_of(&first).await;
+    let id = ticking_every_second(&first.store).await;
+    first
+        .eventually("the timer ticks", || async {
+            ticks_in_last(&first.store, id, Duration::from_secs(60)).await >= 2
+        })
+        .await;
+
+    let observed = Instant::now();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let ticks = ticks_in_last(&first.store, id, observed.elapsed()).await;
+
+    assert!((4..=6).contains(&ticks), "{ticks} ticks in 5 s");
+    drop(second);
+}
+
+/// A `junction` process of its own on `database`, named `replica`, with a 3 s lease.
+fn junction_process(database: &str, replica: &str) -> std::process::Child {
+    let data = tempfile::tempdir().unwrap().keep();
+    std::process::Command::new(env!("CARGO_BIN_EXE_junction"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+            "--lease-seconds",
+            "3",
+        ])
+        .args(["--replica-id", replica, "--reconcile-tick-ms", "200"])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("DATABASE_URL", database)
+        .env_remove("JUNCTION_ADMIN_USER")
+        .spawn()
+        .unwrap()
+}
+
+fn signal(process: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn holder(store: &Store, id: IntegrationId) -> Option<String> {
+    sqlx::query_scalar("SELECT lease_owner FROM integrations WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_stalled_past_its_lease_does_not_tick_beside_the_server_that_took_over() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let store = Store::connect(&database.url).await.unwrap();
+    let id = ticking_every_second(&store).await;
+    let mut a = junction_process(&database.url, "server-a");
+    let mut b = junction_process(&database.url, "server-b");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ticks_in_last(&store, id, Duration::from_secs(60)).await < 2 {
+        assert!(Instant::now() < deadline, "the timer never ticked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first_holder = holder(&store, id).await.unwrap();
+    let (stalled, other) = match first_holder.as_str() {
+        "server-a" => (&a, "server-b"),
+        _ => (&b, "server-a"),
+    };
+
+    signal(stalled, "-STOP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while holder(&store, id).await.as_deref() != Some(other) {
+        assert!(Instant::now() < deadline, "nobody took the timer over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    signal(stalled, "-CONT");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let ticks = ticks_in_last(&store, id, Duration::from_secs(5)).await;
+
+    for process in [&mut a, &mut b] {
+        let _ = process.kill();
+        let _ = process.wait();
+    }
+    assert!(
+        (4..=6).contains(&ticks),
+        "{ticks} ticks in the 5 s after the stalled holder came back"
+    );
+    assert_eq!(holder(&store, id).await.as_deref(), Some(other));
+}
