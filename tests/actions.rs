@@ -47,6 +47,7 @@ on_both_databases! {
     a_never_published_integration_is_deleted_and_gone: TestApp,
     a_blueprint_copies_a_published_version_into_a_new_integration: TestApp,
     the_transition_log_pages_newest_first: TestApp,
+    the_secrets_of_a_url_are_masked_in_versions_hashed_unguessably_and_diffed_by_place: TestApp,
 }
 
 async fn a_person_edits_publishes_stops_and_starts_an_integration(app: TestApp) {
@@ -392,4 +393,101 @@ async fn the_transition_log_pages_newest_first(app: TestApp) {
     assert_eq!(first["items"][0]["field"], "target_state");
     assert_eq!(first["items"][0]["to"], "active");
     assert_eq!(second["items"][1]["to"], "draft");
+}
+
+/// Publishes `definition` as the next version of `id` through the API; its number.
+async fn published_next(app: &TestApp, id: &str, definition: &Value) -> i64 {
+    let base = format!("/api/v1/integrations/{id}");
+    let (_, headers, _) = app.api("GET", &base, None).await;
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let body = serde_json::json!({ "definition": definition });
+    let (status, _, saved) = app
+        .api_with(
+            "PUT",
+            &format!("{base}/draft"),
+            Some(body),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let (status, _, published) = app.api("POST", &format!("{base}/publish"), None).await;
+    assert_eq!(status, 202, "{published}");
+    published["active_version"].as_i64().unwrap()
+}
+
+async fn the_secrets_of_a_url_are_masked_in_versions_hashed_unguessably_and_diffed_by_place(
+    app: TestApp,
+) {
+    let flow = |url: &str, key: &str| {
+        serde_json::json!({ "trigger": { "kind": "webhook", "path": "keyed" }, "steps": [
+            { "kind": "http", "method": "POST", "url": url, "headers": { "x-api-key": key } }
+        ] })
+    };
+    let url = "http://bob:hunter2@127.0.0.1:9/x?token=abc123&page=1";
+    let (_, _, created) = app
+        .api(
+            "POST",
+            "/api/v1/integrations",
+            Some(serde_json::json!({ "name": "Keyed", "definition": flow(url, "k1") })),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let base = format!("/api/v1/integrations/{id}");
+    app.api("POST", &format!("{base}/publish"), None).await;
+
+    let (_, _, first) = app.api("GET", &format!("{base}/versions/1"), None).await;
+    let shown = first["definition"]["steps"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        shown,
+        "http://bob:********@127.0.0.1:9/x?token=********&page=1"
+    );
+    assert!(!first.to_string().contains("hunter2") && !first.to_string().contains("abc123"));
+    // Sent back masked with only the header's secret typed anew: the URL keeps its own.
+    let second = published_next(&app, &id, &flow(&shown, "k2")).await;
+    let third = published_next(&app, &id, &flow(&shown, "k1")).await;
+    let (_, _, diff) = app
+        .api("GET", &format!("{base}/versions/1/diff/{second}"), None)
+        .await;
+    let hash = |n: i64| {
+        let app = &app;
+        let base = base.clone();
+        async move {
+            let (_, _, version) = app.api("GET", &format!("{base}/versions/{n}"), None).await;
+            version["content_hash"].as_str().unwrap().to_owned()
+        }
+    };
+
+    assert_eq!(diff["identical"], false, "only a secret changed: {diff}");
+    assert_eq!(
+        diff["secrets_changed"],
+        serde_json::json!(["steps[0].headers.x-api-key"])
+    );
+    assert!(!diff.to_string().contains("k1") && !diff.to_string().contains("k2"));
+    assert_ne!(
+        hash(1).await,
+        hash(second).await,
+        "a changed secret changes the hash"
+    );
+    assert_eq!(hash(1).await, hash(third).await, "equal secrets hash alike");
+    let stored = app
+        .store
+        .version(
+            junction::domain::IntegrationId::parse(&id).unwrap(),
+            common::fixtures::v(second),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.definition["steps"][0]["url"], url,
+        "the URL kept its secrets"
+    );
+    let plain = junction::store::versions::content_hash(b"", &stored.definition.to_string());
+    assert_ne!(
+        hash(second).await,
+        plain,
+        "the hash depends on the server's key"
+    );
 }

@@ -260,13 +260,15 @@ impl Step {
         }
     }
 
-    /// Replaces this step's secrets (an HTTP step's header values) with [`MASK`].
+    /// Replaces this step's secrets (an HTTP step's header values, and the password
+    /// and credential parameters of its URL) with [`MASK`].
     fn mask(&mut self) {
         match self {
-            Step::Http { headers, .. } => {
+            Step::Http { headers, url, .. } => {
                 for value in headers.values_mut() {
                     *value = MASK.to_owned();
                 }
+                *url = super::url_secrets::masked(url, MASK);
             }
             Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } => {}
         }
@@ -278,12 +280,27 @@ impl Step {
     /// secret's value.
     fn unmask_from(&mut self, stored: Option<&Step>, path: &str, errors: &mut Errors) {
         match self {
-            Step::Http { headers, .. } => {
-                let stored = match stored {
-                    Some(Step::Http { headers, .. }) => Some(headers),
+            Step::Http { headers, url, .. } => {
+                let (stored, stored_url) = match stored {
+                    Some(Step::Http { headers, url, .. }) => (Some(headers), Some(url.as_str())),
                     Some(Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. })
-                    | None => None,
+                    | None => (None, None),
                 };
+                match super::url_secrets::unmasked(url, stored_url) {
+                    Ok(unmasked) => *url = unmasked,
+                    Err(places) => {
+                        for place in places {
+                            errors.add(
+                                &format!("{path}.url"),
+                                format!(
+                                    "its {} is masked, and no stored secret is at this place \
+                                     (the step moved or is new): type it again",
+                                    place.replace("query.", "parameter ")
+                                ),
+                            );
+                        }
+                    }
+                }
                 for (name, value) in headers.iter_mut() {
                     if value != MASK {
                         continue;
@@ -394,6 +411,35 @@ impl Definition {
             step.mask();
         }
         copy
+    }
+
+    /// Every secret, by its place (`trigger.auth.secret`, `steps[1].headers.x-api-key`,
+    /// `steps[1].url.password`, `steps[1].url.query.token`): compared by diffs and
+    /// fingerprinted by the content hash, never shown.
+    pub fn secrets(&self) -> BTreeMap<String, String> {
+        let mut found = BTreeMap::new();
+        match &self.trigger {
+            Trigger::Webhook {
+                auth: Some(auth), ..
+            } => {
+                found.insert("trigger.auth.secret".to_owned(), auth.secret().to_owned());
+            }
+            Trigger::Webhook { auth: None, .. } | Trigger::Timer { .. } => {}
+        }
+        for (index, step) in self.steps.iter().enumerate() {
+            match step {
+                Step::Http { headers, url, .. } => {
+                    for (name, value) in headers {
+                        found.insert(format!("steps[{index}].headers.{name}"), value.clone());
+                    }
+                    for (place, value) in super::url_secrets::secrets(url) {
+                        found.insert(format!("steps[{index}].url.{place}"), value);
+                    }
+                }
+                Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } => {}
+            }
+        }
+        found
     }
 
     /// Where an edit sends back a masked secret, keeps the stored one: the editor never

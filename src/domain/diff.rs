@@ -18,9 +18,36 @@ pub struct DiffLine {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DefinitionDiff {
+    /// Nothing differs, secrets included.
     pub identical: bool,
     pub unified: String,
     pub lines: Vec<DiffLine>,
+    /// Where a secret differs (added, removed or changed): the lines show secrets
+    /// masked, so a change of one alone would not show. Places only, never values.
+    #[serde(default)]
+    pub secrets_changed: Vec<String>,
+}
+
+impl DefinitionDiff {
+    /// The same diff, telling where secrets differ.
+    pub fn with_secrets_changed(mut self, places: Vec<String>) -> Self {
+        self.identical = self.identical && places.is_empty();
+        self.secrets_changed = places;
+        self
+    }
+}
+
+/// The places where the secrets of two definitions differ.
+pub fn secrets_changed(
+    old: &std::collections::BTreeMap<String, String>,
+    new: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let places: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    places
+        .into_iter()
+        .filter(|place| old.get(*place) != new.get(*place))
+        .cloned()
+        .collect()
 }
 
 /// Diffs `old` against `new`, labelling the two sides.
@@ -49,6 +76,7 @@ pub fn definitions(old: &Value, new: &Value, old_label: &str, new_label: &str) -
             .header(old_label, new_label)
             .to_string(),
         lines,
+        secrets_changed: Vec::new(),
     }
 }
 
@@ -81,6 +109,19 @@ mod tests {
             .map(|l| format!("{} {}", l.tag, l.text.trim()))
             .collect();
         assert_eq!(changed, ["delete \"b\": 2", "insert \"b\": 3"]);
+    }
+
+    #[test]
+    fn a_secret_that_changed_alone_makes_two_definitions_differ_by_its_place() {
+        let old = [("steps[0].headers.x-api-key".to_owned(), "one".to_owned())].into();
+        let new = [("steps[0].headers.x-api-key".to_owned(), "two".to_owned())].into();
+
+        let diff = definitions(&json!({"a": 1}), &json!({"a": 1}), "v1", "v2")
+            .with_secrets_changed(secrets_changed(&old, &new));
+
+        assert!(!diff.identical);
+        assert_eq!(diff.secrets_changed, ["steps[0].headers.x-api-key"]);
+        assert!(!format!("{diff:?}").contains("one"));
     }
 
     #[test]

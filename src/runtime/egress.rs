@@ -365,16 +365,6 @@ pub const HEADERS_KEPT_ACROSS_ORIGINS: [&str; 4] =
 /// A URL as activity, logs and answers show it: a user name and password in it, and
 /// the values of query parameters that look like credentials, are masked.
 pub fn shown_url(url: &str) -> String {
-    const SECRET_WORDS: [&str; 8] = [
-        "token",
-        "key",
-        "secret",
-        "password",
-        "pass",
-        "auth",
-        "signature",
-        "sig",
-    ];
     let Ok(mut parsed) = reqwest::Url::parse(url) else {
         return "(a URL that does not read)".to_owned();
     };
@@ -386,8 +376,8 @@ pub fn shown_url(url: &str) -> String {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
             .map(|(name, value)| {
-                let lower = name.to_ascii_lowercase();
-                let secret = SECRET_WORDS.iter().any(|word| lower.contains(word));
+                // The same words as the definition masks (one list for both).
+                let secret = crate::domain::url_secrets::is_secret_parameter(&name);
                 let value = if secret {
                     "***".to_owned()
                 } else {

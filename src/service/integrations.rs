@@ -351,14 +351,22 @@ impl Service {
         b: VersionNumber,
     ) -> Result<DefinitionDiff, AppError> {
         who.may(Operation::Read)?;
-        let old = self.version(who, id, a).await?;
-        let new = self.version(who, id, b).await?;
+        let old = self.store.version(id, a).await?;
+        let new = self.store.version(id, b).await?;
+        let secrets = |version: &crate::domain::Version| {
+            crate::domain::definition::Definition::parse(&version.definition)
+                .map(|definition| definition.secrets())
+                .unwrap_or_default()
+        };
+        let changed = crate::domain::diff::secrets_changed(&secrets(&old), &secrets(&new));
+        let (old, new) = (old.masked(), new.masked());
         Ok(crate::domain::diff::definitions(
             &old.definition,
             &new.definition,
             &a.to_string(),
             &b.to_string(),
-        ))
+        )
+        .with_secrets_changed(changed))
     }
 }
 

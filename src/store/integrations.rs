@@ -306,7 +306,7 @@ impl Store {
                     | Action::Edit
                     | Action::RestoreAsDraft(_) => None,
                 };
-                let number = freeze_draft(&mut tx, &row, actor, note).await?;
+                let number = freeze_draft(&mut tx, &row, actor, note, &self.hash_key).await?;
                 target_version = Some(number);
                 reason = match note {
                     Some(note) => format!("published {number}: {note}"),

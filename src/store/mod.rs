@@ -81,6 +81,9 @@ pub struct Store {
     /// (1, 2, 5, 10 ms, ...) before retrying: publishing 10,000 integrations while
     /// the reconciler wrote took 25 s instead of a few.
     write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Keys the fingerprint of secrets in content hashes (shared by every server on
+    /// this database).
+    hash_key: Arc<Vec<u8>>,
 }
 
 /// A transaction that writes; on SQLite it holds the write gate until it ends.
@@ -162,9 +165,37 @@ impl Store {
             dialect,
             changes,
             write_gate: (dialect == Dialect::Sqlite).then(Default::default),
+            hash_key: Arc::default(),
         };
         store.migrate().await?;
-        Ok(store)
+        let hash_key = store.server_key("content-hash").await?;
+        Ok(Self {
+            hash_key: Arc::new(hash_key),
+            ..store
+        })
+    }
+
+    /// The key named `name`, made (32 random bytes) by whichever server asks first.
+    async fn server_key(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let fresh: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        sqlx::query(
+            "INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(&fresh)
+        .execute(&self.pool)
+        .await?;
+        let stored: String = sqlx::query_scalar("SELECT value FROM server_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        (0..stored.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(stored.get(at..at + 2).unwrap_or("zz"), 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| StoreError::Corrupt(format!("the server key {name} is not hex")))
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

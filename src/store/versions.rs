@@ -197,6 +197,7 @@ pub(super) async fn freeze_draft(
     row: &LockedRow,
     actor: &Actor,
     note: Option<&str>,
+    hash_key: &[u8],
 ) -> Result<VersionNumber, StoreError> {
     let (Some(number), Some(definition)) = (row.draft_version, &row.draft_definition) else {
         return Err(StoreError::Corrupt("publishing without a draft".into()));
@@ -210,15 +211,43 @@ pub(super) async fn freeze_draft(
     .bind(now_ms())
     .bind(actor.as_str())
     .bind(note)
-    .bind(content_hash(definition))
+    .bind(content_hash(hash_key, definition))
     .execute(&mut **tx)
     .await?;
     Ok(number)
 }
 
-/// SHA-256 of a canonical definition, in hex.
-pub fn content_hash(canonical_definition: &str) -> String {
-    Sha256::digest(canonical_definition.as_bytes())
+/// The public content hash of a stored definition, in hex: SHA-256 of the masked
+/// canonical definition, followed (when it has secrets) by an HMAC-SHA256 of its
+/// secrets under the server's key. Equal definitions hash alike and a changed secret
+/// changes the hash, but the hash reveals nothing of the secrets (a plain hash of a
+/// short secret can be guessed offline). Without secrets it is the plain SHA-256 of
+/// the canonical definition, as before secrets were fingerprinted.
+pub fn content_hash(key: &[u8], stored_definition: &str) -> String {
+    use hmac::Mac;
+    let parsed = serde_json::from_str(stored_definition)
+        .ok()
+        .and_then(|value| Definition::parse(&value).ok());
+    let mut hasher = Sha256::new();
+    match parsed {
+        Some(definition) => {
+            let secrets = definition.secrets();
+            hasher.update(definition.masked().canonical_json().as_bytes());
+            if !secrets.is_empty() {
+                // HMAC takes a key of any length: this always holds.
+                if let Ok(mut fingerprint) = hmac::Hmac::<Sha256>::new_from_slice(key) {
+                    let text = serde_json::to_string(&secrets).unwrap_or_default();
+                    fingerprint.update(text.as_bytes());
+                    hasher.update(b"\nsecrets:");
+                    hasher.update(fingerprint.finalize().into_bytes());
+                }
+            }
+        }
+        // A stored definition that does not read is hashed as it is.
+        None => hasher.update(stored_definition.as_bytes()),
+    }
+    hasher
+        .finalize()
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()

@@ -350,6 +350,7 @@ pub async fn diff(
         to: b.get(),
         identical: diff.identical,
         unified: diff.unified,
+        secrets_changed: diff.secrets_changed,
     }))
 }
 

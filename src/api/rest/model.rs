@@ -198,9 +198,12 @@ impl From<ActivityEntry> for ActivityJson {
 pub struct DiffJson {
     pub from: i64,
     pub to: i64,
+    /// Nothing differs, secrets included.
     pub identical: bool,
-    /// A unified diff, as `diff -u` prints it.
+    /// A unified diff, as `diff -u` prints it (secrets masked).
     pub unified: String,
+    /// Where a secret differs ("a secret changed"): places, never values.
+    pub secrets_changed: Vec<String>,
 }
 
 /// A page of a longer list.

@@ -10,7 +10,13 @@ pub fn DiffView(diff: DefinitionDiff) -> impl IntoView {
         return view! { <p class="muted">"No difference: the two flows are identical."</p> }
             .into_any();
     }
+    let secrets = diff.secrets_changed.clone();
     view! {
+        {(!secrets.is_empty()).then(|| view! {
+            <p class="secret-changed">
+                {format!("A secret changed: {}. Secrets are never shown.", secrets.join(", "))}
+            </p>
+        })}
         <pre class="diff" aria-label="difference">
             {diff
                 .lines
