@@ -517,10 +517,16 @@ impl<'a> Fields<'a> {
     }
 
     fn at(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
+        // A key that is empty or holds a dot, a bracket or a space would make the path
+        // ambiguous (or empty, which means the definition itself): it is quoted.
+        let plain = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        match (self.path.is_empty(), plain) {
+            (true, true) => key.to_owned(),
+            (false, true) => format!("{}.{key}", self.path),
+            (_, false) => format!("{}[{}]", self.path, Value::from(key)),
         }
     }
 
