@@ -116,6 +116,19 @@ pub struct Config {
     #[arg(long, env = "JUNCTION_RENDER_DEADLINE_MS", default_value_t = 1000)]
     pub render_deadline_ms: u64,
 
+    /// The most time, in seconds, a request may take (webhooks, bounded by their
+    /// steps' timeouts, and event streams excepted); past it the answer is 503.
+    #[arg(long, env = "JUNCTION_REQUEST_TIMEOUT", default_value_t = 60)]
+    pub request_timeout: u64,
+
+    /// The most requests answered at once; more are answered 503 at once.
+    #[arg(long, env = "JUNCTION_MAX_CONCURRENT_REQUESTS", default_value_t = 1024)]
+    pub max_concurrent_requests: usize,
+
+    /// The most event streams (`/api/v1/events`, live pages) open at once.
+    #[arg(long, env = "JUNCTION_MAX_EVENT_STREAMS", default_value_t = 256)]
+    pub max_event_streams: usize,
+
     /// How long, in seconds, a stopping server lets requests in flight finish (event
     /// streams end at once) and writes the activity still queued, before it exits.
     #[arg(long, env = "JUNCTION_SHUTDOWN_TIMEOUT", default_value_t = 10)]

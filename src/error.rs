@@ -79,6 +79,11 @@ pub enum AppError {
     /// Only the browser produces this one.
     #[error("the server could not be reached: {message}")]
     Unreachable { message: String },
+    /// The server is at one of its limits (requests at once, event streams, a request
+    /// that ran out of time); nothing changed that the message does not say. Try
+    /// again shortly. HTTP 503.
+    #[error("{message}")]
+    Unavailable { message: String },
     /// Something failed inside the server. The cause is in the server's log under
     /// `request_id`. HTTP 500.
     #[error("something went wrong on the server (request {request_id})")]
@@ -118,6 +123,7 @@ impl AppError {
             | Self::PreconditionRequired { .. }
             | Self::PayloadTooLarge { .. }
             | Self::Unreachable { .. }
+            | Self::Unavailable { .. }
             | Self::Internal { .. } => None,
         }
     }
@@ -136,6 +142,7 @@ impl AppError {
             Self::PreconditionRequired { .. } => 428,
             Self::PayloadTooLarge { .. } => 413,
             Self::Unreachable { .. } => 502,
+            Self::Unavailable { .. } => 503,
             Self::Internal { .. } => 500,
         }
     }
@@ -156,6 +163,7 @@ impl AppError {
             }
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Unreachable { .. } => "unreachable",
+            Self::Unavailable { .. } => "unavailable",
             Self::Internal { .. } => "internal",
         }
     }
@@ -227,6 +235,9 @@ impl TryFrom<WireError> for AppError {
                 limit: take!(limit),
             },
             "unreachable" => Self::Unreachable {
+                message: take!(message),
+            },
+            "unavailable" => Self::Unavailable {
                 message: take!(message),
             },
             "internal" => Self::Internal {
@@ -350,6 +361,9 @@ mod tests {
                 message: "If-Match is required".into(),
             },
             AppError::PayloadTooLarge { limit: 1024 },
+            AppError::Unavailable {
+                message: "too many requests at once".into(),
+            },
             AppError::Unreachable {
                 message: "offline".into(),
             },

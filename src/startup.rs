@@ -55,6 +55,7 @@ pub struct AppState {
     pub webhook_body_limit: BodyLimit,
     pub boundary: crate::api::boundary::Boundary,
     pub metrics: crate::metrics::Metrics,
+    pub limits: crate::api::limits::RequestLimits,
 }
 
 /// The largest webhook body accepted, in bytes.
@@ -140,6 +141,11 @@ impl Application {
             webhook_body_limit: BodyLimit(config.webhook_body_limit),
             boundary: boundary(config, addr),
             metrics,
+            limits: crate::api::limits::RequestLimits::new(
+                std::time::Duration::from_secs(config.request_timeout),
+                config.max_concurrent_requests,
+                config.max_event_streams,
+            ),
         };
         let sessions = crate::api::auth::session_layer(
             &store,
@@ -375,6 +381,10 @@ fn router(
         .layer(axum::middleware::from_fn_with_state(
             state.boundary.clone(),
             crate::api::boundary::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.clone(),
+            crate::api::limits::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),

@@ -145,3 +145,83 @@ async fn through_runaway_flows_the_servers_memory_stays_within_a_hundred_megabyt
         grown / 1024 / 1024
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_past_their_cap_are_answered_503_until_one_closes() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| config.max_event_streams = 2).await;
+    let open = || app.client.get(app.url("/api/v1/events")).send();
+    let first = open().await.unwrap();
+    let second = open().await.unwrap();
+
+    let third = open().await.unwrap();
+
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(third.status(), 503);
+    assert_eq!(third.headers()["retry-after"], "1");
+    let refusal: Value = third.json().await.unwrap();
+    assert_eq!(refusal["error"]["code"], "unavailable");
+    assert!(
+        message(&refusal).contains("--max-event-streams"),
+        "{refusal}"
+    );
+    drop(first);
+    app.eventually("a closed stream's place is free again", || async {
+        open().await.unwrap().status() == 200
+    })
+    .await;
+    drop(second);
+}
+
+/// A server on 127.0.0.1 that answers `{}` after `delay`.
+async fn slow(delay: std::time::Duration) -> String {
+    let router = axum::Router::new().fallback(move || async move {
+        tokio::time::sleep(delay).await;
+        axum::Json(json!({}))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}/slow")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_the_cap_of_requests_at_once_are_answered_503_at_once() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| {
+        live(config);
+        config.max_concurrent_requests = 2;
+    })
+    .await;
+    let target = slow(std::time::Duration::from_secs(2)).await;
+    app.running(
+        "slow",
+        json!({ "trigger": { "kind": "webhook", "path": "slow" },
+                "steps": [{ "kind": "http", "method": "POST", "url": target }] }),
+    )
+    .await;
+
+    let busy = (0..2).map(|_| app.hook("slow", json!({})));
+    let (answers, refused) = tokio::join!(futures_util::future::join_all(busy), async {
+        // Both places are taken while the slow calls wait for their answers.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (status, _, answer) = app.api("GET", "/api/v1/me", None).await;
+            if status == 503 || std::time::Instant::now() > deadline {
+                break answer;
+            }
+        }
+    });
+
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
+    assert!(
+        message(&refused).contains("--max-concurrent-requests"),
+        "{refused}"
+    );
+    let (status, _, _) = app.api("GET", "/api/v1/me", None).await;
+    assert_eq!(status, 200, "the places are free again");
+}

@@ -11,6 +11,8 @@ pub mod boundary;
 pub mod hooks;
 pub mod integrations;
 #[cfg(feature = "ssr")]
+pub mod limits;
+#[cfg(feature = "ssr")]
 pub mod rest;
 
 #[cfg(feature = "ssr")]

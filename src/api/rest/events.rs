@@ -16,11 +16,16 @@ use crate::service::Service;
 /// client should re-read what it shows).
 #[utoipa::path(get, path = "/api/v1/events", tag = "integrations",
     responses((status = 200, content_type = "text/event-stream",
-               description = "`integration` events carry an IntegrationJson")))]
+               description = "`integration` events carry an IntegrationJson"),
+              (status = 503, body = super::ErrorBody,
+               description = "as many event streams are open as the server keeps")))]
 pub async fn stream(
     State(service): State<Service>,
+    State(limits): State<crate::api::limits::RequestLimits>,
     Caller(who): Caller,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, super::ApiError> {
+    // Held as long as the stream lives.
+    let place = limits.event_stream().map_err(super::ApiError)?;
     let stopping = service.stopping();
     let events = BroadcastStream::new(service.changes()).then(move |change| {
         let (service, who) = (service.clone(), who.clone());
@@ -41,5 +46,9 @@ pub async fn stream(
     });
     // The stream ends when the server stops: a browser tab left open must not keep
     // the server from finishing (EventSource reconnects, to whichever server is up).
-    Sse::new(events.take_until(stopping)).keep_alive(KeepAlive::default())
+    let events = events.take_until(stopping).map(move |event| {
+        let _place = &place;
+        event
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

@@ -267,7 +267,8 @@ impl IntoResponse for ApiError {
             | AppError::PayloadTooLarge { .. }
             | AppError::MalformedRequest { .. }
             | AppError::NotFound { .. }
-            | AppError::Unreachable { .. } => json!({}),
+            | AppError::Unreachable { .. }
+            | AppError::Unavailable { .. } => json!({}),
         };
         let status =
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -283,6 +284,9 @@ impl IntoResponse for ApiError {
             }
             AppError::TooManyAttempts { retry_after_secs } => {
                 headers.insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+            }
+            AppError::Unavailable { .. } => {
+                headers.insert(axum::http::header::RETRY_AFTER, 1.into());
             }
             _ => {}
         }
