@@ -56,6 +56,7 @@ pub struct AppState {
     pub boundary: crate::api::boundary::Boundary,
     pub metrics: crate::metrics::Metrics,
     pub limits: crate::api::limits::RequestLimits,
+    pub events: crate::api::rest::events::EventHub,
 }
 
 /// The largest webhook body accepted, in bytes.
@@ -141,6 +142,7 @@ impl Application {
             webhook_body_limit: BodyLimit(config.webhook_body_limit),
             boundary: boundary(config, addr),
             metrics,
+            events: crate::api::rest::events::EventHub::start(&service),
             limits: crate::api::limits::RequestLimits::new(
                 std::time::Duration::from_secs(config.request_timeout),
                 config.max_concurrent_requests,

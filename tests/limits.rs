@@ -175,16 +175,24 @@ async fn event_streams_past_their_cap_are_answered_503_until_one_closes() {
     drop(second);
 }
 
-/// A server on 127.0.0.1 that answers `{}` after `delay`.
-async fn slow(delay: std::time::Duration) -> String {
-    let router = axum::Router::new().fallback(move || async move {
-        tokio::time::sleep(delay).await;
-        axum::Json(json!({}))
+/// A server on 127.0.0.1 that answers `{}` after `delay`, counting the calls that
+/// reached it.
+async fn slow(
+    delay: std::time::Duration,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let arrived = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = arrived.clone();
+    let router = axum::Router::new().fallback(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(delay).await;
+            axum::Json(json!({}))
+        }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}/slow")
+    (format!("http://{addr}/slow"), arrived)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,7 +202,7 @@ async fn requests_past_the_cap_of_requests_at_once_are_answered_503_at_once() {
         config.max_concurrent_requests = 2;
     })
     .await;
-    let target = slow(std::time::Duration::from_secs(2)).await;
+    let (target, arrived) = slow(std::time::Duration::from_secs(2)).await;
     app.running(
         "slow",
         json!({ "trigger": { "kind": "webhook", "path": "slow" },
@@ -203,21 +211,21 @@ async fn requests_past_the_cap_of_requests_at_once_are_answered_503_at_once() {
     .await;
 
     let busy = (0..2).map(|_| app.hook("slow", json!({})));
-    let (answers, refused) = tokio::join!(futures_util::future::join_all(busy), async {
-        // Both places are taken while the slow calls wait for their answers.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let (status, _, answer) = app.api("GET", "/api/v1/me", None).await;
-            if status == 503 || std::time::Instant::now() > deadline {
-                break answer;
-            }
-        }
+    let (answers, (status, refused)) = tokio::join!(futures_util::future::join_all(busy), async {
+        // Both places are taken once both calls wait at the slow server.
+        app.eventually("both slow calls are in flight", || async {
+            arrived.load(std::sync::atomic::Ordering::SeqCst) == 2
+        })
+        .await;
+        let (status, _, answer) = app.api("GET", "/api/v1/me", None).await;
+        (status, answer)
     });
 
     assert!(
         answers.iter().all(|(status, _)| *status == 200),
         "{answers:?}"
     );
+    assert_eq!(status, 503);
     assert!(
         message(&refused).contains("--max-concurrent-requests"),
         "{refused}"

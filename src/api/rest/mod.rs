@@ -3,7 +3,7 @@
 //! shape, and an OpenAPI document generated from this code at `/api/openapi.json`.
 
 mod account;
-mod events;
+pub mod events;
 mod integrations;
 mod model;
 mod users;
