@@ -860,7 +860,10 @@ async fn a_batch_of_messages_larger_than_one_insert_is_recorded_in_order_keeping
         .map(|n| message(n, if n % 5 == 0 { b } else { a }))
         .collect();
 
-    app.store.record_activities(&batch, 150).await.unwrap();
+    app.store
+        .record_activities(&batch, 150, &Default::default())
+        .await
+        .unwrap();
 
     let of_a = app.store.activity(a, PageRequest::default()).await.unwrap();
     let of_b = app.store.activity(b, PageRequest::default()).await.unwrap();

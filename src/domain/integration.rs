@@ -329,6 +329,8 @@ pub struct DetailPage {
     /// Where the webhook is called, for webhook flows.
     pub webhook_url: Option<String>,
     pub activity: Page<super::activity::ActivityEntry>,
+    /// The last hour's messages per minute, by outcome.
+    pub chart: super::activity::ActivityChart,
 }
 
 /// One recorded change of a state or version.

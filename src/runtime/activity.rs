@@ -2,6 +2,7 @@
 //! and written in batches by one task, and only the newest ones per integration kept.
 
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -58,6 +59,9 @@ struct Losses {
     counted: Counter,
     since_log: AtomicU64,
     last_log: Mutex<Option<Instant>>,
+    /// Losses by integration and minute, not yet counted in the database (they are
+    /// written with the next batch that can be).
+    unwritten: Mutex<HashMap<(IntegrationId, i64), u64>>,
 }
 
 /// How many messages may wait to be written; past that, activity is dropped (and the
@@ -106,6 +110,11 @@ impl ActivitySink {
                     }
                 };
                 if received == 0 {
+                    // Losses not yet counted in the database get a last try.
+                    let unwritten = !told.losses.unwritten().is_empty();
+                    if unwritten {
+                        write(&store, &[], keep_per_integration, &told).await;
+                    }
                     break;
                 }
                 write(&store, &batch, keep_per_integration, &told).await;
@@ -127,6 +136,7 @@ impl ActivitySink {
     }
 
     pub fn record(&self, activity: Activity) {
+        let (activity_id, activity_minute) = (activity.integration_id, minute_of(&activity));
         self.writer
             .messages
             .get_or_create(&MessageLabels {
@@ -137,7 +147,10 @@ impl ActivitySink {
         if let Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) =
             self.queue.try_send(activity)
         {
-            self.writer.losses.add(1, "the activity queue is full");
+            self.writer.losses.add(
+                &[(activity_id, activity_minute)],
+                "the activity queue is full",
+            );
         }
     }
 
@@ -165,8 +178,10 @@ impl ActivitySink {
 /// Writes a batch, trying again with a growing pause while the database refuses.
 async fn write(store: &Store, batch: &[Activity], keep: u32, writer: &Writer) {
     let mut pause = FIRST_RETRY;
+    // The losses so far are counted with this batch, or stay for the next one.
+    let lost = std::mem::take(&mut *writer.losses.unwritten());
     for attempt in 0..=RETRIES {
-        match store.record_activities(batch, keep).await {
+        match store.record_activities(batch, keep, &lost).await {
             Ok(()) => {
                 writer.written.inc_by(batch.len() as u64);
                 return;
@@ -186,18 +201,42 @@ async fn write(store: &Store, batch: &[Activity], keep: u32, writer: &Writer) {
                     error = %crate::telemetry::error_chain(&err),
                     "cannot record activity"
                 );
-                writer
-                    .losses
-                    .add(batch.len() as u64, "the database refused them");
+                let mut unwritten = writer.losses.unwritten();
+                for (place, count) in lost {
+                    *unwritten.entry(place).or_default() += count;
+                }
+                drop(unwritten);
+                let refused: Vec<(IntegrationId, i64)> = batch
+                    .iter()
+                    .map(|activity| (activity.integration_id, minute_of(activity)))
+                    .collect();
+                writer.losses.add(&refused, "the database refused them");
+                return;
             }
         }
     }
 }
 
+/// The minute (since 1970, UTC) a message started in.
+fn minute_of(activity: &Activity) -> i64 {
+    activity.started_at_ms.div_euclid(60_000)
+}
+
 impl Losses {
+    fn unwritten(&self) -> std::sync::MutexGuard<'_, HashMap<(IntegrationId, i64), u64>> {
+        self.unwritten.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Counts `lost` messages; logs the count since the last log at most once per
     /// [`LOG_EVERY`], so that a flood of losses is one line, not one per message.
-    fn add(&self, lost: u64, why: &str) {
+    fn add(&self, messages: &[(IntegrationId, i64)], why: &str) {
+        let lost = messages.len() as u64;
+        {
+            let mut unwritten = self.unwritten();
+            for place in messages {
+                *unwritten.entry(*place).or_default() += 1;
+            }
+        }
         self.counted.inc_by(lost);
         self.since_log.fetch_add(lost, Ordering::Relaxed);
         let mut last = self.last_log.lock().unwrap_or_else(|p| p.into_inner());

@@ -191,10 +191,12 @@ impl Service {
         let activity = self
             .activity(who, id, PageRequest::new(Some(1), Some(20)))
             .await?;
+        let chart = self.store.activity_chart(id).await?;
         Ok(DetailPage {
             detail,
             webhook_url,
             activity,
+            chart,
         })
     }
 

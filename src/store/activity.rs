@@ -5,19 +5,27 @@ use sqlx::Row;
 use std::collections::HashMap;
 
 use super::{Store, StoreError, time_from_ms};
-use crate::domain::activity::ActivityEntry;
+use crate::domain::activity::{ActivityChart, ActivityEntry};
 use crate::domain::version::VersionNumber;
 use crate::domain::{IntegrationId, Page, PageRequest};
 use crate::runtime::activity::Activity;
 
 /// Rows per INSERT statement: 800 parameters, within every SQLite's limit (999).
 const ROWS_PER_INSERT: usize = 100;
+/// The outcome counted for messages that could not be recorded.
+const NOT_RECORDED: &str = "not_recorded";
 
 impl Store {
     /// Stores a batch of activity in one transaction, then drops what exceeds `keep`
-    /// per integration.
-    pub async fn record_activities(&self, batch: &[Activity], keep: u32) -> Result<(), StoreError> {
-        if batch.is_empty() {
+    /// per integration; counts every message of the batch, and the `lost` ones (by
+    /// integration and minute), in the per-minute counts of the chart.
+    pub async fn record_activities(
+        &self,
+        batch: &[Activity],
+        keep: u32,
+        lost: &HashMap<(IntegrationId, i64), u64>,
+    ) -> Result<(), StoreError> {
+        if batch.is_empty() && lost.is_empty() {
             return Ok(());
         }
         // Only the newest `keep` of each integration in the batch are written: the
@@ -72,8 +80,74 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         }
+        let mut counts: HashMap<(IntegrationId, i64, &str), u64> = HashMap::new();
+        for activity in batch {
+            let minute = activity.started_at_ms.div_euclid(60_000);
+            *counts
+                .entry((activity.integration_id, minute, activity.outcome.as_str()))
+                .or_default() += 1;
+        }
+        for ((id, minute), count) in lost {
+            *counts.entry((*id, *minute, NOT_RECORDED)).or_default() += count;
+        }
+        let counts: Vec<_> = counts.into_iter().collect();
+        for chunk in counts.chunks(ROWS_PER_INSERT) {
+            let rows = (0..chunk.len())
+                .map(|row| format!("({})", super::placeholders(row * 4 + 1, 4)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO activity_minutes (integration_id, minute, outcome, count)
+                 VALUES {rows}
+                 ON CONFLICT (integration_id, minute, outcome)
+                 DO UPDATE SET count = activity_minutes.count + excluded.count"
+            );
+            let mut query = sqlx::query(&sql).persistent(false);
+            for ((id, minute, outcome), count) in chunk {
+                query = query
+                    .bind(id.to_string())
+                    .bind(*minute)
+                    .bind(*outcome)
+                    .bind(i64::try_from(*count).unwrap_or(i64::MAX));
+            }
+            query.execute(&mut **tx).await?;
+        }
+        // A day of minutes is kept.
+        let oldest = chrono::Utc::now().timestamp_millis().div_euclid(60_000) - 24 * 60;
+        let ids: std::collections::HashSet<IntegrationId> =
+            counts.iter().map(|((id, _, _), _)| *id).collect();
+        for id in ids {
+            sqlx::query("DELETE FROM activity_minutes WHERE integration_id = $1 AND minute < $2")
+                .bind(id.to_string())
+                .bind(oldest)
+                .execute(&mut **tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Messages per minute and outcome of the hour ending now, for the chart.
+    pub async fn activity_chart(&self, id: IntegrationId) -> Result<ActivityChart, StoreError> {
+        let now_minute = chrono::Utc::now().timestamp_millis().div_euclid(60_000);
+        let first = now_minute - i64::from(ActivityChart::MINUTES) + 1;
+        let rows = sqlx::query(
+            "SELECT minute, outcome, count FROM activity_minutes
+             WHERE integration_id = $1 AND minute >= $2",
+        )
+        .bind(id.to_string())
+        .bind(first)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let minute: i64 = row.try_get("minute")?;
+            let outcome: String = row.try_get("outcome")?;
+            let count: i64 = row.try_get("count")?;
+            counts.push((minute - first, outcome, u64::try_from(count).unwrap_or(0)));
+        }
+        let start = time_from_ms(first * 60_000)?;
+        Ok(ActivityChart::from_counts(start, &counts))
     }
 
     /// The recent activity of an integration, newest first.

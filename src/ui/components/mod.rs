@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod badges;
+pub mod chart;
 pub mod diff;
 pub mod field;
 pub mod pager;

@@ -10,6 +10,7 @@ use crate::api::integrations::get_detail_page;
 use crate::domain::DetailPage;
 use crate::ui::components::actions::ActionBar;
 use crate::ui::components::badges::{StateBadges, VersionBadge};
+use crate::ui::components::chart::ActivityChartView;
 use crate::ui::format;
 use crate::ui::live::{live_data, newest};
 use crate::ui::pages::not_found::ErrorPanel;
@@ -137,6 +138,7 @@ fn Detail(data: Signal<DetailPage>) -> impl IntoView {
                 </section>
                 <section class="card" aria-labelledby="activity-heading">
                     <h2 id="activity-heading">"Recent activity"</h2>
+                    {move || view! { <ActivityChartView chart=data.with(|d| d.chart.clone()) /> }}
                     {move || {
                         let page = activity();
                         if page.items.is_empty() {
