@@ -33,9 +33,9 @@ pub(super) async fn runaway(
     .await?;
     let quick_url = format!("{base}/hooks/bench-quick");
     let runaway_url = format!("{base}/hooks/bench-runaway");
-    wait_for_hook(client, &quick_url, 200).await?;
-    wait_for_hook(client, &runaway_url, 502).await?;
     let text = "x".repeat(10_000);
+    wait_for_hook(client, &quick_url, &json!({ "id": 0 }), 200).await?;
+    wait_for_hook(client, &runaway_url, &json!({ "text": text }), 502).await?;
     let quick = {
         let client = client.clone();
         move |worker: usize, i: usize| {
@@ -116,17 +116,16 @@ pub(super) async fn runaway(
     ])
 }
 
-/// Calls `url` until it answers `status` (the flow went live), for at most 30 s.
-async fn wait_for_hook(client: &reqwest::Client, url: &str, status: u16) -> Result<(), Failure> {
+/// Calls `url` with `body` until it answers `status` (the flow went live), for at
+/// most 30 s.
+async fn wait_for_hook(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    status: u16,
+) -> Result<(), Failure> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .post(url)
-        .json(&json!({ "id": 0, "text": "" }))
-        .send()
-        .await?
-        .status()
-        != status
-    {
+    while client.post(url).json(body).send().await?.status() != status {
         if Instant::now() > deadline {
             return Err(fail(format!("{url} never answered {status}")));
         }
