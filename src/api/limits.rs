@@ -84,3 +84,37 @@ pub async fn limit(State(limits): State<RequestLimits>, request: Request, next: 
         .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    /// A router whose `/slow` takes 2 s and `/hooks/slow` as long, behind the limits.
+    fn slow_app(limits: RequestLimits) -> Router {
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            "done"
+        };
+        Router::new()
+            .route("/slow", get(slow))
+            .route("/hooks/slow", get(slow))
+            .layer(axum::middleware::from_fn_with_state(limits, limit))
+    }
+
+    async fn status_of(app: Router, path: &str) -> u16 {
+        let request = axum::http::Request::get(path).body(Body::empty()).unwrap();
+        app.oneshot(request).await.unwrap().status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn a_request_past_the_timeout_is_answered_503_but_a_webhook_runs_its_course() {
+        let app = slow_app(RequestLimits::new(Duration::from_secs(1), 8, 8));
+
+        assert_eq!(status_of(app.clone(), "/slow").await, 503);
+        assert_eq!(status_of(app, "/hooks/slow").await, 200);
+    }
+}

@@ -318,8 +318,17 @@ impl CompiledFlow {
                 .iter()
                 .position(|step| matches!(step, CompiledStep::Http { .. }))
                 .map_or(self.steps.len(), |offset| index + offset);
-            self.render_off_workers(&mut run, index..end, deadline, limits)
-                .await;
+            // Most renderings take microseconds: they run here, and only one that
+            // passes INLINE moves to the blocking pool, from the step it was at (a step
+            // has no effect until its rendering is done). Handing every message to the
+            // pool halved the webhook rate.
+            let mut budget = Budget::new(limits.output, deadline);
+            budget.inline_until = Some(Instant::now() + INLINE);
+            let moved = self.render_steps_in(&mut run, index..end, &mut budget);
+            if let Some(from) = moved {
+                self.render_off_workers(&mut run, from..end, deadline, limits)
+                    .await;
+            }
             index = end;
         }
         run
@@ -384,6 +393,29 @@ impl CompiledFlow {
         };
         let index = at.load(std::sync::atomic::Ordering::Relaxed);
         run.apply(index, self.steps[index].kind(), Err(failed));
+    }
+
+    /// The rendering steps in `steps`, one after the other, on this async worker,
+    /// until one passes the budget's time in place: the step to go on from elsewhere.
+    fn render_steps_in(
+        &self,
+        run: &mut Run,
+        steps: std::ops::Range<usize>,
+        budget: &mut Budget,
+    ) -> Option<usize> {
+        for index in steps {
+            if run.outcome != Outcome::Ok {
+                break;
+            }
+            budget.start_step();
+            let step = &self.steps[index];
+            let result = self.render_step(step, &run.body, budget);
+            if std::mem::take(&mut budget.moved) {
+                return Some(index);
+            }
+            run.apply(index, step.kind(), result);
+        }
+        None
     }
 
     /// The rendering steps in `steps`, one after the other, on this thread.
@@ -464,6 +496,9 @@ impl CompiledFlow {
         );
         let CappedWriter { text, budget } = out;
         if let Some(limit) = budget.passed.take() {
+            if let Passed::Inline = limit {
+                budget.moved = true;
+            }
             return Err(format!("{}: {}", template.path, limit.describe(budget)));
         }
         rendered
@@ -527,6 +562,11 @@ impl Default for RenderLimits {
     }
 }
 
+/// How long the rendering steps of one message may run in place, on an async worker,
+/// before the rest moves to the blocking pool: far more than a usual message takes,
+/// far less than a request may wait.
+const INLINE: Duration = Duration::from_micros(250);
+
 /// The most one step renders unless configured otherwise.
 pub const DEFAULT_RENDER_OUTPUT: usize = 1024 * 1024;
 /// How long one message's rendering may take unless configured otherwise.
@@ -537,6 +577,8 @@ pub const DEFAULT_RENDER_DEADLINE: Duration = Duration::from_secs(1);
 enum Passed {
     Output,
     Deadline,
+    /// Its time in place on an async worker: it goes on on the blocking pool.
+    Inline,
 }
 
 impl Passed {
@@ -550,6 +592,7 @@ impl Passed {
                 "rendering took longer than the render deadline of {} ms (--render-deadline-ms)",
                 budget.deadline_ms
             ),
+            Passed::Inline => "moved to the rendering threads".to_owned(),
         }
     }
 }
@@ -561,6 +604,10 @@ struct Budget {
     deadline: Instant,
     deadline_ms: u128,
     passed: Option<Passed>,
+    /// Until when it may render in place (on an async worker), if it does.
+    inline_until: Option<Instant>,
+    /// Set when a step passed `inline_until`: it is to be rendered elsewhere.
+    moved: bool,
 }
 
 impl Budget {
@@ -573,6 +620,8 @@ impl Budget {
                 .saturating_duration_since(Instant::now())
                 .as_millis(),
             passed: None,
+            inline_until: None,
+            moved: false,
         }
     }
 
@@ -594,10 +643,13 @@ impl std::io::Write for CappedWriter<'_> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let budget = &mut *self.budget;
         budget.written = budget.written.saturating_add(bytes.len());
+        let now = Instant::now();
         if budget.written > budget.output {
             budget.passed = Some(Passed::Output);
-        } else if Instant::now() > budget.deadline {
+        } else if now > budget.deadline {
             budget.passed = Some(Passed::Deadline);
+        } else if budget.inline_until.is_some_and(|until| now > until) {
+            budget.passed = Some(Passed::Inline);
         }
         if budget.passed.is_some() {
             return Err(std::io::Error::other("a rendering limit was passed"));
@@ -861,6 +913,22 @@ mod tests {
         assert_eq!(run.outcome, Outcome::Failed);
         let error = run.error.unwrap();
         assert!(error.contains("render deadline of 0 ms"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_rendering_that_outlasts_its_time_in_place_goes_on_elsewhere_and_completes() {
+        let flow = flow(json!([
+            { "kind": "log", "message": "first" },
+            { "kind": "log", "message": "{% for i in range(20000) %}{{ i }},{% endfor %}" },
+            { "kind": "log", "message": "last" },
+        ]));
+
+        let run = run(&flow, json!({})).await;
+
+        assert_eq!(run.outcome, Outcome::Ok, "{:?}", run.error);
+        assert_eq!(run.steps.len(), 3, "each step reported once");
+        assert!(run.steps[1].detail.starts_with("0,1,2,"));
+        assert_eq!(run.steps[2].detail, "last");
     }
 
     #[tokio::test]
