@@ -200,3 +200,128 @@ async fn a_holder_stalled_past_its_lease_does_not_tick_beside_the_server_that_to
     );
     assert_eq!(holder(&store, id).await.as_deref(), Some(other));
 }
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_three_open_event_streams_exits_in_time_keeping_every_answered_message() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let store = Store::connect(&database.url).await.unwrap();
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_junction"))
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
+        .args(["--shutdown-timeout", "5", "--reconcile-tick-ms", "100"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("DATABASE_URL", &database.url)
+        .env("JUNCTION_ADMIN_USER", "admin")
+        .env("JUNCTION_ADMIN_PASSWORD", "the admin's password")
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let anonymous = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while anonymous
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the server never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let made: serde_json::Value = anonymous
+        .post(format!("{base}/api/v1/tokens"))
+        .basic_auth("admin", Some("the admin's password"))
+        .json(&json!({ "name": "test" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client = common::client_with_token(made["token"].as_str().unwrap());
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/v1/integrations"))
+        .json(&json!({ "name": "Kept", "definition": {
+            "trigger": { "kind": "webhook", "path": "kept" }, "steps": [] } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    client
+        .post(format!("{base}/api/v1/integrations/{id}/publish"))
+        .send()
+        .await
+        .unwrap();
+    let hook = format!("{base}/hooks/kept");
+    while client
+        .post(&hook)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 200
+    {
+        assert!(Instant::now() < deadline, "the webhook never went live");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        streams.push(
+            client
+                .get(format!("{base}/api/v1/events"))
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    for n in 0..49 {
+        let answered = client
+            .post(&hook)
+            .json(&json!({ "n": n }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answered.status(), 200);
+    }
+
+    let stopping = Instant::now();
+    signal(&server, "-TERM");
+    let exited = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(10),
+            "still running after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+
+    assert!(exited.success(), "{exited}");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "within --shutdown-timeout"
+    );
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM activities WHERE integration_id = $1")
+            .bind(&id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(recorded, 50, "every message answered before SIGTERM");
+    drop(streams);
+}
