@@ -86,7 +86,8 @@ pub fn unmasked(text: &str, stored: Option<&str>) -> Result<String, Vec<String>>
 }
 
 /// Rewrites each secret of `text` through `with(place, value)`; the query keeps every
-/// other byte as written.
+/// other byte as written, and a URL whose secrets all stay as they are is answered
+/// exactly as written (the `url` crate would add a slash or lower-case the host).
 fn replaced(
     text: &str,
     with: impl Fn(&str, &str) -> Result<String, String>,
@@ -95,10 +96,12 @@ fn replaced(
         return Ok(text.to_owned());
     };
     let mut unplaced = Vec::new();
+    let mut changed = false;
     if let Some(password) = url.password().map(str::to_owned) {
         match with("password", &password) {
             Ok(value) if value != password => {
                 let _ = url.set_password(Some(&value));
+                changed = true;
             }
             Ok(_) => {}
             Err(place) => unplaced.push(place),
@@ -110,7 +113,10 @@ fn replaced(
             .map(|(name, value)| match value {
                 Some(value) if is_secret_parameter(&decoded(name)) => {
                     match with(&format!("query.{}", decoded(name)), value) {
-                        Ok(value) => format!("{name}={value}"),
+                        Ok(new) => {
+                            changed |= new != value;
+                            format!("{name}={new}")
+                        }
                         Err(place) => {
                             unplaced.push(place);
                             format!("{name}={value}")
@@ -123,9 +129,10 @@ fn replaced(
             .collect();
         url.set_query(Some(&rewritten.join("&")));
     }
-    match unplaced.is_empty() {
-        true => Ok(url.to_string()),
-        false => Err(unplaced),
+    match (unplaced.is_empty(), changed) {
+        (true, true) => Ok(url.to_string()),
+        (true, false) => Ok(text.to_owned()),
+        (false, _) => Err(unplaced),
     }
 }
 
@@ -174,8 +181,20 @@ mod tests {
 
     #[test]
     fn a_url_without_secrets_is_left_as_written() {
-        let url = "http://h:8080/a%20b?q=x+y&flag";
-        assert_eq!(masked(url, MASK), url);
-        assert!(secrets(url).is_empty());
+        for url in [
+            "http://h:8080/a%20b?q=x+y&flag",
+            "HTTPS://Example.COM",
+            "http://h?x=1",
+        ] {
+            assert_eq!(masked(url, MASK), url);
+            assert_eq!(unmasked(url, None).unwrap(), url);
+            assert!(secrets(url).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_url_whose_secrets_are_typed_as_they_were_stays_as_written() {
+        let url = "HTTPS://Example.COM?token=abc";
+        assert_eq!(unmasked(url, Some(url)).unwrap(), url);
     }
 }
