@@ -362,31 +362,17 @@ pub const MAX_REDIRECTS: usize = 10;
 pub const HEADERS_KEPT_ACROSS_ORIGINS: [&str; 4] =
     ["accept", "accept-language", "content-type", "user-agent"];
 
-/// A URL as activity, logs and answers show it: a user name and password in it, and
-/// the values of query parameters that look like credentials, are masked.
+/// A URL as activity, logs and answers show it: its user name and password, and the
+/// values of query parameters that look like credentials (the same ones a definition
+/// masks, found by the same code), read `***`.
 pub fn shown_url(url: &str) -> String {
-    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+    let masked = crate::domain::url_secrets::masked(url, "***");
+    let Ok(mut parsed) = reqwest::Url::parse(&masked) else {
         return "(a URL that does not read)".to_owned();
     };
     if !parsed.username().is_empty() || parsed.password().is_some() {
         let _ = parsed.set_username("***");
         let _ = parsed.set_password(None);
-    }
-    if parsed.query().is_some() {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(name, value)| {
-                // The same words as the definition masks (one list for both).
-                let secret = crate::domain::url_secrets::is_secret_parameter(&name);
-                let value = if secret {
-                    "***".to_owned()
-                } else {
-                    value.into_owned()
-                };
-                (name.into_owned(), value)
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
     parsed.to_string()
 }

@@ -324,7 +324,8 @@ impl CompiledFlow {
             // pool halved the webhook rate.
             let mut budget = Budget::new(limits.output, deadline);
             budget.inline_until = Some(Instant::now() + INLINE);
-            let moved = self.render_steps_in(&mut run, index..end, &mut budget);
+            let at = std::sync::atomic::AtomicUsize::new(index);
+            let moved = self.render_steps_in(&mut run, index..end, &mut budget, &at);
             if let Some(from) = moved {
                 self.render_off_workers(&mut run, from..end, deadline, limits)
                     .await;
@@ -346,12 +347,7 @@ impl CompiledFlow {
         deadline: Instant,
         limits: &RenderLimits,
     ) {
-        let late = || {
-            format!(
-                "rendering took longer than the render deadline of {} ms (--render-deadline-ms)",
-                limits.deadline.as_millis()
-            )
-        };
+        let too_late = || late(limits.deadline.as_millis());
         let first = steps.start;
         let permit =
             match tokio::time::timeout_at(deadline.into(), limits.pool.clone().acquire_owned())
@@ -360,7 +356,7 @@ impl CompiledFlow {
                 Ok(Ok(permit)) => permit,
                 // The pool is never closed; waiting past the deadline is being late.
                 Ok(Err(_)) | Err(_) => {
-                    return run.apply(first, self.steps[first].kind(), Err(late()));
+                    return run.apply(first, self.steps[first].kind(), Err(too_late()));
                 }
             };
         let flow = self.clone();
@@ -377,7 +373,15 @@ impl CompiledFlow {
         };
         let rendering = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            flow.render_steps(part, steps, &reached, Budget::new(output, deadline))
+            let mut part = part;
+            // No time in place here: it renders to the end, or to a limit.
+            flow.render_steps_in(
+                &mut part,
+                steps,
+                &mut Budget::new(output, deadline),
+                &reached,
+            );
+            part
         });
         let failed = match tokio::time::timeout_at(deadline.into(), rendering).await {
             Ok(Ok(part)) => {
@@ -389,24 +393,27 @@ impl CompiledFlow {
                 return;
             }
             Ok(Err(crashed)) => format!("rendering crashed: {crashed}"),
-            Err(_) => late(),
+            Err(_) => too_late(),
         };
         let index = at.load(std::sync::atomic::Ordering::Relaxed);
         run.apply(index, self.steps[index].kind(), Err(failed));
     }
 
-    /// The rendering steps in `steps`, one after the other, on this async worker,
-    /// until one passes the budget's time in place: the step to go on from elsewhere.
+    /// The rendering steps in `steps`, one after the other, on this thread, telling
+    /// `at` which step is rendering; stops when one passes the budget's time in place
+    /// (only a budget with one has it): the step to go on from elsewhere.
     fn render_steps_in(
         &self,
         run: &mut Run,
         steps: std::ops::Range<usize>,
         budget: &mut Budget,
+        at: &std::sync::atomic::AtomicUsize,
     ) -> Option<usize> {
         for index in steps {
             if run.outcome != Outcome::Ok {
                 break;
             }
+            at.store(index, std::sync::atomic::Ordering::Relaxed);
             budget.start_step();
             let step = &self.steps[index];
             let result = self.render_step(step, &run.body, budget);
@@ -416,27 +423,6 @@ impl CompiledFlow {
             run.apply(index, step.kind(), result);
         }
         None
-    }
-
-    /// The rendering steps in `steps`, one after the other, on this thread.
-    fn render_steps(
-        &self,
-        mut run: Run,
-        steps: std::ops::Range<usize>,
-        at: &std::sync::atomic::AtomicUsize,
-        mut budget: Budget,
-    ) -> Run {
-        for index in steps {
-            if run.outcome != Outcome::Ok {
-                break;
-            }
-            at.store(index, std::sync::atomic::Ordering::Relaxed);
-            budget.start_step();
-            let step = &self.steps[index];
-            let result = self.render_step(step, &run.body, &mut budget);
-            run.apply(index, step.kind(), result);
-        }
-        run
     }
 
     fn render_step(
@@ -588,13 +574,15 @@ impl Passed {
                 "the rendered output passed the cap of {} bytes per step (--render-output-limit)",
                 budget.output
             ),
-            Passed::Deadline => format!(
-                "rendering took longer than the render deadline of {} ms (--render-deadline-ms)",
-                budget.deadline_ms
-            ),
+            Passed::Deadline => late(budget.deadline_ms),
             Passed::Inline => "moved to the rendering threads".to_owned(),
         }
     }
+}
+
+/// Why a message failed at its render deadline of `ms`.
+fn late(ms: u128) -> String {
+    format!("rendering took longer than the render deadline of {ms} ms (--render-deadline-ms)")
 }
 
 /// What is left of one message's rendering limits.
