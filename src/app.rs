@@ -98,6 +98,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tokens") view={Lazy::<TokensRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/connections") view={Lazy::<ConnectionsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/integrations/new") view={Lazy::<NewRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/integrations/:id") view=IntegrationPage ssr=SsrMode::Async />
                     <Route path=path!("/integrations/:id/edit") view={Lazy::<EditRoute>::new()} ssr=SsrMode::Async />
@@ -116,6 +117,7 @@ fn TopNav(me: Me) -> impl IntoView {
         <nav aria-label="Main">
             <A href="/">"Integrations"</A>
             {(role >= Role::Editor).then(|| view! { <A href="/integrations/new">"New integration"</A> })}
+            <A href="/connections">"Connections"</A>
             {(role >= Role::Admin).then(|| view! { <A href="/users">"Users"</A> <A href="/audit">"Audit"</A> })}
             <A href="/tokens">"Tokens"</A>
             <a href="/api/openapi.json">"API"</a>
@@ -154,3 +156,7 @@ lazy_page!(HistoryRoute, crate::ui::pages::history::HistoryPage);
 lazy_page!(TokensRoute, crate::ui::pages::tokens::TokensPage);
 lazy_page!(UsersRoute, crate::ui::pages::users::UsersPage);
 lazy_page!(AuditRoute, crate::ui::pages::audit::AuditPage);
+lazy_page!(
+    ConnectionsRoute,
+    crate::ui::pages::connections::ConnectionsPage
+);

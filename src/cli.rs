@@ -6,7 +6,7 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use crate::config::{Command, Config, UsersCommand};
+use crate::config::{Command, Config, SecretsCommand, UsersCommand};
 use crate::error::AppError;
 use crate::reconciler::Waker;
 use crate::service::{Principal, Service, UserRequest};
@@ -62,9 +62,61 @@ async fn execute(config: &Config, command: &Command) -> Result<String, String> {
                     .map(|()| format!("set the password of {name}"))
             }
         },
+        Command::Secrets { action } => match action {
+            SecretsCommand::Rotate => {
+                let rotated = rotate(&store, config).await;
+                store.close().await;
+                return rotated;
+            }
+        },
     };
     store.close().await;
     done.map_err(|err| describe(&err))
+}
+
+/// Re-encrypts every connection secret under a new key, and puts the new key where
+/// the old one came from: the key file (written beside it first, moved over it once
+/// the database holds the new ciphertexts), or, for a key from the environment, from
+/// standard input, which the operator then sets in JUNCTION_SECRET_KEY.
+async fn rotate(store: &Store, config: &Config) -> Result<String, String> {
+    use crate::secret_key::{KeySource, SecretKey, new_key_bytes, write_key_file};
+    let (store, source) = crate::startup::unlock_secrets(store.clone(), config).await?;
+    match source {
+        KeySource::Environment => {
+            let text = read_password()?;
+            let new = SecretKey::parse(&text).map_err(|why| format!("the new key: {why}"))?;
+            let count = store
+                .rotate_secret_key(&new)
+                .await
+                .map_err(|err| crate::telemetry::error_chain(&err))?;
+            Ok(format!(
+                "re-encrypted the secrets of {count} connection(s): set JUNCTION_SECRET_KEY to \
+                 the new key before starting the servers again"
+            ))
+        }
+        KeySource::File { path, .. } => {
+            let bytes = new_key_bytes();
+            let next = path.with_extension("key.next");
+            write_key_file(&next, &bytes)?;
+            let count = store
+                .rotate_secret_key(&SecretKey::from(&bytes))
+                .await
+                .map_err(|err| crate::telemetry::error_chain(&err))?;
+            std::fs::rename(&next, &path).map_err(|err| {
+                format!(
+                    "the secrets are encrypted under the key in {}, which could not replace {}: \
+                     {err}; move it there by hand",
+                    next.display(),
+                    path.display()
+                )
+            })?;
+            Ok(format!(
+                "re-encrypted the secrets of {count} connection(s) under a new key, now in {}: \
+                 restart the servers that share this database",
+                path.display()
+            ))
+        }
+    }
 }
 
 /// The first line of standard input, without its line ending.

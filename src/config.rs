@@ -142,6 +142,17 @@ pub struct Config {
     #[arg(long, env = "JUNCTION_SESSION_MAX_HOURS", default_value_t = 168)]
     pub session_max_hours: u64,
 
+    /// The key connection secrets are encrypted under: 64 hexadecimal digits. Servers
+    /// sharing a database need the same key; prefer the variable to the flag (a flag is
+    /// visible to every user of the machine). [default: generated into
+    /// DATA_DIR/secret.key at first start]
+    #[arg(long, env = "JUNCTION_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// The most connections one SQL connection's pool opens (per server).
+    #[arg(long, env = "JUNCTION_CONNECTION_POOL_SIZE", default_value_t = 5)]
+    pub connection_pool_size: u32,
+
     /// A command instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -155,6 +166,20 @@ pub enum Command {
         #[command(subcommand)]
         action: UsersCommand,
     },
+    /// Manage the key connection secrets are encrypted under.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsCommand,
+    },
+}
+
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypts every secret under a new key. With the key in DATA_DIR/secret.key,
+    /// a new one is generated into that file; with JUNCTION_SECRET_KEY, the new key is
+    /// read from standard input (one line), and the servers need it in that variable
+    /// from then on.
+    Rotate,
 }
 
 #[derive(Clone, Debug, clap::Subcommand)]

@@ -58,6 +58,10 @@ pub enum AppError {
         target_state: TargetState,
         allowed_actions: Vec<ActionKind>,
     },
+    /// The thing cannot be removed while others use it (a connection that active
+    /// integrations use): `users` names them. HTTP 409.
+    #[error("{message}")]
+    InUse { message: String, users: Vec<String> },
     /// Someone else changed the integration since the caller read it; nothing was
     /// overwritten. HTTP 412.
     #[error(
@@ -119,6 +123,7 @@ impl AppError {
             | Self::Forbidden { .. }
             | Self::NotFound { .. }
             | Self::InvalidTransition { .. }
+            | Self::InUse { .. }
             | Self::RevisionMismatch { .. }
             | Self::PreconditionRequired { .. }
             | Self::PayloadTooLarge { .. }
@@ -137,7 +142,7 @@ impl AppError {
             Self::TooManyAttempts { .. } => 429,
             Self::Forbidden { .. } => 403,
             Self::NotFound { .. } => 404,
-            Self::InvalidTransition { .. } => 409,
+            Self::InvalidTransition { .. } | Self::InUse { .. } => 409,
             Self::RevisionMismatch { .. } => 412,
             Self::PreconditionRequired { .. } => 428,
             Self::PayloadTooLarge { .. } => 413,
@@ -157,6 +162,7 @@ impl AppError {
             Self::Forbidden { .. } => "forbidden",
             Self::NotFound { .. } => "not_found",
             Self::InvalidTransition { .. } => "invalid_transition",
+            Self::InUse { .. } => "in_use",
             // The same code as a stale revision: both say the edit lacks a current one.
             Self::RevisionMismatch { .. } | Self::PreconditionRequired { .. } => {
                 "revision_mismatch"
@@ -187,6 +193,7 @@ struct WireError {
     limit: Option<usize>,
     retry_after_secs: Option<u64>,
     request_id: Option<String>,
+    users: Option<Vec<String>>,
 }
 
 impl TryFrom<WireError> for AppError {
@@ -223,6 +230,10 @@ impl TryFrom<WireError> for AppError {
                 current_state: take!(current_state),
                 target_state: take!(target_state),
                 allowed_actions: take!(allowed_actions),
+            },
+            "in_use" => Self::InUse {
+                message: take!(message),
+                users: take!(users),
             },
             "revision_mismatch" => Self::RevisionMismatch {
                 expected_revision: take!(expected_revision),

@@ -22,6 +22,8 @@ pub mod reconciler;
 #[cfg(feature = "ssr")]
 pub mod runtime;
 #[cfg(feature = "ssr")]
+pub mod secret_key;
+#[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod startup;

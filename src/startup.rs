@@ -36,6 +36,9 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("the egress policy does not read: {0}")]
     Egress(String),
+    /// The secret key is missing, does not read, or is not the database's.
+    #[error("{0}")]
+    SecretKey(String),
     #[error("cannot create the first administrator: {0}")]
     FirstAdmin(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -87,6 +90,10 @@ impl Application {
             source,
         })?;
         let store = Store::connect(&config.database_url()).await?;
+        let store = unlock_secrets(store, config)
+            .await
+            .map(|(store, _)| store)
+            .map_err(StartupError::SecretKey)?;
         let listener =
             TcpListener::bind(config.addr)
                 .await
@@ -106,8 +113,10 @@ impl Application {
         )
         .map_err(StartupError::Egress)?
         .counting_refusals(metrics.egress_refusals.clone());
+        let egress = Arc::new(egress);
         let http =
-            crate::runtime::egress::HttpEgress::new(Arc::new(egress), config.http_answer_limit);
+            crate::runtime::egress::HttpEgress::new(egress.clone(), config.http_answer_limit);
+        let connectors = crate::runtime::sql::Connectors::new(egress, config.connection_pool_size);
         let render = crate::runtime::flow::RenderLimits::new(
             config.render_output_limit,
             std::time::Duration::from_millis(config.render_deadline_ms),
@@ -119,9 +128,13 @@ impl Application {
             true => crate::reconciler::fence::Fence::open(),
         };
         let runtime = Arc::new(
-            BuiltinRuntime::new(activity.clone(), http, render)
+            BuiltinRuntime::new(activity.clone(), http.clone(), render)
                 .with_metrics(metrics.clone())
-                .with_fence(fence.clone()),
+                .with_fence(fence.clone())
+                .with_connections(crate::runtime::builtin::ConnectionSource {
+                    store: store.clone(),
+                    connectors: connectors.clone(),
+                }),
         );
         let owner = replica_id(config)?;
         let reconciler = Reconciler::new(
@@ -133,7 +146,8 @@ impl Application {
         .with_fence(fence);
         let (stop, stopping) = watch::channel(false);
         let service = Service::new(store.clone(), reconciler.waker(), config.session_policy())
-            .stopped_by(stopping);
+            .stopped_by(stopping)
+            .with_connectors(connectors, http, protected_paths(config));
         first_admin(config, &service).await?;
         let state = AppState {
             leptos_options: leptos_options(config, addr),
@@ -486,4 +500,49 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Loads the key connection secrets are encrypted under and checks it against the
+/// database: from `JUNCTION_SECRET_KEY`, or the key file in the data directory
+/// (generated when the database holds no secrets yet). A missing or wrong key is an
+/// error of one line saying what to do.
+pub async fn unlock_secrets(
+    store: Store,
+    config: &Config,
+) -> Result<(Store, crate::secret_key::KeySource), String> {
+    use crate::secret_key::{KeySource, SecretKey};
+    let sealed = store
+        .has_key_check()
+        .await
+        .map_err(|err| telemetry::error_chain(&err))?;
+    let (key, source) = SecretKey::load(config.secret_key.as_deref(), &config.data_dir, !sealed)?;
+    store
+        .check_secret_key(&key)
+        .await
+        .map_err(|err| telemetry::error_chain(&err))?;
+    if let KeySource::File {
+        path,
+        generated: true,
+    } = &source
+    {
+        tracing::info!(
+            path = %path.display(),
+            "generated the key connection secrets are encrypted under: back it up with the \
+             database, or set JUNCTION_SECRET_KEY (servers sharing a database need the same key)"
+        );
+    }
+    Ok((store.with_secret_key(key), source))
+}
+
+/// What a connection may not point into: Junction's own data directory, and the
+/// directory of its SQLite database.
+fn protected_paths(config: &Config) -> Vec<std::path::PathBuf> {
+    let mut paths = vec![config.data_dir.clone()];
+    if let Some(file) = config.database_url().strip_prefix("sqlite://") {
+        let file = file.split('?').next().unwrap_or(file);
+        if let Some(parent) = std::path::Path::new(file).parent() {
+            paths.push(parent.to_owned());
+        }
+    }
+    paths
 }

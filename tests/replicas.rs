@@ -140,6 +140,7 @@ fn junction_process(database: &str, replica: &str) -> std::process::Child {
         .arg("--data-dir")
         .arg(&data)
         .env("DATABASE_URL", database)
+        .env("JUNCTION_SECRET_KEY", common::TEST_SECRET_KEY)
         .env_remove("JUNCTION_ADMIN_USER")
         .spawn()
         .unwrap()

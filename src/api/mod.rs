@@ -7,6 +7,7 @@ pub mod account;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod boundary;
+pub mod connections;
 #[cfg(feature = "ssr")]
 pub mod hooks;
 pub mod integrations;

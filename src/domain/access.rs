@@ -62,6 +62,11 @@ pub enum Operation {
     ManageAnyTokens,
     /// Read the audit log.
     ReadAudit,
+    /// Create, change, test and delete connections (their secrets stay write-only).
+    ManageConnections,
+    /// Let a connection reach private and loopback addresses (where databases usually
+    /// are), past the egress policy's default; or point one at a file on the server.
+    OpenConnectionEgress,
 }
 
 impl Operation {
@@ -75,6 +80,8 @@ impl Operation {
             Operation::ManageOwnTokens,
             Operation::ManageAnyTokens,
             Operation::ReadAudit,
+            Operation::ManageConnections,
+            Operation::OpenConnectionEgress,
         ]);
         all
     }
@@ -90,6 +97,10 @@ impl Operation {
             Operation::ManageOwnTokens => "manage their API tokens".to_owned(),
             Operation::ManageAnyTokens => "manage other users' API tokens".to_owned(),
             Operation::ReadAudit => "read the audit log".to_owned(),
+            Operation::ManageConnections => "manage connections".to_owned(),
+            Operation::OpenConnectionEgress => {
+                "let a connection reach private addresses or server files".to_owned()
+            }
         }
     }
 }
@@ -98,7 +109,7 @@ impl Operation {
 pub fn allows(role: Role, operation: Operation) -> bool {
     let least = match operation {
         Operation::Read | Operation::ManageOwnTokens => Role::Viewer,
-        Operation::Create | Operation::Blueprint => Role::Editor,
+        Operation::Create | Operation::Blueprint | Operation::ManageConnections => Role::Editor,
         Operation::Act(kind) => match kind {
             ActionKind::Publish
             | ActionKind::Stop
@@ -110,7 +121,10 @@ pub fn allows(role: Role, operation: Operation) -> bool {
             | ActionKind::RestoreAsDraft => Role::Editor,
             ActionKind::Unpublish | ActionKind::Delete => Role::Admin,
         },
-        Operation::ManageUsers | Operation::ManageAnyTokens | Operation::ReadAudit => Role::Admin,
+        Operation::ManageUsers
+        | Operation::ManageAnyTokens
+        | Operation::ReadAudit
+        | Operation::OpenConnectionEgress => Role::Admin,
     };
     role >= least
 }
@@ -149,6 +163,8 @@ mod tests {
         (O::ManageUsers,               Role::Admin),
         (O::ManageAnyTokens,           Role::Admin),
         (O::ReadAudit,                 Role::Admin),
+        (O::ManageConnections,         Role::Editor),
+        (O::OpenConnectionEgress,      Role::Admin),
     ];
 
     #[test]

@@ -19,10 +19,13 @@ pub enum AuditEvent {
     UserDisabled,
     UserEnabled,
     PasswordChanged,
+    ConnectionCreated,
+    ConnectionChanged,
+    ConnectionDeleted,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 10] = [
+    pub const ALL: [AuditEvent; 13] = [
         AuditEvent::SignedIn,
         AuditEvent::SignInFailed,
         AuditEvent::SignedOut,
@@ -33,6 +36,9 @@ impl AuditEvent {
         AuditEvent::UserDisabled,
         AuditEvent::UserEnabled,
         AuditEvent::PasswordChanged,
+        AuditEvent::ConnectionCreated,
+        AuditEvent::ConnectionChanged,
+        AuditEvent::ConnectionDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +53,9 @@ impl AuditEvent {
             AuditEvent::UserDisabled => "user_disabled",
             AuditEvent::UserEnabled => "user_enabled",
             AuditEvent::PasswordChanged => "password_changed",
+            AuditEvent::ConnectionCreated => "connection_created",
+            AuditEvent::ConnectionChanged => "connection_changed",
+            AuditEvent::ConnectionDeleted => "connection_deleted",
         }
     }
 
@@ -67,6 +76,9 @@ impl AuditEvent {
             AuditEvent::UserDisabled => "disabled a user",
             AuditEvent::UserEnabled => "enabled a user",
             AuditEvent::PasswordChanged => "changed a password",
+            AuditEvent::ConnectionCreated => "created a connection",
+            AuditEvent::ConnectionChanged => "changed a connection",
+            AuditEvent::ConnectionDeleted => "deleted a connection",
         }
     }
 }

@@ -37,6 +37,17 @@ pub enum Trigger {
     },
     /// Every N seconds.
     Timer { every_seconds: u64 },
+    /// Every N seconds, the rows a query finds after the cursor, one message each, in
+    /// order; the cursor (the `cursor` column of the last row whose run is recorded)
+    /// is kept in Junction's database and bound as the query's first parameter.
+    SqlPoll {
+        connection: String,
+        query: String,
+        cursor: String,
+        every_seconds: u64,
+        /// The cursor before the first row.
+        start: Value,
+    },
 }
 
 /// What a webhook caller must show: the secret as a bearer token, or an HMAC-SHA256
@@ -98,7 +109,26 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_seconds: Option<u64>,
     },
+    /// Runs a statement on a SQL connection with bound parameters (templates that keep
+    /// their JSON type); the rows it returns and the rows it changed become the body.
+    Sql {
+        connection: String,
+        query: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        params: Vec<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_seconds: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_rows: Option<u64>,
+    },
 }
+
+/// The longest SQL statement, in characters.
+pub const MAX_QUERY_CHARS: usize = 16_000;
+/// The most parameters one statement takes.
+pub const MAX_PARAMS: usize = 100;
+/// The most rows a sql step may be allowed to return.
+pub const MAX_ROWS_LIMIT: u64 = 100_000;
 
 /// The kinds of trigger, as named in the JSON form and shown in the editor. Every
 /// match over them is exhaustive: a new kind is a compile error wherever it is missed.
@@ -106,16 +136,22 @@ pub enum Step {
 pub enum TriggerKind {
     Webhook,
     Timer,
+    SqlPoll,
 }
 
 impl TriggerKind {
-    pub const ALL: [TriggerKind; 2] = [TriggerKind::Webhook, TriggerKind::Timer];
+    pub const ALL: [TriggerKind; 3] = [
+        TriggerKind::Webhook,
+        TriggerKind::Timer,
+        TriggerKind::SqlPoll,
+    ];
 
     /// The `kind` of the JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
             TriggerKind::Webhook => "webhook",
             TriggerKind::Timer => "timer",
+            TriggerKind::SqlPoll => "sql_poll",
         }
     }
 
@@ -124,6 +160,7 @@ impl TriggerKind {
         match self {
             TriggerKind::Webhook => "Webhook (HTTP POST)",
             TriggerKind::Timer => "Timer",
+            TriggerKind::SqlPoll => "SQL query (new rows)",
         }
     }
 
@@ -140,14 +177,16 @@ pub enum StepKind {
     Transform,
     Filter,
     Http,
+    Sql,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 4] = [
+    pub const ALL: [StepKind; 5] = [
         StepKind::Log,
         StepKind::Transform,
         StepKind::Filter,
         StepKind::Http,
+        StepKind::Sql,
     ];
 
     /// The `kind` of the JSON form.
@@ -157,6 +196,7 @@ impl StepKind {
             StepKind::Transform => "transform",
             StepKind::Filter => "filter",
             StepKind::Http => "http",
+            StepKind::Sql => "sql",
         }
     }
 
@@ -167,6 +207,7 @@ impl StepKind {
             StepKind::Transform => "Transform",
             StepKind::Filter => "Filter",
             StepKind::Http => "HTTP request",
+            StepKind::Sql => "SQL statement",
         }
     }
 
@@ -189,6 +230,7 @@ impl Trigger {
         match self {
             Trigger::Webhook { .. } => TriggerKind::Webhook,
             Trigger::Timer { .. } => TriggerKind::Timer,
+            Trigger::SqlPoll { .. } => TriggerKind::SqlPoll,
         }
     }
 
@@ -200,7 +242,7 @@ impl Trigger {
                     *auth.secret_mut() = MASK.to_owned();
                 }
             }
-            Trigger::Timer { .. } => {}
+            Trigger::Timer { .. } | Trigger::SqlPoll { .. } => {}
         }
     }
 
@@ -218,7 +260,9 @@ impl Trigger {
                     Trigger::Webhook {
                         auth: Some(stored), ..
                     } if stored.same_scheme(auth) => Some(stored),
-                    Trigger::Webhook { .. } | Trigger::Timer { .. } => None,
+                    Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::SqlPoll { .. } => {
+                        None
+                    }
                 };
                 match stored {
                     Some(stored) => *auth.secret_mut() = stored.secret().to_owned(),
@@ -228,7 +272,9 @@ impl Trigger {
                     ),
                 }
             }
-            Trigger::Webhook { auth: None, .. } | Trigger::Timer { .. } => {}
+            Trigger::Webhook { auth: None, .. }
+            | Trigger::Timer { .. }
+            | Trigger::SqlPoll { .. } => {}
         }
     }
 }
@@ -240,6 +286,7 @@ impl Step {
             Step::Transform { .. } => StepKind::Transform,
             Step::Filter { .. } => StepKind::Filter,
             Step::Http { .. } => StepKind::Http,
+            Step::Sql { .. } => StepKind::Sql,
         }
     }
 
@@ -257,6 +304,7 @@ impl Step {
             Step::Log { .. } | Step::Filter { .. } => 1,
             Step::Transform { template } => strings(template),
             Step::Http { headers, .. } => 1 + headers.len(),
+            Step::Sql { params, .. } => params.iter().map(strings).sum(),
         }
     }
 
@@ -270,7 +318,7 @@ impl Step {
                 }
                 *url = super::url_secrets::masked(url, MASK);
             }
-            Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } => {}
+            Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } | Step::Sql { .. } => {}
         }
     }
 
@@ -283,7 +331,12 @@ impl Step {
             Step::Http { headers, url, .. } => {
                 let (stored, stored_url) = match stored {
                     Some(Step::Http { headers, url, .. }) => (Some(headers), Some(url.as_str())),
-                    Some(Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. })
+                    Some(
+                        Step::Log { .. }
+                        | Step::Transform { .. }
+                        | Step::Filter { .. }
+                        | Step::Sql { .. },
+                    )
                     | None => (None, None),
                 };
                 match super::url_secrets::unmasked(url, stored_url) {
@@ -315,7 +368,7 @@ impl Step {
                     }
                 }
             }
-            Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } => {}
+            Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } | Step::Sql { .. } => {}
         }
     }
 }
@@ -424,7 +477,9 @@ impl Definition {
             } => {
                 found.insert("trigger.auth.secret".to_owned(), auth.secret().to_owned());
             }
-            Trigger::Webhook { auth: None, .. } | Trigger::Timer { .. } => {}
+            Trigger::Webhook { auth: None, .. }
+            | Trigger::Timer { .. }
+            | Trigger::SqlPoll { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -436,10 +491,98 @@ impl Definition {
                         found.insert(format!("steps[{index}].url.{place}"), value);
                     }
                 }
-                Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } => {}
+                Step::Log { .. }
+                | Step::Transform { .. }
+                | Step::Filter { .. }
+                | Step::Sql { .. } => {}
             }
         }
         found
+    }
+
+    /// The connections this definition uses, each with where it is named.
+    pub fn connections(&self) -> Vec<(String, &str)> {
+        let mut found = Vec::new();
+        match &self.trigger {
+            Trigger::SqlPoll { connection, .. } => {
+                found.push(("trigger.connection".to_owned(), connection.as_str()));
+            }
+            Trigger::Webhook { .. } | Trigger::Timer { .. } => {}
+        }
+        for (index, step) in self.steps.iter().enumerate() {
+            match step {
+                Step::Sql { connection, .. } => {
+                    found.push((format!("steps[{index}].connection"), connection.as_str()));
+                }
+                Step::Log { .. }
+                | Step::Transform { .. }
+                | Step::Filter { .. }
+                | Step::Http { .. } => {}
+            }
+        }
+        found
+    }
+
+    /// Checks what a definition asks of its connections against those there are
+    /// (`kind_of` answers a connection's kind by name): each exists and is of a SQL
+    /// kind, and a statement's parameters match its placeholders where the dialect
+    /// lets that be known. Parsing cannot, as it knows no connections.
+    pub fn check_connections(
+        &self,
+        kind_of: &dyn Fn(&str) -> Option<super::connection::ConnectionKind>,
+    ) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut check = |at: &str, connection: &str, query: &str, params: usize| {
+            let path = |field: &str| format!("{at}.{field}");
+            let Some(kind) = kind_of(connection) else {
+                errors.push(FieldError::new(
+                    path("connection"),
+                    format!("no connection is named {connection:?}"),
+                ));
+                return;
+            };
+            let Some(dialect) = kind.sql_dialect() else {
+                errors.push(FieldError::new(
+                    path("connection"),
+                    format!("{connection:?} is an {kind} connection, not a SQL database"),
+                ));
+                return;
+            };
+            if let Some(wanted) = super::connection::count_parameters(query, dialect)
+                && wanted != params
+            {
+                errors.push(FieldError::new(
+                    path("params"),
+                    format!(
+                        "the query takes {wanted} parameter{}, and {params} {} given",
+                        if wanted == 1 { "" } else { "s" },
+                        if params == 1 { "is" } else { "are" }
+                    ),
+                ));
+            }
+        };
+        match &self.trigger {
+            // The poll's one parameter is its cursor.
+            Trigger::SqlPoll {
+                connection, query, ..
+            } => check("trigger", connection, query, 1),
+            Trigger::Webhook { .. } | Trigger::Timer { .. } => {}
+        }
+        for (index, step) in self.steps.iter().enumerate() {
+            match step {
+                Step::Sql {
+                    connection,
+                    query,
+                    params,
+                    ..
+                } => check(&format!("steps[{index}]"), connection, query, params.len()),
+                Step::Log { .. }
+                | Step::Transform { .. }
+                | Step::Filter { .. }
+                | Step::Http { .. } => {}
+            }
+        }
+        errors
     }
 
     /// Where an edit sends back a masked secret, keeps the stored one: the editor never
@@ -467,7 +610,7 @@ impl Definition {
     pub fn webhook_path(&self) -> Option<&str> {
         match &self.trigger {
             Trigger::Webhook { path, .. } => Some(path),
-            Trigger::Timer { .. } => None,
+            Trigger::Timer { .. } | Trigger::SqlPoll { .. } => None,
         }
     }
 }
@@ -674,6 +817,90 @@ fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
                 fields.whole_number("every_seconds", 1..=MAX_TIMER_SECONDS, errors)?;
             Some(Trigger::Timer { every_seconds })
         }
+        TriggerKind::SqlPoll => {
+            fields.only(
+                &[
+                    "kind",
+                    "connection",
+                    "query",
+                    "cursor",
+                    "every_seconds",
+                    "start",
+                ],
+                errors,
+            );
+            let connection = connection_name(&fields, errors);
+            let query = sql_text(&fields, errors);
+            let cursor = fields.text("cursor", errors).and_then(|cursor| {
+                let valid = (1..=64).contains(&cursor.len())
+                    && cursor
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !valid {
+                    errors.add(
+                        "trigger.cursor",
+                        "must be a column name: 1 to 64 characters from a-z, 0-9 and _",
+                    );
+                }
+                valid.then_some(cursor)
+            });
+            let every_seconds = fields.whole_number("every_seconds", 1..=MAX_TIMER_SECONDS, errors);
+            let start = match fields.map.get("start") {
+                None => Some(Value::Null),
+                Some(
+                    value @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_)),
+                ) => Some(value.clone()),
+                Some(_) => {
+                    errors.add(
+                        "trigger.start",
+                        "must be a number, a string, true, false or null",
+                    );
+                    None
+                }
+            };
+            Some(Trigger::SqlPoll {
+                connection: connection?,
+                query: query?,
+                cursor: cursor?,
+                every_seconds: every_seconds?,
+                start: start?,
+            })
+        }
+    }
+}
+
+/// A connection's name, as a step or trigger refers to it.
+fn connection_name(fields: &Fields<'_>, errors: &mut Errors) -> Option<String> {
+    let name = fields.text("connection", errors)?;
+    match super::connection::ConnectionName::parse(&name) {
+        Ok(_) => Some(name),
+        Err(why) => {
+            errors.add(&fields.at("connection"), why);
+            None
+        }
+    }
+}
+
+/// A SQL statement: not empty, at most [`MAX_QUERY_CHARS`].
+fn sql_text(fields: &Fields<'_>, errors: &mut Errors) -> Option<String> {
+    let value = fields.required("query", errors)?;
+    match value.as_str() {
+        Some(query) if query.trim().is_empty() => {
+            errors.add(&fields.at("query"), "must not be empty");
+            None
+        }
+        Some(query) if query.chars().count() > MAX_QUERY_CHARS => {
+            errors.add(
+                &fields.at("query"),
+                format!("is at most {MAX_QUERY_CHARS} characters"),
+            );
+            None
+        }
+        Some(query) => Some(query.to_owned()),
+        None => {
+            errors.add(&fields.at("query"), "must be a string");
+            None
+        }
     }
 }
 
@@ -816,6 +1043,75 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
                 url: url?,
                 headers: headers?,
                 timeout_seconds: timeout_seconds?,
+            })
+        }
+        StepKind::Sql => {
+            fields.only(
+                &[
+                    "kind",
+                    "connection",
+                    "query",
+                    "params",
+                    "timeout_seconds",
+                    "max_rows",
+                ],
+                errors,
+            );
+            let connection = connection_name(&fields, errors);
+            let query = sql_text(&fields, errors);
+            let params = match fields.map.get("params") {
+                None => Some(Vec::new()),
+                Some(Value::Array(params)) if params.len() > MAX_PARAMS => {
+                    errors.add(
+                        &fields.at("params"),
+                        format!(
+                            "at most {MAX_PARAMS} parameters (there are {})",
+                            params.len()
+                        ),
+                    );
+                    None
+                }
+                Some(Value::Array(params)) => {
+                    let long = params
+                        .iter()
+                        .position(|p| p.to_string().len() > MAX_TEMPLATE_BYTES);
+                    match long {
+                        Some(index) => {
+                            errors.add(
+                                &format!("{}[{index}]", fields.at("params")),
+                                format!("is at most {MAX_TEMPLATE_BYTES} bytes"),
+                            );
+                            None
+                        }
+                        None => Some(params.clone()),
+                    }
+                }
+                Some(_) => {
+                    errors.add(
+                        &fields.at("params"),
+                        "must be a list of values (strings are templates)",
+                    );
+                    None
+                }
+            };
+            let timeout_seconds = match fields.map.get("timeout_seconds") {
+                None => Some(None),
+                Some(_) => fields
+                    .whole_number("timeout_seconds", 1..=MAX_HTTP_TIMEOUT_SECONDS, errors)
+                    .map(Some),
+            };
+            let max_rows = match fields.map.get("max_rows") {
+                None => Some(None),
+                Some(_) => fields
+                    .whole_number("max_rows", 1..=MAX_ROWS_LIMIT, errors)
+                    .map(Some),
+            };
+            Some(Step::Sql {
+                connection: connection?,
+                query: query?,
+                params: params?,
+                timeout_seconds: timeout_seconds?,
+                max_rows: max_rows?,
             })
         }
     }
@@ -964,7 +1260,7 @@ mod tests {
                 "colour: unknown field (expected one of: trigger, steps)",
                 "steps[1].condition: is required",
                 "steps[2].url: not an http(s) URL",
-                "steps[3].kind: unknown step \"teleport\" (expected log, transform, filter or http)",
+                "steps[3].kind: unknown step \"teleport\" (expected log, transform, filter, http or sql)",
             ]
         );
     }

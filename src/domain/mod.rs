@@ -4,6 +4,7 @@
 pub mod access;
 pub mod activity;
 pub mod audit;
+pub mod connection;
 pub mod definition;
 pub mod diff;
 pub mod integration;

@@ -17,6 +17,8 @@ pub struct Observed {
     pub current_version: Option<VersionNumber>,
     /// What the runtime runs for it, if anything.
     pub running: Option<Status>,
+    /// The connections that changed since what runs was built with them.
+    pub changed_connections: Vec<String>,
 }
 
 impl Observed {
@@ -27,7 +29,14 @@ impl Observed {
             current: summary.current_state,
             current_version: summary.current_version,
             running,
+            changed_connections: Vec::new(),
         }
+    }
+
+    /// The same, with the connections that changed under what runs.
+    pub fn with_changed_connections(mut self, changed: Vec<String>) -> Self {
+        self.changed_connections = changed;
+        self
     }
 }
 
@@ -44,6 +53,9 @@ pub enum Decision {
     /// The runtime is still bringing the wanted version up (a consumer connecting):
     /// look again on the next pass.
     Wait,
+    /// The wanted version runs, built with connections that have changed since: bring
+    /// it up again with them, saying why.
+    Redeploy(VersionNumber, String),
     /// The wanted version stopped by itself: a failure, for the retry policy.
     Failed(String),
     /// Stop whatever runs and reach this state; `record` when the stored current
@@ -72,8 +84,16 @@ pub fn decide(observed: &Observed) -> Decision {
             };
             let recorded =
                 observed.current == State::Active && observed.current_version == Some(wanted);
+            let changed = match observed.changed_connections.as_slice() {
+                [] => None,
+                [one] => Some(format!("connection {one} changed")),
+                many => Some(format!("connections {} changed", many.join(", "))),
+            };
             match &observed.running {
                 Some(status) if status.version == wanted => match &status.health {
+                    Health::Running | Health::Progressing(_) if changed.is_some() => {
+                        Decision::Redeploy(wanted, changed.unwrap_or_default())
+                    }
                     Health::Running if recorded => Decision::Idle,
                     Health::Running => Decision::RecordRunning(wanted),
                     Health::Progressing(_) => Decision::Wait,
@@ -129,6 +149,10 @@ mod tests {
     /// A row: target, wanted version, current, current version, what runs → decision.
     type Row = (T, Option<i64>, S, Option<i64>, Runs, Decision);
 
+    fn redeploy() -> Decision {
+        D::Redeploy(v(1), "connection orders-db changed".into())
+    }
+
     #[rustfmt::skip]
     fn table() -> Vec<Row> {
         vec![
@@ -144,6 +168,10 @@ mod tests {
             (T::Active,   Some(1), S::Active,   Some(1), Runs::V1Progressing, D::Wait),
             (T::Active,   Some(1), S::Active,   Some(1), Runs::V1Died,        died()),
             (T::Active,   Some(1), S::Error,    None,    Runs::V1Died,        died()),
+            // A connection it was built with changed: bring it up again (rows marked
+            // `changed` in the test below).
+            (T::Active,   Some(1), S::Active,   Some(1), Runs::V1Running,     redeploy()),
+            (T::Active,   Some(1), S::Inactive, None,    Runs::V1Progressing, redeploy()),
             // Asked to run v1 while v2 runs: replace it.
             (T::Active,   Some(1), S::Active,   Some(2), Runs::V2Running,     D::BringUp(v(1))),
             // Asked to stop or unpublish: stop whatever runs, record only a change.
@@ -159,12 +187,17 @@ mod tests {
     #[test]
     fn every_situation_is_decided_as_the_table_says() {
         for (target, wanted, current, current_version, runs, expected) in table() {
+            let changed = matches!(expected, D::Redeploy(..));
             let observed = Observed {
                 target,
                 wanted: wanted.map(v),
                 current,
                 current_version: current_version.map(v),
                 running: status(runs),
+                changed_connections: match changed {
+                    true => vec!["orders-db".into()],
+                    false => Vec::new(),
+                },
             };
             assert_eq!(decide(&observed), expected, "{observed:?}");
         }

@@ -267,6 +267,18 @@ impl Reconciler {
             }
         }
         outcomes.extend(self.take_over(&not_here).await?);
+        // What runs here, built with connections that changed since: the holder
+        // brings it up again (other servers rebuild their webhook copies below).
+        let revisions = self.connection_revisions().await?;
+        let stale: Vec<IntegrationId> = self
+            .runtime
+            .running()
+            .into_iter()
+            .filter(|id| {
+                self.fence.is_held(*id) && !self.changed_connections(*id, &revisions).is_empty()
+            })
+            .collect();
+        outcomes.extend(self.reconcile_many(&stale).await?);
         outcomes.extend(self.reconcile_due().await?);
         if self.runtime.serves_webhooks_everywhere() {
             self.serve_webhooks_everywhere().await?;
@@ -293,9 +305,13 @@ impl Reconciler {
                 self.runtime.stop(id).await;
             }
         }
+        let revisions = self.connection_revisions().await?;
         let missing: Vec<(IntegrationId, VersionNumber)> = wanted
             .into_iter()
-            .filter(|(id, version)| !self.runs(*id, Some(*version)))
+            .filter(|(id, version)| {
+                !self.runs(*id, Some(*version))
+                    || !self.changed_connections(*id, &revisions).is_empty()
+            })
             .collect();
         let definitions = self.store.definitions(&missing).await?;
         for ((id, version), definition) in missing.into_iter().zip(definitions) {
@@ -363,6 +379,37 @@ impl Reconciler {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(started);
         Ok(())
+    }
+
+    /// Each connection's revision, when anything running uses one (a server whose flows
+    /// use no connection never asks).
+    async fn connection_revisions(&self) -> Result<Option<HashMap<String, i64>>, StoreError> {
+        let uses = self
+            .runtime
+            .running()
+            .into_iter()
+            .any(|id| !self.runtime.built_with(id).is_empty());
+        match uses {
+            true => Ok(Some(self.store.connection_revisions().await?)),
+            false => Ok(None),
+        }
+    }
+
+    /// The connections that changed (or went) since what runs for `id` was built.
+    fn changed_connections(
+        &self,
+        id: IntegrationId,
+        revisions: &Option<HashMap<String, i64>>,
+    ) -> Vec<String> {
+        let Some(revisions) = revisions else {
+            return Vec::new();
+        };
+        self.runtime
+            .built_with(id)
+            .into_iter()
+            .filter(|(name, revision)| revisions.get(name) != Some(revision))
+            .map(|(name, _)| name)
+            .collect()
     }
 
     /// Whether the runtime runs this version, healthy.
@@ -479,12 +526,21 @@ impl Reconciler {
         let mut records = Vec::new();
         let mut released = Vec::new();
         let mut bring_up = Vec::new();
+        let mut because: HashMap<IntegrationId, String> = HashMap::new();
+        let revisions = self.connection_revisions().await?;
         for summary in self.store.summaries(&claimed).await? {
             let id = summary.id;
-            match decide(&Observed::new(&summary, self.runtime.status(id))) {
+            let observed = Observed::new(&summary, self.runtime.status(id))
+                .with_changed_connections(self.changed_connections(id, &revisions));
+            match decide(&observed) {
                 Decision::Idle => outcomes.push((id, Outcome::Idle)),
                 Decision::Wait => outcomes.push((id, Outcome::Waiting)),
                 Decision::BringUp(version) => bring_up.push((summary, version)),
+                Decision::Redeploy(version, why) => {
+                    tracing::info!(integration = %id, %version, reason = %why, "redeploying");
+                    because.insert(id, why);
+                    bring_up.push((summary, version));
+                }
                 Decision::RecordRunning(version) => {
                     records.push(Record {
                         id,
@@ -532,6 +588,11 @@ impl Reconciler {
             } else if let Some((_, phase, error)) =
                 came_up.failed.iter().find(|(failed, _, _)| *failed == id)
             {
+                // A flow that cannot come up with its changed connection does not go
+                // on with the old settings: it is in Error, retried like any failure.
+                if because.contains_key(&id) {
+                    self.runtime.stop(id).await;
+                }
                 let running = self
                     .runtime
                     .status(id)
@@ -542,9 +603,12 @@ impl Reconciler {
                 records.push(record);
                 outcomes.push((id, outcome));
             } else if came_up.running.contains(&id) {
-                let reason = match summary.current_version {
-                    Some(old) if old != *version => format!("running {version} (replaced {old})"),
-                    Some(_) | None => format!("running {version}"),
+                let reason = match (summary.current_version, because.get(&id)) {
+                    (_, Some(why)) => format!("running {version} again: {why}"),
+                    (Some(old), None) if old != *version => {
+                        format!("running {version} (replaced {old})")
+                    }
+                    (Some(_) | None, None) => format!("running {version}"),
                 };
                 records.push(Record {
                     id,
@@ -557,6 +621,16 @@ impl Reconciler {
             }
         }
         self.store.record_many(&records).await?;
+        for (summary, version) in &bring_up {
+            if let Some(why) = because.get(&summary.id)
+                && came_up.running.contains(&summary.id)
+            {
+                let reason = format!("deployed {version} again: {why}");
+                self.store
+                    .log_redeploy(summary.id, *version, &reason)
+                    .await?;
+            }
+        }
         // What runs now keeps its webhook path; what stopped, or now runs another
         // path or a timer, gives the old one back.
         let serving: Vec<&str> = came_up.paths.iter().map(String::as_str).collect();

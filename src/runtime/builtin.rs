@@ -16,6 +16,9 @@ use crate::domain::IntegrationId;
 use crate::domain::definition::{Definition, Trigger};
 use crate::domain::version::VersionNumber;
 
+/// The most rows one poll takes; more wait for the next, which follows at once.
+const POLL_BATCH: u64 = 1000;
+
 /// Runs flows in this process.
 pub struct BuiltinRuntime {
     inner: Mutex<Inner>,
@@ -28,12 +31,25 @@ pub struct BuiltinRuntime {
     metrics: crate::metrics::Metrics,
     /// Whether a timer's lease is still surely this server's.
     fence: crate::reconciler::fence::Fence,
+    /// Where the connections flows name are found (and poll cursors kept), and their
+    /// pools; without it, a flow that names a connection does not build.
+    connections: Option<ConnectionSource>,
 }
+
+/// The connections' store and pools.
+#[derive(Clone)]
+pub struct ConnectionSource {
+    pub store: crate::store::Store,
+    pub connectors: super::sql::Connectors,
+}
+
+/// The revision of each connection a flow was built with.
+type BuiltWith = Vec<(String, i64)>;
 
 #[derive(Default)]
 struct Inner {
     /// Compiled and ready, not yet deployed.
-    built: HashMap<IntegrationId, (VersionNumber, Arc<CompiledFlow>)>,
+    built: HashMap<IntegrationId, (VersionNumber, Arc<CompiledFlow>, BuiltWith)>,
     deployed: HashMap<IntegrationId, Deployed>,
     /// What answers each webhook path: the started version of its integration. It
     /// changes in one step when a new version starts (never both versions answer,
@@ -51,6 +67,7 @@ struct Hook {
 struct Deployed {
     version: VersionNumber,
     flow: Arc<CompiledFlow>,
+    built_with: BuiltWith,
     started: bool,
     timer: Option<AbortHandle>,
     /// Why the flow's task died, once it has.
@@ -71,7 +88,14 @@ impl BuiltinRuntime {
             templates: Templates::default(),
             metrics: crate::metrics::Metrics::default(),
             fence: crate::reconciler::fence::Fence::open(),
+            connections: None,
         }
+    }
+
+    /// The same runtime, finding the connections flows name in `source`.
+    pub fn with_connections(mut self, source: ConnectionSource) -> Self {
+        self.connections = Some(source);
+        self
     }
 
     /// The same runtime, running a timer's messages only while `fence` says its lease
@@ -147,7 +171,113 @@ impl BuiltinRuntime {
                 )
                 .await;
             }
+            // The loop never ends: the task ends when it is stopped (or dies).
+            #[allow(unreachable_code)]
+            Ok::<(), String>(())
         });
+        self.watch(id, deployed, ticking);
+    }
+
+    /// Starts a sql_poll trigger's task: every `every`, the rows after the cursor, each
+    /// run and recorded before the cursor moves past it. A query that fails ends the
+    /// task with the cause: a death, which the reconciler retries.
+    fn start_poller(
+        &self,
+        id: IntegrationId,
+        deployed: &mut Deployed,
+        every: Duration,
+    ) -> Result<(), RuntimeError> {
+        let Trigger::SqlPoll {
+            query,
+            cursor,
+            start,
+            ..
+        } = deployed.flow.trigger.clone()
+        else {
+            return Err(RuntimeError("not a sql_poll trigger".into()));
+        };
+        let (Some(source), Some(pool)) = (self.connections.clone(), deployed.flow.trigger_pool())
+        else {
+            return Err(RuntimeError("no connections are available to poll".into()));
+        };
+        let flow = deployed.flow.clone();
+        let version = deployed.version;
+        let http = self.http.clone();
+        let render = self.render.clone();
+        let activity = self.activity.clone();
+        let fence = self.fence.clone();
+        let polling = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if !fence.holds(id) {
+                    continue;
+                }
+                // Where the last recorded run got to; a new cursor column starts over.
+                let after = match source.store.poll_cursor(id).await {
+                    Ok(Some((column, value))) if column == cursor => value,
+                    Ok(Some(_) | None) => start.clone(),
+                    Err(err) => {
+                        tracing::warn!(integration = %id, error = %err, "cannot read the poll cursor");
+                        continue;
+                    }
+                };
+                let found = pool
+                    .run(
+                        &query,
+                        std::slice::from_ref(&after),
+                        super::sql::DEFAULT_TIMEOUT,
+                        POLL_BATCH,
+                        super::sql::AtCap::Stop,
+                    )
+                    .await
+                    .map_err(|why| format!("polling failed: {why}"))?;
+                for row in found.rows {
+                    let Some(next) = row.get(&cursor).cloned() else {
+                        return Err(format!(
+                            "the query's rows have no column {cursor:?}, which is the cursor"
+                        ));
+                    };
+                    // A lease lost while polling: the rest is the new holder's.
+                    if !fence.holds(id) {
+                        break;
+                    }
+                    run_and_record(
+                        &flow,
+                        Value::Object(row),
+                        (&http, &render),
+                        &activity,
+                        id,
+                        version,
+                        "sql_poll",
+                    )
+                    .await;
+                    if let Err(err) = source.store.set_poll_cursor(id, &cursor, &next).await {
+                        // The row comes again at the next poll: at least once.
+                        tracing::warn!(integration = %id, error = %err, "cannot move the poll cursor");
+                        break;
+                    }
+                }
+                if found.capped {
+                    // More rows wait: go on without waiting for the next tick.
+                    interval.reset_immediately();
+                }
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), String>(())
+        });
+        self.watch(id, deployed, polling);
+        Ok(())
+    }
+
+    /// Watches a flow's task: how it ended says whether (and why) it died.
+    fn watch<T: Send + 'static>(
+        &self,
+        id: IntegrationId,
+        deployed: &mut Deployed,
+        ticking: tokio::task::JoinHandle<Result<T, String>>,
+    ) {
         deployed.timer = Some(ticking.abort_handle());
         let death = deployed.death.clone();
         let stopping = deployed.stopping.clone();
@@ -168,7 +298,8 @@ impl BuiltinRuntime {
                     format!("the timer task panicked: {message}")
                 }
                 Err(_) => "the timer task was killed".to_owned(),
-                Ok(()) => "the timer task ended".to_owned(),
+                Ok(Err(reason)) => reason,
+                Ok(Ok(_)) => "the timer task ended".to_owned(),
             };
             let mut slot = death.lock().unwrap_or_else(|p| p.into_inner());
             if slot.is_none() {
@@ -221,21 +352,50 @@ impl Runtime for BuiltinRuntime {
         version: VersionNumber,
         definition: &Definition,
     ) -> Result<(), RuntimeError> {
-        let flow = CompiledFlow::build(definition, &self.templates)
+        let mut pools = super::flow::SqlPools::new();
+        let mut built_with = BuiltWith::new();
+        for (path, name) in definition.connections() {
+            if pools.contains_key(name) {
+                continue;
+            }
+            let Some(source) = &self.connections else {
+                return Err(RuntimeError(format!(
+                    "{path}: connections are not available here"
+                )));
+            };
+            let connection = source.store.open_connection(name).await.map_err(|err| {
+                RuntimeError(match err {
+                    crate::store::StoreError::NotFound(_) => {
+                        format!("{path}: no connection is named {name:?}")
+                    }
+                    other => format!("{path}: {other}"),
+                })
+            })?;
+            let pool = source
+                .connectors
+                .pool(&connection)
+                .await
+                .map_err(|why| RuntimeError(format!("{path}: connection {name}: {why}")))?;
+            built_with.push((name.to_owned(), connection.revision));
+            pools.insert(name.to_owned(), pool);
+        }
+        let flow = CompiledFlow::build(definition, &self.templates, &pools)
             .map_err(|err| RuntimeError(err.to_string()))?;
-        self.lock().built.insert(id, (version, Arc::new(flow)));
+        self.lock()
+            .built
+            .insert(id, (version, Arc::new(flow), built_with));
         Ok(())
     }
 
     async fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError> {
         let mut inner = self.lock();
-        let flow = match inner.built.get(&id) {
-            Some((built, flow)) if *built == version => flow.clone(),
+        let (flow, built_with) = match inner.built.get(&id) {
+            Some((built, flow, with)) if *built == version => (flow.clone(), with.clone()),
             _ => return Err(RuntimeError(format!("{version} was not built"))),
         };
         let hook = match &flow.trigger {
             Trigger::Webhook { path, .. } => Some(path.clone()),
-            Trigger::Timer { .. } => None,
+            Trigger::Timer { .. } | Trigger::SqlPoll { .. } => None,
         };
         if let Some(path) = &hook
             && let Some(owner) = inner.hooks.get(path)
@@ -257,6 +417,7 @@ impl Runtime for BuiltinRuntime {
             Deployed {
                 version,
                 flow,
+                built_with,
                 started: false,
                 timer: None,
                 death: Arc::default(),
@@ -291,6 +452,13 @@ impl Runtime for BuiltinRuntime {
                     let every = Duration::from_secs(*every_seconds);
                     self.start_timer(id, &mut deployed, every);
                 }
+                Trigger::SqlPoll { every_seconds, .. } => {
+                    let every = Duration::from_secs(*every_seconds);
+                    if let Err(err) = self.start_poller(id, &mut deployed, every) {
+                        inner.deployed.insert(id, deployed);
+                        return Err(err);
+                    }
+                }
             }
             deployed.started = true;
         }
@@ -321,6 +489,14 @@ impl Runtime for BuiltinRuntime {
 
     fn running(&self) -> Vec<IntegrationId> {
         self.lock().deployed.keys().copied().collect()
+    }
+
+    fn built_with(&self, id: IntegrationId) -> Vec<(String, i64)> {
+        self.lock()
+            .deployed
+            .get(&id)
+            .map(|deployed| deployed.built_with.clone())
+            .unwrap_or_default()
     }
 
     fn serves_webhooks_everywhere(&self) -> bool {

@@ -127,6 +127,35 @@ impl EgressPolicy {
         }
     }
 
+    /// Whether a connection may reach `ip`: as [`EgressPolicy::check`], except that one
+    /// an administrator allowed private addresses reaches any address no
+    /// `--egress-deny` names. A refusal is counted.
+    pub fn check_connection(
+        &self,
+        host: Option<&str>,
+        ip: IpAddr,
+        allow_private: bool,
+    ) -> Result<(), String> {
+        let checked = match self.check(host, ip) {
+            Err(_) if allow_private => {
+                let host = host.map(|host| host.trim_end_matches('.').to_ascii_lowercase());
+                let ip = canonical(ip);
+                match self
+                    .deny
+                    .iter()
+                    .find(|rule| rule.matches(host.as_deref(), ip))
+                {
+                    Some(rule) => Err(format!(
+                        "the egress policy refuses {ip}: --egress-deny {rule}"
+                    )),
+                    None => Ok(()),
+                }
+            }
+            checked => checked,
+        };
+        checked.map_err(|why| self.refused(why))
+    }
+
     /// A host named in a URL (before any resolution): refused when `--egress-deny`
     /// names it.
     pub fn check_name(&self, host: &str) -> Result<(), String> {
@@ -239,6 +268,52 @@ impl HttpEgress {
             client: policy.http_client(),
             policy,
             answer_limit,
+        }
+    }
+
+    /// Tests an `http` connection: a GET of its base URL with its authentication.
+    /// Any answer but 401 and 403 means it is reached and the credentials pass.
+    pub async fn test(
+        &self,
+        connection: &crate::store::connections::OpenConnection,
+    ) -> Result<String, String> {
+        use crate::domain::connection::{HttpAuth, Settings};
+        let Settings::Http { base_url, auth } = &connection.settings else {
+            return Err(format!("{} is not an http connection", connection.name));
+        };
+        let secret = |name: &str| connection.secrets.get(name).cloned().unwrap_or_default();
+        let mut headers = std::collections::BTreeMap::new();
+        match auth {
+            HttpAuth::None => {}
+            HttpAuth::Bearer => {
+                headers.insert(
+                    "authorization".to_owned(),
+                    format!("Bearer {}", secret("token")),
+                );
+            }
+            HttpAuth::Basic { user } => {
+                use base64::Engine;
+                let pair = format!("{user}:{}", secret("password"));
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                headers.insert("authorization".to_owned(), format!("Basic {encoded}"));
+            }
+            HttpAuth::Header { header } => {
+                headers.insert(header.clone(), secret("value"));
+            }
+        }
+        let response = self
+            .send(
+                reqwest::Method::GET,
+                base_url,
+                &headers,
+                None,
+                std::time::Duration::from_secs(10),
+            )
+            .await?;
+        let status = response.status();
+        match status.as_u16() {
+            401 | 403 => Err(format!("{base_url} refused the credentials ({status})")),
+            _ => Ok(format!("connected: {base_url} answered {status}")),
         }
     }
 

@@ -83,6 +83,8 @@ impl Templates {
 /// A flow ready to run.
 pub struct CompiledFlow {
     pub trigger: Trigger,
+    /// The pool of a sql_poll trigger's connection.
+    trigger_pool: Option<Arc<super::sql::SqlPool>>,
     templates: Templates,
     /// The names of the templates this flow uses in the shared environment.
     names: Vec<String>,
@@ -169,7 +171,19 @@ enum CompiledStep {
         headers: BTreeMap<String, String>,
         timeout: Duration,
     },
+    Sql {
+        pool: Arc<super::sql::SqlPool>,
+        query: String,
+        /// The parameters: a list, whose string leaves are templates.
+        params: Tree,
+        timeout: Duration,
+        max_rows: u64,
+    },
 }
+
+/// The pools of the SQL connections a flow uses, by name: resolved before it is built
+/// (opening a connection's secrets takes the database), handed to the build.
+pub type SqlPools = HashMap<String, Arc<super::sql::SqlPool>>;
 
 /// A transform template: literal JSON, with string leaves compiled.
 enum Tree {
@@ -228,6 +242,7 @@ pub struct Run {
 fn compile_steps(
     definition: &Definition,
     builder: &mut Builder<'_>,
+    pools: &SqlPools,
 ) -> Result<Vec<CompiledStep>, BuildError> {
     let mut steps = Vec::with_capacity(definition.steps.len());
     for (index, step) in definition.steps.iter().enumerate() {
@@ -256,24 +271,59 @@ fn compile_steps(
                 headers: headers.clone(),
                 timeout: timeout_seconds.map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_secs),
             },
+            Step::Sql {
+                connection,
+                query,
+                params,
+                timeout_seconds,
+                max_rows,
+            } => CompiledStep::Sql {
+                pool: pools.get(connection).cloned().ok_or_else(|| BuildError {
+                    path: format!("{path}.connection"),
+                    message: format!("no connection is named {connection:?}"),
+                })?,
+                query: query.clone(),
+                params: compile_tree(
+                    builder,
+                    &format!("{path}.params"),
+                    &Value::Array(params.clone()),
+                )?,
+                timeout: timeout_seconds.map_or(super::sql::DEFAULT_TIMEOUT, Duration::from_secs),
+                max_rows: max_rows.unwrap_or(super::sql::DEFAULT_MAX_ROWS),
+            },
         });
     }
     Ok(steps)
 }
 
 impl CompiledFlow {
-    /// Compiles every template and condition of `definition` into `templates`.
-    pub fn build(definition: &Definition, templates: &Templates) -> Result<Self, BuildError> {
+    /// Compiles every template and condition of `definition` into `templates`, its
+    /// sql steps on `pools`.
+    pub fn build(
+        definition: &Definition,
+        templates: &Templates,
+        pools: &SqlPools,
+    ) -> Result<Self, BuildError> {
         let mut shared = templates.write();
         let mut builder = Builder {
             shared: &mut shared,
             names: Vec::new(),
         };
-        let steps = compile_steps(definition, &mut builder);
+        let steps = compile_steps(definition, &mut builder, pools);
         let names = std::mem::take(&mut builder.names);
         drop(shared);
+        let trigger_pool = match &definition.trigger {
+            Trigger::SqlPoll { connection, .. } => {
+                Some(pools.get(connection).cloned().ok_or_else(|| BuildError {
+                    path: "trigger.connection".into(),
+                    message: format!("no connection is named {connection:?}"),
+                })?)
+            }
+            Trigger::Webhook { .. } | Trigger::Timer { .. } => None,
+        };
         let mut flow = Self {
             trigger: definition.trigger.clone(),
+            trigger_pool,
             templates: templates.clone(),
             names,
             steps: Vec::new(),
@@ -281,6 +331,11 @@ impl CompiledFlow {
         // On failure, dropping `flow` removes what was added before the error.
         flow.steps = steps?;
         Ok(flow)
+    }
+
+    /// The pool a sql_poll trigger polls.
+    pub fn trigger_pool(&self) -> Option<Arc<super::sql::SqlPool>> {
+        self.trigger_pool.clone()
     }
 
     /// Runs the flow on one message. The steps that only render (log, transform,
@@ -302,21 +357,57 @@ impl CompiledFlow {
         let deadline = Instant::now() + limits.deadline;
         let mut index = 0;
         while index < self.steps.len() && run.outcome == Outcome::Ok {
-            if let CompiledStep::Http {
-                method,
-                url,
-                headers,
-                timeout,
-            } = &self.steps[index]
-            {
-                let result = send(http, *method, url, headers, *timeout, &run.body).await;
-                run.apply(index, StepKind::Http.as_str(), result);
-                index += 1;
-                continue;
+            match &self.steps[index] {
+                CompiledStep::Http {
+                    method,
+                    url,
+                    headers,
+                    timeout,
+                } => {
+                    let result = send(http, *method, url, headers, *timeout, &run.body).await;
+                    run.apply(index, StepKind::Http.as_str(), result);
+                    index += 1;
+                    continue;
+                }
+                CompiledStep::Sql {
+                    pool,
+                    query,
+                    params,
+                    timeout,
+                    max_rows,
+                } => {
+                    // The parameters are a few small templates: rendered here.
+                    let mut budget = Budget::new(limits.output, deadline);
+                    let result = match self.evaluate(params, &run.body, &mut budget) {
+                        Ok(Value::Array(params)) => pool
+                            .run(query, &params, *timeout, *max_rows, super::sql::AtCap::Fail)
+                            .await
+                            .map(|outcome| {
+                                let detail = format!(
+                                    "{} row{} returned, {} changed",
+                                    outcome.rows.len(),
+                                    if outcome.rows.len() == 1 { "" } else { "s" },
+                                    outcome.affected
+                                );
+                                StepResult::Continue {
+                                    body: Some(outcome.into_body()),
+                                    detail,
+                                }
+                            }),
+                        Ok(_) => Err("the parameters are not a list".to_owned()),
+                        Err(err) => Err(err),
+                    };
+                    run.apply(index, StepKind::Sql.as_str(), result);
+                    index += 1;
+                    continue;
+                }
+                CompiledStep::Log { .. }
+                | CompiledStep::Transform { .. }
+                | CompiledStep::Filter { .. } => {}
             }
             let end = self.steps[index..]
                 .iter()
-                .position(|step| matches!(step, CompiledStep::Http { .. }))
+                .position(CompiledStep::waits)
                 .map_or(self.steps.len(), |offset| index + offset);
             // Most renderings take microseconds: they run here, and only one that
             // passes INLINE moves to the blocking pool, from the step it was at (a step
@@ -457,7 +548,9 @@ impl CompiledFlow {
                     _ => Ok(StepResult::Drop),
                 }
             }
-            CompiledStep::Http { .. } => Err("an http step is not rendered".into()),
+            CompiledStep::Http { .. } | CompiledStep::Sql { .. } => {
+                Err("a step that waits for another system is not rendered".into())
+            }
         }
     }
 
@@ -702,8 +795,20 @@ impl CompiledStep {
             CompiledStep::Transform { .. } => StepKind::Transform,
             CompiledStep::Filter { .. } => StepKind::Filter,
             CompiledStep::Http { .. } => StepKind::Http,
+            CompiledStep::Sql { .. } => StepKind::Sql,
         }
         .as_str()
+    }
+
+    /// Whether the step waits for another system (and runs on the async workers, not
+    /// in a stretch of rendering).
+    fn waits(&self) -> bool {
+        match self {
+            CompiledStep::Http { .. } | CompiledStep::Sql { .. } => true,
+            CompiledStep::Log { .. }
+            | CompiledStep::Transform { .. }
+            | CompiledStep::Filter { .. } => false,
+        }
     }
 }
 
@@ -826,7 +931,7 @@ mod tests {
             "trigger": { "kind": "webhook", "path": "t" }, "steps": steps
         }))
         .unwrap();
-        Arc::new(CompiledFlow::build(&definition, &Templates::default()).unwrap())
+        Arc::new(CompiledFlow::build(&definition, &Templates::default(), &SqlPools::new()).unwrap())
     }
 
     async fn run(flow: &Arc<CompiledFlow>, body: Value) -> Run {
@@ -1015,9 +1120,13 @@ mod tests {
             }))
             .unwrap()
         };
-        let first = CompiledFlow::build(&logging("a {{ body.x }}"), &templates).unwrap();
-        let second = Arc::new(CompiledFlow::build(&logging("a {{ body.x }}"), &templates).unwrap());
-        let other = CompiledFlow::build(&logging("b {{ body.x }}"), &templates).unwrap();
+        let first =
+            CompiledFlow::build(&logging("a {{ body.x }}"), &templates, &SqlPools::new()).unwrap();
+        let second = Arc::new(
+            CompiledFlow::build(&logging("a {{ body.x }}"), &templates, &SqlPools::new()).unwrap(),
+        );
+        let other =
+            CompiledFlow::build(&logging("b {{ body.x }}"), &templates, &SqlPools::new()).unwrap();
         assert_eq!(templates.compiled(), 2);
 
         drop(first);
@@ -1039,7 +1148,8 @@ mod tests {
             "steps": [{ "kind": "transform", "template": { "a": "{{ body.missing.deeper }}" } }]
         }))
         .unwrap();
-        let flow = Arc::new(CompiledFlow::build(&definition, &templates).unwrap());
+        let flow =
+            Arc::new(CompiledFlow::build(&definition, &templates, &SqlPools::new()).unwrap());
 
         let run = run(&flow, json!({})).await;
 
@@ -1057,7 +1167,7 @@ mod tests {
         .unwrap();
 
         let templates = Templates::default();
-        let Err(err) = CompiledFlow::build(&definition, &templates) else {
+        let Err(err) = CompiledFlow::build(&definition, &templates, &SqlPools::new()) else {
             panic!("should not compile")
         };
 
@@ -1078,7 +1188,7 @@ mod tests {
         .unwrap();
 
         let templates = Templates::default();
-        let Err(err) = CompiledFlow::build(&definition, &templates) else {
+        let Err(err) = CompiledFlow::build(&definition, &templates, &SqlPools::new()) else {
             panic!("should not compile")
         };
 

@@ -7,6 +7,7 @@ pub mod activity;
 pub mod builtin;
 pub mod egress;
 pub mod flow;
+pub mod sql;
 pub mod webhook_auth;
 
 use serde_json::Value;
@@ -90,6 +91,12 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// The integrations it runs something of (started or not).
     fn running(&self) -> Vec<IntegrationId>;
+
+    /// The connections (name and revision) what runs for the integration was built
+    /// with: the reconciler redeploys it when one has changed since.
+    fn built_with(&self, _id: IntegrationId) -> Vec<(String, i64)> {
+        Vec::new()
+    }
 
     /// Whether every server should run every active webhook flow in this runtime (a
     /// flow in this process answers the calls this server gets), not only the lease

@@ -89,6 +89,9 @@ impl Service {
         who.may(Operation::Create)?;
         let (new, definition) =
             input::new_integration(request.name, request.description, request.definition)?;
+        if let Some(definition) = &definition {
+            self.check_connections(definition).await?;
+        }
         let created = self
             .store
             .create_integration(&new, definition.as_ref(), who.actor())
@@ -270,6 +273,9 @@ impl Service {
             request.description,
             request.definition,
         )?;
+        if let Some(definition) = &edit.definition {
+            self.check_connections(definition).await?;
+        }
         Ok(self.store.edit_draft(id, &edit).await?)
     }
 

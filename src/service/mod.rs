@@ -4,11 +4,13 @@
 //! authorization) is written once.
 
 mod auth;
+mod connections;
 pub mod input;
 mod integrations;
 mod users;
 
 pub use auth::{SessionCheck, SessionClaim, SessionPolicy, SignInLimiter, TOKEN_PREFIX};
+pub use connections::TestResult;
 pub use integrations::{BlueprintRequest, CreateRequest, DraftRequest, ListRequest};
 pub use users::{UserChange, UserRequest};
 
@@ -116,6 +118,12 @@ pub struct Service {
     sessions: auth::SessionPolicy,
     /// Turns true when the server begins to stop.
     stopping: tokio::sync::watch::Receiver<bool>,
+    /// What tests SQL connections (the runtime's pools and egress policy).
+    connectors: Option<crate::runtime::sql::Connectors>,
+    /// What tests HTTP connections.
+    http: Option<crate::runtime::egress::HttpEgress>,
+    /// Directories a connection may not point into (Junction's own files).
+    protected_paths: std::sync::Arc<Vec<std::path::PathBuf>>,
 }
 
 impl Service {
@@ -127,7 +135,24 @@ impl Service {
             has_users: Default::default(),
             sessions,
             stopping: tokio::sync::watch::channel(false).1,
+            connectors: None,
+            http: None,
+            protected_paths: Default::default(),
         }
+    }
+
+    /// The same service, testing connections through the runtime's connectors, and
+    /// refusing connections into `protected` (the data directory).
+    pub fn with_connectors(
+        mut self,
+        connectors: crate::runtime::sql::Connectors,
+        http: crate::runtime::egress::HttpEgress,
+        protected: Vec<std::path::PathBuf>,
+    ) -> Self {
+        self.connectors = Some(connectors);
+        self.http = Some(http);
+        self.protected_paths = std::sync::Arc::new(protected);
+        self
     }
 
     /// The same service, told by `stopping` when the server stops.
@@ -177,6 +202,14 @@ impl From<StoreError> for AppError {
             StoreError::NotFound(what) => AppError::NotFound { what },
             StoreError::UserTaken(name) => {
                 AppError::field("name", format!("a user named “{name}” already exists"))
+            }
+            StoreError::ConnectionTaken(name) => AppError::field(
+                "name",
+                format!("a connection named “{name}” already exists"),
+            ),
+            StoreError::SecretKey(message) => {
+                tracing::error!(%message, "connection secrets cannot be read");
+                AppError::Unavailable { message }
             }
             StoreError::TokenNameTaken(name) => {
                 AppError::field("name", format!("you already have a token named “{name}”"))

@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod audit;
+pub mod connections;
 pub mod integrations;
 pub mod reconcile;
 pub mod routes;
@@ -56,6 +57,11 @@ pub enum StoreError {
     UserTaken(String),
     #[error("a token named {0:?} already exists")]
     TokenNameTaken(String),
+    #[error("a connection named {0:?} already exists")]
+    ConnectionTaken(String),
+    /// The secret key is missing, or not the one the secrets were sealed with.
+    #[error("{0}")]
+    SecretKey(String),
     #[error(transparent)]
     InvalidTransition(#[from] crate::domain::lifecycle::InvalidTransition),
     #[error("the integration is at revision {current}, not {expected}")]
@@ -84,6 +90,9 @@ pub struct Store {
     /// Keys the fingerprint of secrets in content hashes (shared by every server on
     /// this database).
     hash_key: Arc<Vec<u8>>,
+    /// Seals and opens connection secrets; set at start once checked against the
+    /// database (`Store::unlock`).
+    secret_key: Option<Arc<crate::secret_key::SecretKey>>,
 }
 
 /// A transaction that writes; on SQLite it holds the write gate until it ends.
@@ -166,6 +175,7 @@ impl Store {
             changes,
             write_gate: (dialect == Dialect::Sqlite).then(Default::default),
             hash_key: Arc::default(),
+            secret_key: None,
         };
         store.migrate().await?;
         let hash_key = store.server_key("content-hash").await?;

@@ -343,6 +343,37 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Logs that `version` was deployed again where it ran (a connection it uses
+    /// changed): a transition of the current version to itself, saying why. Nothing
+    /// else changes, so no trigger would record it.
+    pub async fn log_redeploy(
+        &self,
+        id: IntegrationId,
+        version: VersionNumber,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let _gate = self.write_gate().await;
+        sqlx::query(
+            "INSERT INTO transitions (integration_id, version, field, from_value, to_value,
+                                      actor, reason, change_id, at)
+             VALUES ($1, $2, 'current_version', $3, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.to_string())
+        .bind(version.get())
+        .bind(version.get().to_string())
+        .bind(Actor::reconciler().as_str())
+        .bind(reason)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        drop(_gate);
+        self.changed(id);
+        Ok(())
+    }
+}
+
 /// Writes what the reconciler found true of one integration; a change of state or
 /// version lands in the transition log (the database's triggers) with actor
 /// `reconciler`. `updated_at` never goes before the creation time.

@@ -4,7 +4,9 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod fixtures;
+pub mod process;
 pub mod runtime;
+pub mod targets;
 
 use std::net::SocketAddr;
 
@@ -175,6 +177,9 @@ pub fn with_database(url: &str, database: &str) -> String {
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "the admin's password";
 pub const USER_PASSWORD: &str = "a user's password";
+/// The key test servers encrypt connection secrets under.
+pub const TEST_SECRET_KEY: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// A new API token of `who`'s.
 pub async fn token_for(service: &Service, who: &Principal) -> String {
@@ -302,6 +307,8 @@ impl TestApp {
         // The systems tests point flows at listen on loopback, which the egress
         // policy refuses by default (tests/egress.rs tests it closed).
         config.egress_allow = vec!["127.0.0.0/8".into(), "::1".into()];
+        // One key for every test server, so that replicas on one database agree.
+        config.secret_key = Some(TEST_SECRET_KEY.to_owned());
         configure(&mut config);
         let app = Application::build(&config).await.unwrap();
         let addr = app.addr();

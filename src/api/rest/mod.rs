@@ -3,6 +3,7 @@
 //! shape, and an OpenAPI document generated from this code at `/api/openapi.json`.
 
 mod account;
+mod connections;
 pub mod events;
 mod integrations;
 mod model;
@@ -57,6 +58,17 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations/{id}/versions/{a}/diff/{b}", get(i::diff))
         .route("/integrations/{id}/transitions", get(i::transitions))
         .route("/integrations/{id}/activity", get(i::activity))
+        .route(
+            "/connections",
+            get(connections::list).post(connections::create),
+        )
+        .route(
+            "/connections/{name}",
+            get(connections::read)
+                .put(connections::replace)
+                .delete(connections::delete),
+        )
+        .route("/connections/{name}/test", post(connections::test))
         .route("/events", get(events::stream))
         .route("/me", get(account::me))
         .route(
@@ -120,18 +132,22 @@ async fn method_not_allowed() -> ApiError {
         integrations::transitions, integrations::activity, events::stream,
         users::list, users::add, users::change, account::me, account::list_tokens,
         account::create_token, account::revoke_token, account::audit,
+        connections::list, connections::create, connections::read, connections::replace,
+        connections::delete, connections::test,
     ),
     components(schemas(
         IntegrationJson, ReconcileJson, VersionJson, VersionRefJson, TransitionJson, ActivityJson,
         DiffJson, CreateBody, DraftBody, PublishBody, BlueprintBody, ErrorBody, ErrorJson,
         FieldErrorJson, PageJson<IntegrationJson>, PageJson<VersionJson>,
         PageJson<TransitionJson>, PageJson<ActivityJson>, UserJson, UserBody, UserPatchBody,
-        MeJson, TokenJson, NewTokenJson, TokenBody, AuditJson,
+        MeJson, TokenJson, NewTokenJson, TokenBody, AuditJson, ConnectionBody, ConnectionJson,
+        crate::service::TestResult, crate::domain::connection::SecretState,
     )),
     modifiers(&SecuritySchemes),
     security(("bearer" = [])),
     tags((name = "integrations", description = "Integrations and their lifecycle"),
          (name = "users", description = "Users and their roles (administrators only)"),
+         (name = "connections", description = "Named database and service connections; secrets are write-only"),
          (name = "account", description = "The caller, their API tokens, and the audit log"))
 )]
 pub struct ApiDoc;
@@ -258,6 +274,7 @@ impl IntoResponse for ApiError {
                 json!({ "expected_revision": expected_revision, "current_revision": current_revision })
             }
             AppError::Internal { request_id } => json!({ "request_id": request_id }),
+            AppError::InUse { users, .. } => json!({ "users": users }),
             AppError::TooManyAttempts { retry_after_secs } => {
                 json!({ "retry_after_secs": retry_after_secs })
             }

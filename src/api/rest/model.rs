@@ -424,3 +424,58 @@ pub struct FieldErrorJson {
     pub path: String,
     pub message: String,
 }
+
+/// A connection as created or replaced. Which settings and secrets there are depends
+/// on the kind: `postgres` and `mysql` take `host`, `port`, `database`, `user` and
+/// `tls` (`disable`, `prefer`, `require`, `verify_full`) and the secret `password`;
+/// `sqlite` takes `path`; `http` takes `base_url` and `auth` (`none`, `bearer` with the
+/// secret `token`, `basic` with `user` and the secret `password`, `header` with
+/// `header` and the secret `value`). A secret sent as `{"set": true}` (or left out)
+/// keeps the stored value; `null` removes it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConnectionBody {
+    /// 1 to 64 characters from a-z, 0-9, `-`, `_` and `.`; on PUT, the name in the
+    /// path (and may be left out).
+    pub name: Option<String>,
+    /// `postgres`, `mysql`, `sqlite` or `http`.
+    pub kind: String,
+    pub settings: serde_json::Value,
+    #[serde(default)]
+    pub secrets: Option<serde_json::Value>,
+    /// Whether it may reach private and loopback addresses (administrators only).
+    #[serde(default)]
+    pub allow_private: Option<bool>,
+}
+
+/// A connection as answered: its settings and, for each secret, only whether it is
+/// set. Viewers get the name and kind (and no settings).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionJson {
+    pub name: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Value>,
+    /// Each secret the kind takes, as `{"set": true}` or `{"set": false}`.
+    pub secrets: std::collections::BTreeMap<String, crate::domain::connection::SecretState>,
+    pub allow_private: bool,
+    /// Goes up with every change.
+    pub revision: i64,
+    #[serde(with = "crate::json::utc")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub updated_by: String,
+}
+
+impl From<crate::domain::connection::ConnectionView> for ConnectionJson {
+    fn from(view: crate::domain::connection::ConnectionView) -> Self {
+        Self {
+            name: view.name,
+            kind: view.kind.as_str().to_owned(),
+            settings: view.settings,
+            secrets: view.secrets,
+            allow_private: view.allow_private,
+            revision: view.revision,
+            updated_at: view.updated_at,
+            updated_by: view.updated_by,
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod connections;
 pub mod detail;
 pub mod editor;
 pub mod history;

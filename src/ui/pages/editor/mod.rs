@@ -40,6 +40,10 @@ struct Editor {
     auth_scheme: RwSignal<String>,
     auth_header: RwSignal<String>,
     auth_secret: RwSignal<String>,
+    poll_connection: RwSignal<String>,
+    poll_query: RwSignal<String>,
+    poll_cursor: RwSignal<String>,
+    poll_start: RwSignal<String>,
     steps: RwSignal<Vec<StepForm>>,
     next_key: RwSignal<u64>,
     raw_mode: RwSignal<bool>,
@@ -59,6 +63,10 @@ impl Editor {
             auth_scheme: RwSignal::new(String::new()),
             auth_header: RwSignal::new(model::DEFAULT_SIGNATURE_HEADER.into()),
             auth_secret: RwSignal::new(String::new()),
+            poll_connection: RwSignal::new(String::new()),
+            poll_query: RwSignal::new(String::new()),
+            poll_cursor: RwSignal::new("id".into()),
+            poll_start: RwSignal::new("0".into()),
             steps: RwSignal::new(Vec::new()),
             next_key: RwSignal::new(1),
             raw_mode: RwSignal::new(false),
@@ -91,6 +99,10 @@ impl Editor {
         self.auth_scheme.set(form.auth_scheme);
         self.auth_header.set(form.auth_header);
         self.auth_secret.set(form.auth_secret);
+        self.poll_connection.set(form.poll_connection);
+        self.poll_query.set(form.poll_query);
+        self.poll_cursor.set(form.poll_cursor);
+        self.poll_start.set(form.poll_start);
         self.steps.set(form.steps);
         Ok(())
     }
@@ -111,6 +123,10 @@ impl Editor {
             auth_scheme: self.auth_scheme.get_untracked(),
             auth_header: self.auth_header.get_untracked(),
             auth_secret: self.auth_secret.get_untracked(),
+            poll_connection: self.poll_connection.get_untracked(),
+            poll_query: self.poll_query.get_untracked(),
+            poll_cursor: self.poll_cursor.get_untracked(),
+            poll_start: self.poll_start.get_untracked(),
             steps: self.steps.get_untracked(),
         }
         .to_value()

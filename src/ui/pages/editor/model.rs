@@ -21,6 +21,12 @@ pub struct StepForm {
     pub url: String,
     pub headers: String,
     pub timeout: String,
+    /// A sql step's connection, statement, parameters (a JSON list, as typed) and row
+    /// cap.
+    pub connection: String,
+    pub query: String,
+    pub params: String,
+    pub max_rows: String,
 }
 
 /// A flow as the form holds it.
@@ -36,6 +42,12 @@ pub struct FlowForm {
     pub auth_scheme: String,
     pub auth_header: String,
     pub auth_secret: String,
+    /// A sql_poll trigger's connection, query, cursor column and start (JSON, as
+    /// typed); it polls every `every` seconds.
+    pub poll_connection: String,
+    pub poll_query: String,
+    pub poll_cursor: String,
+    pub poll_start: String,
     pub steps: Vec<StepForm>,
 }
 
@@ -47,7 +59,13 @@ impl StepForm {
     pub fn blank(kind: StepKind, key: u64) -> Self {
         let template = match kind {
             StepKind::Transform => "{\n  \"id\": \"{{ body.id }}\"\n}".to_owned(),
-            StepKind::Log | StepKind::Filter | StepKind::Http => String::new(),
+            StepKind::Log | StepKind::Filter | StepKind::Http | StepKind::Sql => String::new(),
+        };
+        let params = match kind {
+            StepKind::Sql => "[]".to_owned(),
+            StepKind::Log | StepKind::Filter | StepKind::Http | StepKind::Transform => {
+                String::new()
+            }
         };
         Self {
             key,
@@ -59,6 +77,10 @@ impl StepForm {
             url: String::new(),
             headers: String::new(),
             timeout: String::new(),
+            connection: String::new(),
+            query: String::new(),
+            params,
+            max_rows: String::new(),
         }
     }
 
@@ -82,6 +104,16 @@ impl StepForm {
             url: text("url"),
             headers: pretty(&step["headers"]),
             timeout: step["timeout_seconds"]
+                .as_u64()
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            connection: text("connection"),
+            query: text("query"),
+            params: match &step["params"] {
+                Value::Null => "[]".to_owned(),
+                params => serde_json::to_string(params).unwrap_or_default(),
+            },
+            max_rows: step["max_rows"]
                 .as_u64()
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
@@ -113,20 +145,47 @@ impl StepForm {
                         json_field(&self.headers, format!("steps[{index}].headers"), errors);
                     object.insert("headers".into(), headers);
                 }
-                if !self.timeout.trim().is_empty() {
-                    match self.timeout.trim().parse::<u64>() {
-                        Ok(n) => {
-                            object.insert("timeout_seconds".into(), json!(n));
-                        }
-                        Err(_) => errors.push(FieldError::new(
-                            format!("steps[{index}].timeout_seconds"),
-                            "must be a whole number of seconds",
-                        )),
+                self.whole_field(&mut object, "timeout_seconds", &self.timeout, index, errors);
+            }
+            StepKind::Sql => {
+                object.insert("connection".into(), json!(self.connection.trim()));
+                object.insert("query".into(), json!(self.query));
+                if !self.params.trim().is_empty() {
+                    let params = json_field(&self.params, format!("steps[{index}].params"), errors);
+                    // No parameters is the definition's default: left out, as it reads.
+                    if params != json!([]) {
+                        object.insert("params".into(), params);
                     }
                 }
+                self.whole_field(&mut object, "timeout_seconds", &self.timeout, index, errors);
+                self.whole_field(&mut object, "max_rows", &self.max_rows, index, errors);
             }
         }
         Value::Object(object)
+    }
+
+    /// A whole number typed into a field, if any; text that is not one is an error at
+    /// the field.
+    fn whole_field(
+        &self,
+        object: &mut Map<String, Value>,
+        field: &str,
+        text: &str,
+        index: usize,
+        errors: &mut Vec<FieldError>,
+    ) {
+        if text.trim().is_empty() {
+            return;
+        }
+        match text.trim().parse::<u64>() {
+            Ok(n) => {
+                object.insert(field.into(), json!(n));
+            }
+            Err(_) => errors.push(FieldError::new(
+                format!("steps[{index}].{field}"),
+                "must be a whole number",
+            )),
+        }
     }
 }
 
@@ -180,6 +239,16 @@ impl FlowForm {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
+            poll_connection: trigger["connection"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            poll_query: trigger["query"].as_str().unwrap_or_default().to_owned(),
+            poll_cursor: trigger["cursor"].as_str().unwrap_or("id").to_owned(),
+            poll_start: match &trigger["start"] {
+                Value::Null => "0".to_owned(),
+                start => start.to_string(),
+            },
             steps,
         })
     }
@@ -216,6 +285,27 @@ impl FlowForm {
                     json!({ "kind": "timer", "every_seconds": 0 })
                 }
             },
+            TriggerKind::SqlPoll => {
+                let every = self.every.trim().parse::<u64>().unwrap_or_else(|_| {
+                    errors.push(FieldError::new(
+                        "trigger.every_seconds",
+                        "must be a whole number of seconds",
+                    ));
+                    0
+                });
+                let start = match self.poll_start.trim() {
+                    "" => Value::Null,
+                    text => json_field(text, "trigger.start".into(), &mut errors),
+                };
+                json!({
+                    "kind": "sql_poll",
+                    "connection": self.poll_connection.trim(),
+                    "query": self.poll_query,
+                    "cursor": self.poll_cursor.trim(),
+                    "every_seconds": every,
+                    "start": start,
+                })
+            }
         };
         let steps: Vec<Value> = self
             .steps
@@ -256,9 +346,27 @@ mod tests {
                 { "kind": "transform", "template": { "id": "{{ body.id }}" } },
                 { "kind": "log", "message": "order {{ body.id }}" },
                 { "kind": "http", "method": "PUT", "url": "http://127.0.0.1:9000/orders",
-                  "headers": { "x-api-key": "********" }, "timeout_seconds": 5 }
+                  "headers": { "x-api-key": "********" }, "timeout_seconds": 5 },
+                { "kind": "sql", "connection": "orders-db",
+                  "query": "INSERT INTO orders (id, total) VALUES ($1, $2)",
+                  "params": ["{{ body.id }}", 7], "timeout_seconds": 5, "max_rows": 10 }
             ]
         })
+    }
+
+    #[test]
+    fn a_sql_poll_trigger_round_trips_through_the_form() {
+        let definition = json!({
+            "trigger": { "kind": "sql_poll", "connection": "orders-db",
+                         "query": "SELECT * FROM orders WHERE id > $1 ORDER BY id",
+                         "cursor": "id", "every_seconds": 5, "start": 0 },
+            "steps": []
+        });
+        let mut key = 1;
+        let form = FlowForm::from_value(&definition, &mut key).unwrap();
+        let (value, errors) = form.to_value();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(value, definition);
     }
 
     #[test]
@@ -270,7 +378,7 @@ mod tests {
 
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(value, every_kind());
-        assert_eq!(key, 5, "each step got a key of its own");
+        assert_eq!(key, 6, "each step got a key of its own");
     }
 
     #[test]
@@ -321,6 +429,10 @@ mod tests {
             auth_scheme: String::new(),
             auth_header: String::new(),
             auth_secret: String::new(),
+            poll_connection: String::new(),
+            poll_query: String::new(),
+            poll_cursor: String::new(),
+            poll_start: String::new(),
             steps: vec![template, http],
         };
 
@@ -344,6 +456,8 @@ mod tests {
             step.message = "m".into();
             step.condition = "true".into();
             step.url = "http://127.0.0.1:9/x".into();
+            step.connection = "db".into();
+            step.query = "SELECT 1".into();
             let form = FlowForm {
                 trigger: TriggerKind::Webhook,
                 path: "p".into(),
@@ -351,6 +465,10 @@ mod tests {
                 auth_scheme: String::new(),
                 auth_header: String::new(),
                 auth_secret: String::new(),
+                poll_connection: String::new(),
+                poll_query: String::new(),
+                poll_cursor: String::new(),
+                poll_start: String::new(),
                 steps: vec![step],
             };
             let (value, errors) = form.to_value();

@@ -41,6 +41,32 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                             on:input=move |ev| { editor.every.set(event_target_value(&ev)); touch(); } />
                     </Field>
                 }.into_any(),
+                TriggerKind::SqlPoll => view! {
+                    <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
+                        <ConnectionPicker id="trigger-connection".to_owned()
+                            value=Signal::derive(move || editor.poll_connection.get())
+                            on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
+                    </Field>
+                    <Field label="Query" id="trigger-query" error=Signal::derive(editor.error_at("trigger.query"))
+                        hint="$1 (? in MySQL and SQLite) is the cursor: SELECT * FROM orders WHERE id > $1 ORDER BY id">
+                        <textarea id="trigger-query" class="code" rows="3" spellcheck="false" prop:value=move || editor.poll_query.get()
+                            on:input=move |ev| { editor.poll_query.set(event_target_value(&ev)); touch(); }></textarea>
+                    </Field>
+                    <div class="row">
+                        <Field label="Cursor column" id="trigger-cursor" error=Signal::derive(editor.error_at("trigger.cursor"))>
+                            <input id="trigger-cursor" type="text" prop:value=move || editor.poll_cursor.get()
+                                on:input=move |ev| { editor.poll_cursor.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="Start after (JSON)" id="trigger-start" error=Signal::derive(editor.error_at("trigger.start"))>
+                            <input id="trigger-start" type="text" prop:value=move || editor.poll_start.get()
+                                on:input=move |ev| { editor.poll_start.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="Every (seconds)" id="trigger-every" error=Signal::derive(editor.error_at("trigger.every_seconds"))>
+                            <input id="trigger-every" type="text" inputmode="numeric" prop:value=move || editor.every.get()
+                                on:input=move |ev| { editor.every.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                    </div>
+                }.into_any(),
             }}
         </fieldset>
         <p class="field-error">{editor.error_at("steps")}</p>
@@ -192,6 +218,35 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
                 </Field>
             </div>
         }.into_any(),
+        StepKind::Sql => {
+            let pick = move |name: String| {
+                editor.steps.update(|steps| {
+                    if let Some(step) = steps.iter_mut().find(|s| s.key == key) {
+                        step.connection = name;
+                    }
+                });
+                editor.dirty.set(true);
+            };
+            view! {
+                <Field label="Connection" id=field_id("connection") error=error("connection")>
+                    <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) />
+                </Field>
+                <Field label="Statement" id=field_id("query") error=error("query") hint="Parameters are $1, $2 (PostgreSQL) or ? (MySQL, SQLite), never pasted into the text">
+                    <textarea id=field_id("query") class="code" rows="3" spellcheck="false" prop:value=read(|s| s.query.clone()) on:input=write(|s, v| s.query = v)></textarea>
+                </Field>
+                <div class="row">
+                    <Field label="Parameters (JSON list)" id=field_id("params") error=error("params") hint="Templates: [\"{{ body.id }}\", \"{{ body.total }}\"] keep their JSON types">
+                        <textarea id=field_id("params") class="code" rows="2" spellcheck="false" prop:value=read(|s| s.params.clone()) on:input=write(|s, v| s.params = v)></textarea>
+                    </Field>
+                    <Field label="Timeout (seconds)" id=field_id("timeout") error=error("timeout_seconds")>
+                        <input id=field_id("timeout") type="text" inputmode="numeric" placeholder="30" prop:value=read(|s| s.timeout.clone()) on:input=write(|s, v| s.timeout = v) />
+                    </Field>
+                    <Field label="Row cap" id=field_id("max_rows") error=error("max_rows")>
+                        <input id=field_id("max_rows") type="text" inputmode="numeric" placeholder="1000" prop:value=read(|s| s.max_rows.clone()) on:input=write(|s, v| s.max_rows = v) />
+                    </Field>
+                </div>
+            }.into_any()
+        }
     };
     view! {
         <li>
@@ -206,6 +261,44 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
                 <p class="field-error">{move || error("kind").get()}</p>
             </fieldset>
         </li>
+    }
+}
+
+/// Picks one of the SQL connections there are, by name (the connections page makes
+/// them). A name the list does not hold (deleted, or typed in the JSON view) stays
+/// selected, marked as missing.
+#[component]
+fn ConnectionPicker(id: String, value: Signal<String>, on_pick: Callback<String>) -> impl IntoView {
+    let connections = Resource::new(|| (), |_| crate::api::connections::list_connections());
+    let options = move || {
+        let known: Vec<(String, String)> = connections
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.kind.sql_dialect().is_some())
+            .map(|c| (c.name.clone(), format!("{} ({})", c.name, c.kind.label())))
+            .collect();
+        let current = value.get();
+        let mut options = vec![(String::new(), "Choose a connection".to_owned())];
+        if !current.is_empty() && !known.iter().any(|(name, _)| *name == current) {
+            options.push((current.clone(), format!("{current} (missing)")));
+        }
+        options.extend(known);
+        options
+            .into_iter()
+            .map(|(name, label)| {
+                let selected = name == current;
+                view! { <option value=name selected=selected>{label}</option> }
+            })
+            .collect_view()
+    };
+    view! {
+        <select id=id on:change=move |ev| on_pick.run(event_target_value(&ev))>
+            <Transition fallback=move || view! { <option value="">"Loading connections…"</option> }>
+                {options}
+            </Transition>
+        </select>
     }
 }
 

@@ -1,0 +1,110 @@
+//! A `junction` process of its own (the binary the tests built), for what only a real
+//! process shows: being killed with SIGKILL and started again on the same database.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A running `junction` process, signed in as the administrator it was started with.
+pub struct Junction {
+    child: std::process::Child,
+    pub base: String,
+    client: reqwest::Client,
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Junction {
+    /// Starts one on `database` with its files in `data_dir`, a fast reconciler, and
+    /// loopback open to flows; waits until it answers and makes a token.
+    pub async fn start(database: &str, data_dir: &Path) -> Self {
+        let port = free_port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_junction"))
+            .args(["--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
+            .args(["--reconcile-tick-ms", "100", "--retry-base-ms", "100"])
+            .args(["--egress-allow", "127.0.0.0/8"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("DATABASE_URL", database)
+            .env("JUNCTION_SECRET_KEY", super::TEST_SECRET_KEY)
+            .env("JUNCTION_ADMIN_USER", super::ADMIN)
+            .env("JUNCTION_ADMIN_PASSWORD", super::ADMIN_PASSWORD)
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let anonymous = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while anonymous
+            .get(format!("{base}/api/v1/me"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the server never answered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let made: Value = anonymous
+            .post(format!("{base}/api/v1/tokens"))
+            .basic_auth(super::ADMIN, Some(super::ADMIN_PASSWORD))
+            .json(&json!({ "name": format!("test-{port}") }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let client = super::client_with_token(made["token"].as_str().unwrap());
+        Self {
+            child,
+            base,
+            client,
+        }
+    }
+
+    /// Calls the JSON API: the status and the JSON answer (null when there is none).
+    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.api_with(method, path, body, &[]).await
+    }
+
+    pub async fn api_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// SIGKILL: no shutdown, nothing finished or handed back.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Junction {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
