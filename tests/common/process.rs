@@ -22,23 +22,42 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The command that runs `junction` on `database` with its files in `data_dir`,
+/// listening on `port`, with a fast reconciler and loopback open to flows, and the
+/// test administrator. The secret key is the tests' own unless the caller changes it.
+pub fn command(database: &str, data_dir: &Path, port: u16) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_junction"));
+    command
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .args(["--reconcile-tick-ms", "100", "--retry-base-ms", "100"])
+        .args(["--egress-allow", "127.0.0.0/8"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("DATABASE_URL", database)
+        .env("JUNCTION_SECRET_KEY", super::TEST_SECRET_KEY)
+        .env("JUNCTION_ADMIN_USER", super::ADMIN)
+        .env("JUNCTION_ADMIN_PASSWORD", super::ADMIN_PASSWORD);
+    command
+}
+
 impl Junction {
-    /// Starts one on `database` with its files in `data_dir`, a fast reconciler, and
-    /// loopback open to flows; waits until it answers and makes a token.
+    /// Starts one on `database` with its files in `data_dir` (see [`command`]); waits
+    /// until it answers and makes a token.
     pub async fn start(database: &str, data_dir: &Path) -> Self {
+        Self::start_with(database, data_dir, |_| {}).await
+    }
+
+    /// The same, with `configure` changing the command first (its log, its key).
+    pub async fn start_with(
+        database: &str,
+        data_dir: &Path,
+        configure: impl FnOnce(&mut std::process::Command),
+    ) -> Self {
         let port = free_port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_junction"))
-            .args(["--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
-            .args(["--reconcile-tick-ms", "100", "--retry-base-ms", "100"])
-            .args(["--egress-allow", "127.0.0.0/8"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("DATABASE_URL", database)
-            .env("JUNCTION_SECRET_KEY", super::TEST_SECRET_KEY)
-            .env("JUNCTION_ADMIN_USER", super::ADMIN)
-            .env("JUNCTION_ADMIN_PASSWORD", super::ADMIN_PASSWORD)
-            .spawn()
-            .unwrap();
+        let mut command = command(database, data_dir, port);
+        configure(&mut command);
+        let child = command.spawn().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let anonymous = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -67,6 +86,14 @@ impl Junction {
             base,
             client,
         }
+    }
+
+    /// Stops it with SIGTERM and waits for it to exit.
+    pub fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap();
     }
 
     /// Calls the JSON API: the status and the JSON answer (null when there is none).
