@@ -20,9 +20,16 @@ export type Step =
   | { kind: "log"; message: string }
   | { kind: "transform"; template: string }
   | { kind: "filter"; condition: string }
-  | { kind: "http"; url: string };
+  | { kind: "http"; url: string }
+  | { kind: "sql"; connection: string; query: string; params?: string };
 
-const LABELS = { log: "Log", transform: "Transform", filter: "Filter", http: "HTTP request" } as const;
+const LABELS = {
+  log: "Log",
+  transform: "Transform",
+  filter: "Filter",
+  http: "HTTP request",
+  sql: "SQL statement",
+} as const;
 
 /** Adds a step at the end of the editor's flow and fills it in, as a person would. */
 export async function addStep(page: Page, number: number, step: Step): Promise<void> {
@@ -41,6 +48,11 @@ export async function addStep(page: Page, number: number, step: Step): Promise<v
       break;
     case "http":
       await group.getByLabel("URL").fill(step.url);
+      break;
+    case "sql":
+      await group.getByLabel("Connection").selectOption(step.connection);
+      await group.getByLabel("Statement").fill(step.query);
+      if (step.params) await group.getByLabel("Parameters (JSON list)").fill(step.params);
       break;
   }
 }

@@ -28,6 +28,7 @@ mod live;
 mod render;
 mod runaway;
 mod runtime;
+mod sql;
 mod storm;
 mod support;
 
@@ -38,6 +39,7 @@ use live::*;
 use render::*;
 use runaway::*;
 use runtime::*;
+use sql::*;
 use storm::*;
 use support::*;
 
@@ -66,14 +68,22 @@ struct Args {
     /// Where the release browser bundle is (for its sizes).
     #[arg(long, default_value = "target/site/pkg")]
     bundle: PathBuf,
+    /// The PostgreSQL server the sql scenario writes to (a database of its own is
+    /// created there and dropped afterwards).
+    #[arg(
+        long,
+        env = "TEST_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    sql_target: String,
     /// Run only these scenarios (comma-separated: live, actions, auth, storm,
-    /// render, runtime, runaway, footprint). Render and footprint need the storm's integrations, so
+    /// render, runtime, runaway, sql, footprint). Render and footprint need the storm's integrations, so
     /// they bring the storm with them.
     #[arg(long, value_delimiter = ',', value_parser = SCENARIOS)]
     only: Vec<String>,
 }
 
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "live",
     "actions",
     "auth",
@@ -81,6 +91,7 @@ const SCENARIOS: [&str; 8] = [
     "render",
     "runtime",
     "runaway",
+    "sql",
     "footprint",
 ];
 
@@ -169,6 +180,8 @@ async fn run(args: Args) -> Result<(), Failure> {
     config.reconcile_tick_ms = 100;
     config.admin_user = Some(ADMIN.0.into());
     config.admin_password = Some(ADMIN.1.into());
+    // The key connection secrets are sealed under: generated into the data directory.
+    config.secret_key = None;
     let app = Application::build(&config).await?;
     let token = bench_token(app.service()).await?;
     let base = format!("http://{}", app.addr());
@@ -215,6 +228,9 @@ async fn run(args: Args) -> Result<(), Failure> {
     }
     if args.runs("runaway") {
         figures.extend(runaway(&client, &base, args.seconds).await?);
+    }
+    if args.runs("sql") {
+        figures.extend(sql(&client, &base, &args.sql_target, args.seconds).await?);
     }
     // The in-process server stops (handing back its leases) so that a server of its
     // own can take every integration over and be measured.
