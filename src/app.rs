@@ -62,10 +62,13 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_live();
     // Tells browser tests (and anyone curious) that the page has become interactive.
+    // A lazily loaded page says so itself once its code is in and it has hydrated
+    // (`lazy_page!`): marked here, the page could still be the server's HTML.
     #[cfg(feature = "hydrate")]
     Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
+        let path = window().location().pathname().unwrap_or_default();
+        if !is_lazy_path(&path) {
+            mark_hydrated();
         }
     });
     // Who is signed in, for the header: read once per page load (signing in or out
@@ -144,10 +147,32 @@ macro_rules! lazy_page {
 
             fn view(_this: Self) -> AnyView {
                 use $page as Page;
+                #[cfg(feature = "hydrate")]
+                Effect::new(|_| mark_hydrated());
                 view! { <Page /> }.into_any()
             }
         }
     };
+}
+
+/// Sets the marker browser tests wait for: the page is interactive.
+#[cfg(feature = "hydrate")]
+fn mark_hydrated() {
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}
+
+/// Whether the route at `path` is one of the lazily loaded pages below (they mark
+/// themselves hydrated).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+fn is_lazy_path(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    matches!(
+        path,
+        "/tokens" | "/users" | "/audit" | "/connections" | "/integrations/new"
+    ) || (path.starts_with("/integrations/")
+        && (path.ends_with("/edit") || path.ends_with("/history")))
 }
 
 lazy_page!(NewRoute, crate::ui::pages::editor::NewPage);
@@ -160,3 +185,32 @@ lazy_page!(
     ConnectionsRoute,
     crate::ui::pages::connections::ConnectionsPage
 );
+
+#[cfg(test)]
+mod tests {
+    use super::is_lazy_path;
+
+    #[test]
+    fn the_lazily_loaded_pages_are_known_by_their_paths() {
+        for lazy in [
+            "/tokens",
+            "/users",
+            "/audit",
+            "/connections",
+            "/integrations/new",
+            "/integrations/0f6e/edit",
+            "/integrations/0f6e/history/",
+        ] {
+            assert!(is_lazy_path(lazy), "{lazy}");
+        }
+        for eager in [
+            "/",
+            "/sign-in",
+            "/first-run",
+            "/integrations/0f6e",
+            "/nowhere",
+        ] {
+            assert!(!is_lazy_path(eager), "{eager}");
+        }
+    }
+}

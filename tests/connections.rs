@@ -22,6 +22,7 @@ on_both_databases! {
     a_connection_an_active_integration_uses_cannot_be_deleted: LiveApp,
     a_definition_naming_a_missing_or_unfit_connection_is_refused_at_its_place: TestApp,
     the_egress_policy_refuses_a_private_database_until_an_admin_allows_it: ClosedApp,
+    an_http_step_through_a_connection_sends_its_authentication_and_shows_none: ClosedApp,
 }
 
 const PASSWORD: &str = "pg-Secret-4e1b9c";
@@ -382,4 +383,73 @@ async fn the_egress_policy_refuses_a_private_database_until_an_admin_allows_it(a
         "{message}"
     );
     assert_eq!(allowed["ok"], true, "{allowed}");
+}
+
+async fn an_http_step_through_a_connection_sends_its_authentication_and_shows_none(app: ClosedApp) {
+    const TOKEN: &str = "crm-Token-5a1e7f";
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let recorded = seen.clone();
+    let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let recorded = recorded.clone();
+        async move {
+            let authorization = request
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            recorded
+                .lock()
+                .unwrap()
+                .push((request.uri().to_string(), authorization));
+            axum::Json(json!({ "stored": true }))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (status, _, created) = app
+        .api(
+            "POST",
+            "/api/v1/connections",
+            Some(json!({ "name": "crm", "kind": "http",
+                         "settings": { "base_url": format!("http://{addr}/api"), "auth": "bearer" },
+                         "secrets": { "token": TOKEN }, "allow_private": true })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = app
+        .running(
+            "to the crm",
+            json!({
+                "trigger": { "kind": "webhook", "path": "to-crm" },
+                "steps": [{ "kind": "http", "method": "POST", "connection": "crm", "url": "/contacts?source=junction" }]
+            }),
+        )
+        .await;
+
+    let (status, answer) = app.hook("to-crm", json!({ "name": "Ada" })).await;
+
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer, json!({ "stored": true }));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(
+            "/api/contacts?source=junction".to_owned(),
+            format!("Bearer {TOKEN}")
+        )]
+    );
+    let (_, _, activity) = app
+        .api("GET", &format!("/api/v1/integrations/{id}/activity"), None)
+        .await;
+    let (_, _, version) = app
+        .api(
+            "GET",
+            &format!("/api/v1/integrations/{id}/versions/1"),
+            None,
+        )
+        .await;
+    let shown = format!("{activity}{version}");
+    assert!(shown.contains("/api/contacts"), "{shown}");
+    assert!(!shown.contains(TOKEN));
 }

@@ -100,10 +100,14 @@ pub enum Step {
     Transform { template: Value },
     /// Drops the message unless the condition holds.
     Filter { condition: String },
-    /// Sends the body as JSON; a JSON answer becomes the new body.
+    /// Sends the body as JSON; a JSON answer becomes the new body. Through an `http`
+    /// connection, `url` is a path under its base URL, and the connection's
+    /// authentication goes with it.
     Http {
         method: HttpMethod,
         url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connection: Option<String>,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         headers: BTreeMap<String, String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -511,27 +515,54 @@ impl Definition {
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
-                Step::Sql { connection, .. } => {
+                Step::Sql { connection, .. }
+                | Step::Http {
+                    connection: Some(connection),
+                    ..
+                } => {
                     found.push((format!("steps[{index}].connection"), connection.as_str()));
                 }
                 Step::Log { .. }
                 | Step::Transform { .. }
                 | Step::Filter { .. }
-                | Step::Http { .. } => {}
+                | Step::Http {
+                    connection: None, ..
+                } => {}
             }
         }
         found
     }
 
     /// Checks what a definition asks of its connections against those there are
-    /// (`kind_of` answers a connection's kind by name): each exists and is of a SQL
-    /// kind, and a statement's parameters match its placeholders where the dialect
-    /// lets that be known. Parsing cannot, as it knows no connections.
+    /// (`kind_of` answers a connection's kind by name): each exists and is of the kind
+    /// its step needs (a SQL database, or an HTTP service for an `http` step), and a
+    /// statement's parameters match its placeholders where the dialect lets that be
+    /// known. Parsing cannot, as it knows no connections.
     pub fn check_connections(
         &self,
         kind_of: &dyn Fn(&str) -> Option<super::connection::ConnectionKind>,
     ) -> Vec<FieldError> {
         let mut errors = Vec::new();
+        for (index, step) in self.steps.iter().enumerate() {
+            if let Step::Http {
+                connection: Some(connection),
+                ..
+            } = step
+            {
+                let at = format!("steps[{index}].connection");
+                match kind_of(connection) {
+                    None => errors.push(FieldError::new(
+                        at,
+                        format!("no connection is named {connection:?}"),
+                    )),
+                    Some(super::connection::ConnectionKind::Http) => {}
+                    Some(kind) => errors.push(FieldError::new(
+                        at,
+                        format!("{connection:?} is a {kind} connection, not an HTTP service"),
+                    )),
+                }
+            }
+        }
         let mut check = |at: &str, connection: &str, query: &str, params: usize| {
             let path = |field: &str| format!("{at}.{field}");
             let Some(kind) = kind_of(connection) else {
@@ -1004,9 +1035,21 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
         }
         StepKind::Http => {
             fields.only(
-                &["kind", "method", "url", "headers", "timeout_seconds"],
+                &[
+                    "kind",
+                    "method",
+                    "url",
+                    "headers",
+                    "timeout_seconds",
+                    "connection",
+                ],
                 errors,
             );
+            let connection = match fields.map.get("connection") {
+                None | Some(Value::Null) => Some(None),
+                Some(_) => connection_name(&fields, errors).map(Some),
+            };
+            let relative = matches!(connection, Some(Some(_)));
             let method = fields.text("method", errors).and_then(|method| {
                 let found = HttpMethod::ALL
                     .iter()
@@ -1021,11 +1064,21 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
                 found
             });
             let url = fields.text("url", errors).and_then(|url| {
-                if is_http_url(&url) {
-                    Some(url)
-                } else {
-                    errors.add(&fields.at("url"), "not an http(s) URL");
-                    None
+                let path = url.starts_with('/') && !url.chars().any(char::is_whitespace);
+                match (relative, path || url.is_empty(), is_http_url(&url)) {
+                    (true, true, _) => Some(url),
+                    (true, false, _) => {
+                        errors.add(
+                            &fields.at("url"),
+                            "with a connection, the URL is a path under its base URL (/orders)",
+                        );
+                        None
+                    }
+                    (false, _, true) => Some(url),
+                    (false, _, false) => {
+                        errors.add(&fields.at("url"), "not an http(s) URL");
+                        None
+                    }
                 }
             });
             let headers = match fields.map.get("headers") {
@@ -1041,6 +1094,7 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
             Some(Step::Http {
                 method: method?,
                 url: url?,
+                connection: connection?,
                 headers: headers?,
                 timeout_seconds: timeout_seconds?,
             })
@@ -1220,6 +1274,34 @@ mod tests {
         let definition = Definition::parse(&value).unwrap();
         assert_eq!(definition.steps.len(), 4);
         assert_eq!(definition.to_value(), value, "the JSON form round-trips");
+    }
+
+    #[test]
+    fn an_http_step_through_a_connection_takes_a_path_and_only_an_http_connection() {
+        use crate::domain::connection::ConnectionKind;
+        let through = |url: &str, connection: &str| {
+            json!({"trigger": {"kind": "webhook", "path": "a"},
+                   "steps": [{"kind": "http", "method": "POST", "url": url, "connection": connection}]})
+        };
+        assert_eq!(
+            errors_of(through("https://elsewhere.example/x", "crm")),
+            ["steps[0].url: with a connection, the URL is a path under its base URL (/orders)"]
+        );
+        let definition = Definition::parse(&through("/contacts", "crm")).unwrap();
+        assert_eq!(
+            definition.connections(),
+            [("steps[0].connection".to_owned(), "crm")]
+        );
+        let kinds = |name: &str| match name {
+            "crm" => Some(ConnectionKind::Http),
+            _ => Some(ConnectionKind::Postgres),
+        };
+        assert!(definition.check_connections(&kinds).is_empty());
+        let wrong = Definition::parse(&through("/contacts", "orders-db")).unwrap();
+        assert_eq!(
+            wrong.check_connections(&kinds)[0].message,
+            "\"orders-db\" is a postgres connection, not an HTTP service"
+        );
     }
 
     #[test]

@@ -47,7 +47,7 @@ fn decoded(name: &str) -> String {
 
 /// Each secret of `text`, with its place (`password`, `query.token`), as written.
 pub fn secrets(text: &str) -> Vec<(String, String)> {
-    let Ok(url) = url::Url::parse(text) else {
+    let Some(url) = parse(text) else {
         return Vec::new();
     };
     let mut found = Vec::new();
@@ -85,6 +85,27 @@ pub fn unmasked(text: &str, stored: Option<&str>) -> Result<String, Vec<String>>
     })
 }
 
+/// A path under a connection's base URL is read as if under a placeholder origin.
+const RELATIVE_BASE: &str = "http://relative.invalid";
+
+/// `text` as the HTTP client reads it: a URL, or a path (`/orders?token=...`) that a
+/// step sends under its connection's base URL.
+fn parse(text: &str) -> Option<url::Url> {
+    match text.starts_with('/') {
+        true => url::Url::parse(&format!("{RELATIVE_BASE}{text}")).ok(),
+        false => url::Url::parse(text).ok(),
+    }
+}
+
+/// `url` written back as `text` was: a path stays a path.
+fn written(url: &url::Url, text: &str) -> String {
+    let full = url.to_string();
+    match text.starts_with('/') {
+        true => full.strip_prefix(RELATIVE_BASE).unwrap_or(&full).to_owned(),
+        false => full,
+    }
+}
+
 /// Rewrites each secret of `text` through `with(place, value)`; the query keeps every
 /// other byte as written, and a URL whose secrets all stay as they are is answered
 /// exactly as written (the `url` crate would add a slash or lower-case the host).
@@ -92,7 +113,7 @@ fn replaced(
     text: &str,
     with: impl Fn(&str, &str) -> Result<String, String>,
 ) -> Result<String, Vec<String>> {
-    let Ok(mut url) = url::Url::parse(text) else {
+    let Some(mut url) = parse(text) else {
         return Ok(text.to_owned());
     };
     let mut unplaced = Vec::new();
@@ -130,7 +151,7 @@ fn replaced(
         url.set_query(Some(&rewritten.join("&")));
     }
     match (unplaced.is_empty(), changed) {
-        (true, true) => Ok(url.to_string()),
+        (true, true) => Ok(written(&url, text)),
         (true, false) => Ok(text.to_owned()),
         (false, _) => Err(unplaced),
     }
@@ -138,6 +159,20 @@ fn replaced(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_path_under_a_connection_has_its_secret_parameters_masked_too() {
+        let masked = super::masked("/orders?token=abc&x=1", "********");
+        assert_eq!(masked, "/orders?token=********&x=1");
+        assert_eq!(
+            super::unmasked(&masked, Some("/orders?token=abc&x=1")),
+            Ok("/orders?token=abc&x=1".to_owned())
+        );
+        assert_eq!(
+            super::secrets("/a?api_key=k"),
+            [("query.api_key".to_owned(), "k".to_owned())]
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -352,10 +352,10 @@ impl Runtime for BuiltinRuntime {
         version: VersionNumber,
         definition: &Definition,
     ) -> Result<(), RuntimeError> {
-        let mut pools = super::flow::SqlPools::new();
+        let mut connected = super::flow::Connected::default();
         let mut built_with = BuiltWith::new();
         for (path, name) in definition.connections() {
-            if pools.contains_key(name) {
+            if built_with.iter().any(|(seen, _)| seen == name) {
                 continue;
             }
             let Some(source) = &self.connections else {
@@ -371,15 +371,23 @@ impl Runtime for BuiltinRuntime {
                     other => format!("{path}: {other}"),
                 })
             })?;
-            let pool = source
-                .connectors
-                .pool(&connection)
-                .await
-                .map_err(|why| RuntimeError(format!("{path}: connection {name}: {why}")))?;
+            let failed = |why: String| RuntimeError(format!("{path}: connection {name}: {why}"));
+            match connection.kind {
+                crate::domain::connection::ConnectionKind::Postgres
+                | crate::domain::connection::ConnectionKind::Mysql
+                | crate::domain::connection::ConnectionKind::Sqlite => {
+                    let pool = source.connectors.pool(&connection).await.map_err(failed)?;
+                    connected.sql.insert(name.to_owned(), pool);
+                }
+                crate::domain::connection::ConnectionKind::Http => {
+                    let through =
+                        super::egress::HttpConnection::open(&connection).map_err(failed)?;
+                    connected.http.insert(name.to_owned(), Arc::new(through));
+                }
+            }
             built_with.push((name.to_owned(), connection.revision));
-            pools.insert(name.to_owned(), pool);
         }
-        let flow = CompiledFlow::build(definition, &self.templates, &pools)
+        let flow = CompiledFlow::build(definition, &self.templates, &connected)
             .map_err(|err| RuntimeError(err.to_string()))?;
         self.lock()
             .built

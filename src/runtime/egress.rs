@@ -136,7 +136,19 @@ impl EgressPolicy {
         ip: IpAddr,
         allow_private: bool,
     ) -> Result<(), String> {
-        let checked = match self.check(host, ip) {
+        self.check_reaching(host, ip, allow_private)
+            .map_err(|why| self.refused(why))
+    }
+
+    /// [`EgressPolicy::check`], or [`EgressPolicy::check_connection`]'s rule when
+    /// `allow_private`, without counting a refusal (the caller counts one per request).
+    fn check_reaching(
+        &self,
+        host: Option<&str>,
+        ip: IpAddr,
+        allow_private: bool,
+    ) -> Result<(), String> {
+        match self.check(host, ip) {
             Err(_) if allow_private => {
                 let host = host.map(|host| host.trim_end_matches('.').to_ascii_lowercase());
                 let ip = canonical(ip);
@@ -152,8 +164,7 @@ impl EgressPolicy {
                 }
             }
             checked => checked,
-        };
-        checked.map_err(|why| self.refused(why))
+        }
     }
 
     /// A host named in a URL (before any resolution): refused when `--egress-deny`
@@ -175,12 +186,22 @@ impl EgressPolicy {
     /// The host of a URL as a flow would reach it: literal addresses checked here,
     /// names checked for a deny (their addresses are checked when resolved).
     pub fn check_url(&self, url: &reqwest::Url) -> Result<(), String> {
+        self.check_url_reaching(url, false)
+    }
+
+    /// [`EgressPolicy::check_url`] for a request through a connection an
+    /// administrator allowed private addresses (`allow_private`).
+    pub fn check_url_reaching(
+        &self,
+        url: &reqwest::Url,
+        allow_private: bool,
+    ) -> Result<(), String> {
         let Some(host) = url.host_str() else {
             return Err(format!("{url} has no host"));
         };
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         match bare.parse::<IpAddr>() {
-            Ok(ip) => self.check(None, ip),
+            Ok(ip) => return self.check_connection(None, ip, allow_private),
             Err(_) => self.check_name(host),
         }
         .map_err(|why| self.refused(why))
@@ -189,10 +210,13 @@ impl EgressPolicy {
     /// The flows' HTTP client: names resolved through the policy. It follows no
     /// redirect itself: [`HttpEgress::send`] does, checking each hop and deciding which
     /// headers go on.
-    fn http_client(self: &Arc<Self>) -> reqwest::Client {
+    fn http_client(self: &Arc<Self>, allow_private: bool) -> reqwest::Client {
         reqwest::Client::builder()
             .user_agent(concat!("junction/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(EgressResolver(self.clone())))
+            .dns_resolver(Arc::new(EgressResolver {
+                policy: self.clone(),
+                allow_private,
+            }))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default()
@@ -253,33 +277,32 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
     }
 }
 
-/// How flows make HTTP requests: through the policy, whatever the URL.
-#[derive(Clone, Debug)]
-pub struct HttpEgress {
-    client: reqwest::Client,
-    policy: Arc<EgressPolicy>,
-    /// The most of an answer a step reads, in bytes.
-    answer_limit: usize,
+/// What an `http` step reaches through a connection: the base URL, the headers that
+/// authenticate it (made from its secrets), and whether it may reach private
+/// addresses.
+pub struct HttpConnection {
+    pub base_url: String,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub allow_private: bool,
 }
 
-impl HttpEgress {
-    pub fn new(policy: Arc<EgressPolicy>, answer_limit: usize) -> Self {
-        Self {
-            client: policy.http_client(),
-            policy,
-            answer_limit,
-        }
+impl std::fmt::Debug for HttpConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the headers: they hold the secrets.
+        f.debug_struct("HttpConnection")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
     }
+}
 
-    /// Tests an `http` connection: a GET of its base URL with its authentication.
-    /// Any answer but 401 and 403 means it is reached and the credentials pass.
-    pub async fn test(
-        &self,
-        connection: &crate::store::connections::OpenConnection,
-    ) -> Result<String, String> {
+impl HttpConnection {
+    pub fn open(connection: &crate::store::connections::OpenConnection) -> Result<Self, String> {
         use crate::domain::connection::{HttpAuth, Settings};
         let Settings::Http { base_url, auth } = &connection.settings else {
-            return Err(format!("{} is not an http connection", connection.name));
+            return Err(format!(
+                "{} is a {} connection, not an HTTP service",
+                connection.name, connection.kind
+            ));
         };
         let secret = |name: &str| connection.secrets.get(name).cloned().unwrap_or_default();
         let mut headers = std::collections::BTreeMap::new();
@@ -301,16 +324,70 @@ impl HttpEgress {
                 headers.insert(header.clone(), secret("value"));
             }
         }
+        Ok(Self {
+            base_url: base_url.clone(),
+            headers,
+            allow_private: connection.allow_private,
+        })
+    }
+
+    /// The URL of `path` (a step's `url`) under the base URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The headers of a request: the step's, then the connection's authentication
+    /// (which a step cannot override: it never saw the secret).
+    pub fn headers(
+        &self,
+        step: &std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut headers = step.clone();
+        headers.extend(self.headers.clone());
+        headers
+    }
+}
+
+/// How flows make HTTP requests: through the policy, whatever the URL.
+#[derive(Clone, Debug)]
+pub struct HttpEgress {
+    client: reqwest::Client,
+    /// For connections an administrator allowed private addresses.
+    private_client: reqwest::Client,
+    policy: Arc<EgressPolicy>,
+    /// The most of an answer a step reads, in bytes.
+    answer_limit: usize,
+}
+
+impl HttpEgress {
+    pub fn new(policy: Arc<EgressPolicy>, answer_limit: usize) -> Self {
+        Self {
+            client: policy.http_client(false),
+            private_client: policy.http_client(true),
+            policy,
+            answer_limit,
+        }
+    }
+
+    /// Tests an `http` connection: a GET of its base URL with its authentication.
+    /// Any answer but 401 and 403 means it is reached and the credentials pass.
+    pub async fn test(
+        &self,
+        connection: &crate::store::connections::OpenConnection,
+    ) -> Result<String, String> {
+        let through = HttpConnection::open(connection)?;
         let response = self
-            .send(
+            .send_reaching(
+                through.allow_private,
                 reqwest::Method::GET,
-                base_url,
-                &headers,
+                &through.base_url,
+                &through.headers,
                 None,
                 std::time::Duration::from_secs(10),
             )
             .await?;
         let status = response.status();
+        let base_url = &through.base_url;
         match status.as_u16() {
             401 | 403 => Err(format!("{base_url} refused the credentials ({status})")),
             _ => Ok(format!("connected: {base_url} answered {status}")),
@@ -362,17 +439,35 @@ impl HttpEgress {
         body: Option<&serde_json::Value>,
         timeout: std::time::Duration,
     ) -> Result<reqwest::Response, String> {
+        self.send_reaching(false, method, url, headers, body, timeout)
+            .await
+    }
+
+    /// [`HttpEgress::send`], through a connection that may (`allow_private`) reach
+    /// private and loopback addresses.
+    pub async fn send_reaching(
+        &self,
+        allow_private: bool,
+        method: reqwest::Method,
+        url: &str,
+        headers: &std::collections::BTreeMap<String, String>,
+        body: Option<&serde_json::Value>,
+        timeout: std::time::Duration,
+    ) -> Result<reqwest::Response, String> {
+        let client = match allow_private {
+            true => &self.private_client,
+            false => &self.client,
+        };
         let shown = shown_url(url);
         let mut at =
             reqwest::Url::parse(url).map_err(|err| format!("{shown} is not a URL: {err}"))?;
         self.policy
-            .check_url(&at)
+            .check_url_reaching(&at, allow_private)
             .map_err(|why| format!("cannot reach {shown}: {why}"))?;
         let deadline = tokio::time::Instant::now() + timeout;
         let (mut method, mut body, mut same_origin) = (method, body, true);
         for _ in 0..=MAX_REDIRECTS {
-            let mut request = self
-                .client
+            let mut request = client
                 .request(method.clone(), at.clone())
                 .timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
             for (name, value) in headers {
@@ -407,9 +502,11 @@ impl HttpEgress {
             let next = at.join(location).map_err(|err| {
                 format!("{here} redirected to a location that is not a URL: {err}")
             })?;
-            self.policy.check_url(&next).map_err(|why| {
-                format!("{here} redirected to {}: {why}", shown_url(next.as_str()))
-            })?;
+            self.policy
+                .check_url_reaching(&next, allow_private)
+                .map_err(|why| {
+                    format!("{here} redirected to {}: {why}", shown_url(next.as_str()))
+                })?;
             same_origin = same_origin && next.origin() == at.origin();
             let as_get = status == reqwest::StatusCode::SEE_OTHER
                 || (method == reqwest::Method::POST
@@ -455,11 +552,16 @@ pub fn shown_url(url: &str) -> String {
 /// Resolves names for the flows' HTTP client, keeping only the addresses the policy
 /// allows: what the connector gets is what it connects to.
 #[derive(Clone, Debug)]
-pub struct EgressResolver(pub Arc<EgressPolicy>);
+pub struct EgressResolver {
+    pub policy: Arc<EgressPolicy>,
+    /// Whether the requests are a connection's that may reach private addresses.
+    pub allow_private: bool,
+}
 
 impl reqwest::dns::Resolve for EgressResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.0.clone();
+        let policy = self.policy.clone();
+        let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_owned();
             policy
@@ -470,13 +572,15 @@ impl reqwest::dns::Resolve for EgressResolver {
             let mut refusal = None;
             let allowed: Vec<SocketAddr> = found
                 .into_iter()
-                .filter(|addr| match policy.check(Some(&host), addr.ip()) {
-                    Ok(()) => true,
-                    Err(why) => {
-                        refusal.get_or_insert(why);
-                        false
-                    }
-                })
+                .filter(
+                    |addr| match policy.check_reaching(Some(&host), addr.ip(), allow_private) {
+                        Ok(()) => true,
+                        Err(why) => {
+                            refusal.get_or_insert(why);
+                            false
+                        }
+                    },
+                )
                 .collect();
             if allowed.is_empty() {
                 let why = match refusal {

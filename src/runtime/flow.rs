@@ -170,6 +170,8 @@ enum CompiledStep {
         url: String,
         headers: BTreeMap<String, String>,
         timeout: Duration,
+        /// The connection the request goes through, if any.
+        through: Option<Arc<super::egress::HttpConnection>>,
     },
     Sql {
         pool: Arc<super::sql::SqlPool>,
@@ -181,9 +183,13 @@ enum CompiledStep {
     },
 }
 
-/// The pools of the SQL connections a flow uses, by name: resolved before it is built
-/// (opening a connection's secrets takes the database), handed to the build.
-pub type SqlPools = HashMap<String, Arc<super::sql::SqlPool>>;
+/// The connections a flow uses, opened, by name: resolved before it is built (opening
+/// a connection's secrets takes the database), handed to the build.
+#[derive(Default)]
+pub struct Connected {
+    pub sql: HashMap<String, Arc<super::sql::SqlPool>>,
+    pub http: HashMap<String, Arc<super::egress::HttpConnection>>,
+}
 
 /// A transform template: literal JSON, with string leaves compiled.
 enum Tree {
@@ -242,7 +248,7 @@ pub struct Run {
 fn compile_steps(
     definition: &Definition,
     builder: &mut Builder<'_>,
-    pools: &SqlPools,
+    connected: &Connected,
 ) -> Result<Vec<CompiledStep>, BuildError> {
     let mut steps = Vec::with_capacity(definition.steps.len());
     for (index, step) in definition.steps.iter().enumerate() {
@@ -263,6 +269,7 @@ fn compile_steps(
             Step::Http {
                 method,
                 url,
+                connection,
                 headers,
                 timeout_seconds,
             } => CompiledStep::Http {
@@ -270,6 +277,21 @@ fn compile_steps(
                 url: url.clone(),
                 headers: headers.clone(),
                 timeout: timeout_seconds.map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_secs),
+                through: match connection {
+                    None => None,
+                    Some(name) => {
+                        Some(
+                            connected
+                                .http
+                                .get(name)
+                                .cloned()
+                                .ok_or_else(|| BuildError {
+                                    path: format!("{path}.connection"),
+                                    message: format!("no HTTP connection is named {name:?}"),
+                                })?,
+                        )
+                    }
+                },
             },
             Step::Sql {
                 connection,
@@ -278,10 +300,14 @@ fn compile_steps(
                 timeout_seconds,
                 max_rows,
             } => CompiledStep::Sql {
-                pool: pools.get(connection).cloned().ok_or_else(|| BuildError {
-                    path: format!("{path}.connection"),
-                    message: format!("no connection is named {connection:?}"),
-                })?,
+                pool: connected
+                    .sql
+                    .get(connection)
+                    .cloned()
+                    .ok_or_else(|| BuildError {
+                        path: format!("{path}.connection"),
+                        message: format!("no connection is named {connection:?}"),
+                    })?,
                 query: query.clone(),
                 params: compile_tree(
                     builder,
@@ -298,27 +324,31 @@ fn compile_steps(
 
 impl CompiledFlow {
     /// Compiles every template and condition of `definition` into `templates`, its
-    /// sql steps on `pools`.
+    /// steps that use connections on `connected`.
     pub fn build(
         definition: &Definition,
         templates: &Templates,
-        pools: &SqlPools,
+        connected: &Connected,
     ) -> Result<Self, BuildError> {
         let mut shared = templates.write();
         let mut builder = Builder {
             shared: &mut shared,
             names: Vec::new(),
         };
-        let steps = compile_steps(definition, &mut builder, pools);
+        let steps = compile_steps(definition, &mut builder, connected);
         let names = std::mem::take(&mut builder.names);
         drop(shared);
         let trigger_pool = match &definition.trigger {
-            Trigger::SqlPoll { connection, .. } => {
-                Some(pools.get(connection).cloned().ok_or_else(|| BuildError {
-                    path: "trigger.connection".into(),
-                    message: format!("no connection is named {connection:?}"),
-                })?)
-            }
+            Trigger::SqlPoll { connection, .. } => Some(
+                connected
+                    .sql
+                    .get(connection)
+                    .cloned()
+                    .ok_or_else(|| BuildError {
+                        path: "trigger.connection".into(),
+                        message: format!("no connection is named {connection:?}"),
+                    })?,
+            ),
             Trigger::Webhook { .. } | Trigger::Timer { .. } => None,
         };
         let mut flow = Self {
@@ -363,8 +393,26 @@ impl CompiledFlow {
                     url,
                     headers,
                     timeout,
+                    through,
                 } => {
-                    let result = send(http, *method, url, headers, *timeout, &run.body).await;
+                    let result = match through {
+                        None => {
+                            send(http, (false, *method), url, headers, *timeout, &run.body).await
+                        }
+                        Some(through) => {
+                            let target = (through.allow_private, *method);
+                            let headers = through.headers(headers);
+                            send(
+                                http,
+                                target,
+                                &through.url(url),
+                                &headers,
+                                *timeout,
+                                &run.body,
+                            )
+                            .await
+                        }
+                    };
                     run.apply(index, StepKind::Http.as_str(), result);
                     index += 1;
                     continue;
@@ -854,7 +902,7 @@ fn single_expression(text: &str) -> Option<&str> {
 
 async fn send(
     http: &HttpEgress,
-    method: HttpMethod,
+    (allow_private, method): (bool, HttpMethod),
     target: &str,
     headers: &BTreeMap<String, String>,
     timeout: Duration,
@@ -863,7 +911,9 @@ async fn send(
     let method =
         reqwest::Method::from_bytes(method.as_str().as_bytes()).map_err(|err| err.to_string())?;
     let body = (method != reqwest::Method::GET).then_some(body);
-    let response = http.send(method, target, headers, body, timeout).await?;
+    let response = http
+        .send_reaching(allow_private, method, target, headers, body, timeout)
+        .await?;
     // What activity and answers say of the URL: never its credentials.
     let shown = super::egress::shown_url(response.url().as_str());
     let url = shown.as_str();
@@ -931,7 +981,9 @@ mod tests {
             "trigger": { "kind": "webhook", "path": "t" }, "steps": steps
         }))
         .unwrap();
-        Arc::new(CompiledFlow::build(&definition, &Templates::default(), &SqlPools::new()).unwrap())
+        Arc::new(
+            CompiledFlow::build(&definition, &Templates::default(), &Connected::default()).unwrap(),
+        )
     }
 
     async fn run(flow: &Arc<CompiledFlow>, body: Value) -> Run {
@@ -1120,13 +1172,26 @@ mod tests {
             }))
             .unwrap()
         };
-        let first =
-            CompiledFlow::build(&logging("a {{ body.x }}"), &templates, &SqlPools::new()).unwrap();
+        let first = CompiledFlow::build(
+            &logging("a {{ body.x }}"),
+            &templates,
+            &Connected::default(),
+        )
+        .unwrap();
         let second = Arc::new(
-            CompiledFlow::build(&logging("a {{ body.x }}"), &templates, &SqlPools::new()).unwrap(),
+            CompiledFlow::build(
+                &logging("a {{ body.x }}"),
+                &templates,
+                &Connected::default(),
+            )
+            .unwrap(),
         );
-        let other =
-            CompiledFlow::build(&logging("b {{ body.x }}"), &templates, &SqlPools::new()).unwrap();
+        let other = CompiledFlow::build(
+            &logging("b {{ body.x }}"),
+            &templates,
+            &Connected::default(),
+        )
+        .unwrap();
         assert_eq!(templates.compiled(), 2);
 
         drop(first);
@@ -1149,7 +1214,7 @@ mod tests {
         }))
         .unwrap();
         let flow =
-            Arc::new(CompiledFlow::build(&definition, &templates, &SqlPools::new()).unwrap());
+            Arc::new(CompiledFlow::build(&definition, &templates, &Connected::default()).unwrap());
 
         let run = run(&flow, json!({})).await;
 
@@ -1167,7 +1232,7 @@ mod tests {
         .unwrap();
 
         let templates = Templates::default();
-        let Err(err) = CompiledFlow::build(&definition, &templates, &SqlPools::new()) else {
+        let Err(err) = CompiledFlow::build(&definition, &templates, &Connected::default()) else {
             panic!("should not compile")
         };
 
@@ -1188,7 +1253,7 @@ mod tests {
         .unwrap();
 
         let templates = Templates::default();
-        let Err(err) = CompiledFlow::build(&definition, &templates, &SqlPools::new()) else {
+        let Err(err) = CompiledFlow::build(&definition, &templates, &Connected::default()) else {
             panic!("should not compile")
         };
 

@@ -140,6 +140,9 @@ impl StepForm {
             StepKind::Http => {
                 object.insert("method".into(), json!(self.method));
                 object.insert("url".into(), json!(self.url.trim()));
+                if !self.connection.trim().is_empty() {
+                    object.insert("connection".into(), json!(self.connection.trim()));
+                }
                 if !self.headers.trim().is_empty() {
                     let headers =
                         json_field(&self.headers, format!("steps[{index}].headers"), errors);
@@ -347,6 +350,7 @@ mod tests {
                 { "kind": "log", "message": "order {{ body.id }}" },
                 { "kind": "http", "method": "PUT", "url": "http://127.0.0.1:9000/orders",
                   "headers": { "x-api-key": "********" }, "timeout_seconds": 5 },
+                { "kind": "http", "method": "POST", "url": "/contacts", "connection": "crm" },
                 { "kind": "sql", "connection": "orders-db",
                   "query": "INSERT INTO orders (id, total) VALUES ($1, $2)",
                   "params": ["{{ body.id }}", 7], "timeout_seconds": 5, "max_rows": 10 }
@@ -378,7 +382,7 @@ mod tests {
 
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(value, every_kind());
-        assert_eq!(key, 6, "each step got a key of its own");
+        assert_eq!(key, 7, "each step got a key of its own");
     }
 
     #[test]
@@ -456,7 +460,9 @@ mod tests {
             step.message = "m".into();
             step.condition = "true".into();
             step.url = "http://127.0.0.1:9/x".into();
-            step.connection = "db".into();
+            if kind == StepKind::Sql {
+                step.connection = "db".into();
+            }
             step.query = "SELECT 1".into();
             let form = FlowForm {
                 trigger: TriggerKind::Webhook,

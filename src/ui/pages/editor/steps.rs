@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::Editor;
 use super::model::StepForm;
+use crate::domain::connection::ConnectionKind;
 use crate::domain::definition::{StepKind, TriggerKind};
 
 #[component]
@@ -205,10 +206,22 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
                         {["POST", "PUT", "PATCH", "GET", "DELETE"].into_iter().map(|m| view! { <option value=m>{m}</option> }).collect_view()}
                     </select>
                 </Field>
-                <Field label="URL" id=field_id("url") error=error("url")>
-                    <input id=field_id("url") type="url" prop:value=read(|s| s.url.clone()) on:input=write(|s, v| s.url = v) />
+                <Field label="URL" id=field_id("url") error=error("url") hint="Through a connection: a path under its base URL, e.g. /orders">
+                    <input id=field_id("url") type="text" prop:value=read(|s| s.url.clone()) on:input=write(|s, v| s.url = v) />
                 </Field>
             </div>
+            <Field label="Through connection" id=field_id("connection") error=error("connection")>
+                <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone()))
+                    on_pick=Callback::new(move |name: String| {
+                        editor.steps.update(|steps| {
+                            if let Some(step) = steps.iter_mut().find(|s| s.key == key) {
+                                step.connection = name;
+                            }
+                        });
+                        editor.dirty.set(true);
+                    })
+                    http=true />
+            </Field>
             <div class="row">
                 <Field label="Headers (JSON object)" id=field_id("headers") error=error("headers") hint="Values are secrets: shown back as ********">
                     <textarea id=field_id("headers") class="code" rows="2" spellcheck="false" prop:value=read(|s| s.headers.clone()) on:input=write(|s, v| s.headers = v)></textarea>
@@ -264,11 +277,18 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
     }
 }
 
-/// Picks one of the SQL connections there are, by name (the connections page makes
-/// them). A name the list does not hold (deleted, or typed in the JSON view) stays
-/// selected, marked as missing.
+/// Picks one of the connections there are, by name (the connections page makes
+/// them): SQL databases, or HTTP services with `http`. A name the list does not hold
+/// (deleted, or typed in the JSON view) stays selected, marked as missing.
 #[component]
-fn ConnectionPicker(id: String, value: Signal<String>, on_pick: Callback<String>) -> impl IntoView {
+fn ConnectionPicker(
+    id: String,
+    value: Signal<String>,
+    on_pick: Callback<String>,
+    /// HTTP services (for an http step, where none is a choice) instead of databases.
+    #[prop(optional)]
+    http: bool,
+) -> impl IntoView {
     let connections = Resource::new(|| (), |_| crate::api::connections::list_connections());
     let options = move || {
         let known: Vec<(String, String)> = connections
@@ -276,11 +296,18 @@ fn ConnectionPicker(id: String, value: Signal<String>, on_pick: Callback<String>
             .and_then(Result::ok)
             .unwrap_or_default()
             .into_iter()
-            .filter(|c| c.kind.sql_dialect().is_some())
+            .filter(|c| match c.kind {
+                ConnectionKind::Http => http,
+                ConnectionKind::Postgres | ConnectionKind::Mysql | ConnectionKind::Sqlite => !http,
+            })
             .map(|c| (c.name.clone(), format!("{} ({})", c.name, c.kind.label())))
             .collect();
         let current = value.get();
-        let mut options = vec![(String::new(), "Choose a connection".to_owned())];
+        let none = match http {
+            true => "None: the URL is complete",
+            false => "Choose a connection",
+        };
+        let mut options = vec![(String::new(), none.to_owned())];
         if !current.is_empty() && !known.iter().any(|(name, _)| *name == current) {
             options.push((current.clone(), format!("{current} (missing)")));
         }
