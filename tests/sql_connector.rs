@@ -16,6 +16,7 @@ on_both_databases! {
     a_webhook_flow_inserts_typed_rows_into_mariadb: LiveApp,
     a_failing_statement_fails_its_step_with_the_databases_words: LiveApp,
     a_changed_connection_is_picked_up_by_the_flow_using_it: LiveApp,
+    a_poller_that_cannot_reach_its_database_is_in_error_and_retried: LiveApp,
 }
 
 /// Creates the connection through the API; answers what it answered.
@@ -212,4 +213,37 @@ async fn a_changed_connection_is_picked_up_by_the_flow_using_it(app: LiveApp) {
 
     assert_eq!(first.texts("SELECT id::text FROM seen").await, ["1"]);
     assert_eq!(second.texts("SELECT id::text FROM seen").await, ["2"]);
+}
+
+async fn a_poller_that_cannot_reach_its_database_is_in_error_and_retried(app: LiveApp) {
+    let target = Target::create(Engine::Postgres).await;
+    let mut nowhere = target.connection("nowhere");
+    nowhere["settings"]["port"] = json!(1);
+    app.api("POST", "/api/v1/connections", Some(nowhere)).await;
+    let (_, _, created) = app
+        .api(
+            "POST",
+            "/api/v1/integrations",
+            Some(json!({ "name": "poll nowhere", "definition": {
+                "trigger": { "kind": "sql_poll", "connection": "nowhere",
+                             "query": "SELECT id FROM orders WHERE id > $1 ORDER BY id",
+                             "cursor": "id", "every_seconds": 1, "start": 0 },
+                "steps": [] } })),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    app.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
+        .await;
+
+    app.eventually("the poller's failure is an Error, retried", || async {
+        let (_, _, now) = app
+            .api("GET", &format!("/api/v1/integrations/{id}"), None)
+            .await;
+        let error = now["reconcile"]["last_error"].as_str().unwrap_or_default();
+
+        now["current_state"] == "error"
+            && error.contains("polling failed: refused")
+            && now["reconcile"]["attempts"].as_u64().unwrap_or(0) >= 2
+    })
+    .await;
 }

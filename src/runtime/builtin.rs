@@ -74,6 +74,9 @@ struct Deployed {
     death: Arc<Mutex<Option<String>>>,
     /// Set before a deliberate stop, so that the watcher does not report a death.
     stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// Why it is not taking messages yet (a poller before its first poll answered),
+    /// or `None` once it is.
+    coming_up: Arc<Mutex<Option<String>>>,
 }
 
 impl BuiltinRuntime {
@@ -206,6 +209,11 @@ impl BuiltinRuntime {
         let render = self.render.clone();
         let activity = self.activity.clone();
         let fence = self.fence.clone();
+        // Progressing until the first poll answers: a poller that never reaches its
+        // database fails as a deployment does, counted by the retry policy.
+        let coming_up = deployed.coming_up.clone();
+        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some("polling for the first time".to_owned());
         let polling = tokio::spawn(async move {
             let mut interval = tokio::time::interval(every);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -233,6 +241,7 @@ impl BuiltinRuntime {
                     )
                     .await
                     .map_err(|why| format!("polling failed: {why}"))?;
+                coming_up.lock().unwrap_or_else(|p| p.into_inner()).take();
                 for row in found.rows {
                     let Some(next) = row.get(&cursor).cloned() else {
                         return Err(format!(
@@ -430,6 +439,7 @@ impl Runtime for BuiltinRuntime {
                 timer: None,
                 death: Arc::default(),
                 stopping: Arc::default(),
+                coming_up: Arc::default(),
             },
         );
         self.count_running(&inner);
@@ -522,11 +532,17 @@ impl Runtime for BuiltinRuntime {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let coming_up = deployed
+            .coming_up
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         Some(Status {
             version: deployed.version,
-            health: match death {
-                Some(reason) => Health::Died(reason),
-                None => Health::Running,
+            health: match (death, coming_up) {
+                (Some(reason), _) => Health::Died(reason),
+                (None, Some(why)) => Health::Progressing(why),
+                (None, None) => Health::Running,
             },
         })
     }

@@ -28,9 +28,17 @@ pub const DEFAULT_MAX_ROWS: u64 = 1000;
 /// How long testing a connection waits for it.
 const TEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A pool of connections to one database.
+/// A pool of connections to one database, and what its errors name it by.
 #[derive(Debug)]
-pub enum SqlPool {
+pub struct SqlPool {
+    pool: Pool,
+    kind: ConnectionKind,
+    /// `host:port` or the file.
+    place: String,
+}
+
+#[derive(Debug)]
+enum Pool {
     Postgres(sqlx::PgPool),
     Mysql(sqlx::MySqlPool),
     Sqlite(sqlx::SqlitePool),
@@ -75,10 +83,14 @@ impl Connectors {
         }
         let target = self.target(connection).await?;
         let size = self.pool_size;
-        let pool = Arc::new(match target {
-            Target::Postgres(o) => SqlPool::Postgres(pool_options(size).connect_lazy_with(o)),
-            Target::Mysql(o) => SqlPool::Mysql(pool_options(size).connect_lazy_with(o)),
-            Target::Sqlite(o) => SqlPool::Sqlite(pool_options(size).connect_lazy_with(o)),
+        let pool = Arc::new(SqlPool {
+            pool: match target {
+                Target::Postgres(o) => Pool::Postgres(pool_options(size).connect_lazy_with(o)),
+                Target::Mysql(o) => Pool::Mysql(pool_options(size).connect_lazy_with(o)),
+                Target::Sqlite(o) => Pool::Sqlite(pool_options(size).connect_lazy_with(o)),
+            },
+            kind: connection.kind,
+            place: place(&connection.settings),
         });
         let mut pools = self.lock();
         pools.retain(|_, pool| pool.strong_count() > 0);
@@ -136,7 +148,11 @@ impl Connectors {
         };
         match tokio::time::timeout(TEST_TIMEOUT, attempt).await {
             Ok(Ok(version)) => Ok(format!("connected: {}", short_version(&version))),
-            Ok(Err(err)) => Err(describe(&err, connection)),
+            Ok(Err(err)) => Err(describe(
+                &err,
+                connection.kind,
+                &place(&connection.settings),
+            )),
             Err(_) => Err(format!(
                 "no answer within {} s: is the address right, and does a firewall drop the \
                  packets?",
@@ -262,7 +278,7 @@ fn pool_options<DB: sqlx::Database>(size: u32) -> sqlx::pool::PoolOptions<DB> {
     sqlx::pool::PoolOptions::new()
         .max_connections(size)
         .min_connections(0)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
 }
 
@@ -275,14 +291,18 @@ fn short_version(version: &str) -> String {
     }
 }
 
-/// A driver's error as a person can act on it: refused, bad password, unknown
-/// database, TLS.
-pub fn describe(err: &sqlx::Error, connection: &OpenConnection) -> String {
-    let place = match &connection.settings {
+/// Where a connection reaches, as errors name it: `host:port`, or the file.
+fn place(settings: &Settings) -> String {
+    match settings {
         Settings::Database { host, port, .. } => format!("{host}:{port}"),
         Settings::Sqlite { path } => path.clone(),
         Settings::Http { base_url, .. } => base_url.clone(),
-    };
+    }
+}
+
+/// A driver's error as a person can act on it: refused, bad password, unknown
+/// database, TLS.
+pub fn describe(err: &sqlx::Error, kind: ConnectionKind, place: &str) -> String {
     match err {
         sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             format!("refused: nothing accepts connections at {place}")
@@ -291,7 +311,7 @@ pub fn describe(err: &sqlx::Error, connection: &OpenConnection) -> String {
         sqlx::Error::Tls(tls) => format!("TLS with {place} failed: {tls}"),
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            match (connection.kind, code.as_ref()) {
+            match (kind, code.as_ref()) {
                 (ConnectionKind::Postgres, "28P01" | "28000")
                 | (ConnectionKind::Mysql, "1045" | "28000") => format!(
                     "the server refused the user name or password ({})",
@@ -352,43 +372,91 @@ impl SqlPool {
         at_cap: AtCap,
     ) -> Result<Outcome, String> {
         let work = async {
-            match self {
-                SqlPool::Postgres(pool) => {
-                    postgres::run(pool, query, params, max_rows, at_cap).await
-                }
-                SqlPool::Mysql(pool) => {
+            match &self.pool {
+                Pool::Postgres(pool) => postgres::run(pool, query, params, max_rows, at_cap).await,
+                Pool::Mysql(pool) => {
                     let mut args = sqlx::mysql::MySqlArguments::default();
                     for (index, value) in params.iter().enumerate() {
                         bind_loose(&mut args, value).map_err(|err| param_error(index, &err))?;
                     }
-                    let mut conn = pool.acquire().await.map_err(|err| database_error(&err))?;
+                    let mut conn = pool.acquire().await.map_err(acquire_error)?;
                     let stream = conn.fetch_many(sqlx::query_with(query, args));
-                    collect(stream, max_rows, at_cap, |row: &sqlx::mysql::MySqlRow| {
-                        read_mysql_row(row)
-                    })
-                    .await
+                    Ok(
+                        collect(stream, max_rows, at_cap, |row: &sqlx::mysql::MySqlRow| {
+                            read_mysql_row(row)
+                        })
+                        .await?,
+                    )
                 }
-                SqlPool::Sqlite(pool) => {
+                Pool::Sqlite(pool) => {
                     let mut args = sqlx::sqlite::SqliteArguments::default();
                     for (index, value) in params.iter().enumerate() {
                         bind_loose(&mut args, value).map_err(|err| param_error(index, &err))?;
                     }
-                    let mut conn = pool.acquire().await.map_err(|err| database_error(&err))?;
+                    let mut conn = pool.acquire().await.map_err(acquire_error)?;
                     let stream = conn.fetch_many(sqlx::query_with(query, args));
-                    collect(stream, max_rows, at_cap, |row: &sqlx::sqlite::SqliteRow| {
-                        read_sqlite_row(row)
-                    })
-                    .await
+                    Ok(
+                        collect(stream, max_rows, at_cap, |row: &sqlx::sqlite::SqliteRow| {
+                            read_sqlite_row(row)
+                        })
+                        .await?,
+                    )
                 }
             }
         };
         match tokio::time::timeout(timeout, work).await {
-            Ok(result) => result,
+            Ok(Err(Failed::NoConnection)) => Err(self.why_no_connection().await),
+            Ok(Err(Failed::Statement(why))) => Err(why),
+            Ok(Ok(outcome)) => Ok(outcome),
             Err(_) => Err(format!(
                 "the statement did not finish within {} s (timeout_seconds)",
                 timeout.as_secs()
             )),
         }
+    }
+
+    /// Why no connection came from the pool: it retries a refused connection until
+    /// its time is up and then says only that, so one direct attempt names the cause.
+    async fn why_no_connection(&self) -> String {
+        let attempt = async {
+            match &self.pool {
+                Pool::Postgres(pool) => pool.connect_options().connect().await.map(drop),
+                Pool::Mysql(pool) => pool.connect_options().connect().await.map(drop),
+                Pool::Sqlite(pool) => pool.connect_options().connect().await.map(drop),
+            }
+        };
+        match tokio::time::timeout(TEST_TIMEOUT, attempt).await {
+            // Reached now: every connection was busy.
+            Ok(Ok(())) => format!(
+                "no connection to {} came free in time: the database is slow, or every \
+                 connection of the pool (--connection-pool-size) is busy",
+                self.place
+            ),
+            Ok(Err(err)) => describe(&err, self.kind, &self.place),
+            Err(_) => format!("{} does not answer", self.place),
+        }
+    }
+}
+
+/// Why a statement did not run.
+enum Failed {
+    /// The pool gave no connection in time (the cause is found out afterwards).
+    NoConnection,
+    /// The database's answer, or a parameter that did not fit.
+    Statement(String),
+}
+
+impl From<String> for Failed {
+    fn from(why: String) -> Self {
+        Failed::Statement(why)
+    }
+}
+
+/// A pool's error: no connection in time, or the database's words.
+fn acquire_error(err: sqlx::Error) -> Failed {
+    match err {
+        sqlx::Error::PoolTimedOut => Failed::NoConnection,
+        other => Failed::Statement(database_error(&other)),
     }
 }
 
@@ -547,8 +615,8 @@ mod postgres {
         params: &[Value],
         max_rows: u64,
         at_cap: AtCap,
-    ) -> Result<Outcome, String> {
-        let mut conn = pool.acquire().await.map_err(|err| database_error(&err))?;
+    ) -> Result<Outcome, Failed> {
+        let mut conn = pool.acquire().await.map_err(acquire_error)?;
         // Described once per connection (the driver caches the statement).
         let statement = conn
             .prepare(query)
@@ -559,18 +627,18 @@ mod postgres {
             Some(sqlx::Either::Right(_)) | None => Vec::new(),
         };
         if types.len() != params.len() {
-            return Err(format!(
+            return Err(Failed::Statement(format!(
                 "the query takes {} parameters, and {} are given",
                 types.len(),
                 params.len()
-            ));
+            )));
         }
         let mut args = PgArguments::default();
         for (index, (value, kind)) in params.iter().zip(&types).enumerate() {
             bind(&mut args, value, kind).map_err(|err| param_error(index, &err))?;
         }
         let stream = conn.fetch_many(sqlx::query_with(query, args));
-        collect(stream, max_rows, at_cap, read_row).await
+        Ok(collect(stream, max_rows, at_cap, read_row).await?)
     }
 
     /// Converts `value` to the placeholder's type, refusing what would lose meaning.
