@@ -38,6 +38,27 @@ fn postgres(name: &str, password: &str) -> Value {
     })
 }
 
+/// Makes the connection `orders-db` and an integration `name` whose webhook at `path`
+/// runs `SELECT 1 AS one` on it; answers its id once it runs.
+async fn running_on_orders_db(app: &LiveApp, name: &str, path: &str) -> String {
+    let (status, _, created) = app
+        .api(
+            "POST",
+            "/api/v1/connections",
+            Some(postgres("orders-db", PASSWORD)),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    app.running(
+        name,
+        json!({
+            "trigger": { "kind": "webhook", "path": path },
+            "steps": [{ "kind": "sql", "connection": "orders-db", "query": "SELECT 1 AS one" }]
+        }),
+    )
+    .await
+}
+
 async fn a_connections_secret_is_answered_only_as_set_and_kept_by_the_marker(app: TestApp) {
     let (status, headers, created) = app
         .api(
@@ -91,26 +112,19 @@ async fn a_connections_secret_is_answered_only_as_set_and_kept_by_the_marker(app
 }
 
 async fn a_secret_is_found_in_no_answer_page_audit_version_or_clear_column(app: LiveApp) {
-    app.api(
-        "POST",
-        "/api/v1/connections",
-        Some(postgres("orders-db", PASSWORD)),
-    )
-    .await;
-    let id = app
-        .running(
-            "uses it",
-            json!({
-                "trigger": { "kind": "webhook", "path": "uses-it" },
-                "steps": [{ "kind": "sql", "connection": "orders-db", "query": "SELECT 1 AS one" }]
-            }),
-        )
-        .await;
+    let id = running_on_orders_db(&app, "uses it", "uses-it").await;
     let (status, answer) = app.hook("uses-it", json!({})).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["rows"], json!([{ "one": 1 }]));
     app.api("POST", "/api/v1/connections/orders-db/test", None)
         .await;
+    app.eventually("the call is in the activity", || async {
+        let (_, _, activity) = app
+            .api("GET", &format!("/api/v1/integrations/{id}/activity"), None)
+            .await;
+        activity["total"] == 1
+    })
+    .await;
 
     let mut seen = String::new();
     for path in [
@@ -274,21 +288,7 @@ async fn test_connection_names_a_wrong_password_an_unknown_host_and_a_refusal(ap
 }
 
 async fn a_connection_an_active_integration_uses_cannot_be_deleted(app: LiveApp) {
-    app.api(
-        "POST",
-        "/api/v1/connections",
-        Some(postgres("orders-db", PASSWORD)),
-    )
-    .await;
-    let id = app
-        .running(
-            "Order sync",
-            json!({
-                "trigger": { "kind": "webhook", "path": "order-sync" },
-                "steps": [{ "kind": "sql", "connection": "orders-db", "query": "SELECT 1" }]
-            }),
-        )
-        .await;
+    let id = running_on_orders_db(&app, "Order sync", "order-sync").await;
 
     let (status, _, refused) = app
         .api("DELETE", "/api/v1/connections/orders-db", None)
@@ -439,6 +439,14 @@ async fn an_http_step_through_a_connection_sends_its_authentication_and_shows_no
             format!("Bearer {TOKEN}")
         )]
     );
+    // Activity is written behind the answer.
+    app.eventually("the call is in the activity", || async {
+        let (_, _, activity) = app
+            .api("GET", &format!("/api/v1/integrations/{id}/activity"), None)
+            .await;
+        activity["total"] == 1
+    })
+    .await;
     let (_, _, activity) = app
         .api("GET", &format!("/api/v1/integrations/{id}/activity"), None)
         .await;

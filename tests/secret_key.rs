@@ -183,7 +183,7 @@ async fn a_secret_is_in_no_line_the_server_logs() {
 
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(
-        logged.contains("connection created"),
+        logged.contains("connection saved"),
         "the log was written at debug level"
     );
     assert!(logged.lines().count() > 20);

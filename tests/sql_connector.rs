@@ -17,6 +17,7 @@ on_both_databases! {
     a_failing_statement_fails_its_step_with_the_databases_words: LiveApp,
     a_changed_connection_is_picked_up_by_the_flow_using_it: LiveApp,
     a_poller_that_cannot_reach_its_database_is_in_error_and_retried: LiveApp,
+    a_flow_writes_and_reads_an_sqlite_file: LiveApp,
 }
 
 /// Creates the connection through the API; answers what it answered.
@@ -246,4 +247,56 @@ async fn a_poller_that_cannot_reach_its_database_is_in_error_and_retried(app: Li
             && now["reconcile"]["attempts"].as_u64().unwrap_or(0) >= 2
     })
     .await;
+}
+
+async fn a_flow_writes_and_reads_an_sqlite_file(app: LiveApp) {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shop.db");
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", file.display()))
+            .await
+            .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT, score REAL, done BOOLEAN)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (status, _, created) = app
+        .api(
+            "POST",
+            "/api/v1/connections",
+            Some(json!({ "name": "notes", "kind": "sqlite",
+                         "settings": { "path": file.display().to_string() } })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    app.running(
+        "notes",
+        json!({
+            "trigger": { "kind": "webhook", "path": "notes" },
+            "steps": [
+                { "kind": "sql", "connection": "notes",
+                  "query": "INSERT INTO notes (text, score, done) VALUES (?, ?, ?)",
+                  "params": ["{{ body.text }}", "{{ body.score }}", "{{ body.done }}"] },
+                { "kind": "sql", "connection": "notes",
+                  "query": "SELECT id, text, score, done FROM notes ORDER BY id" }
+            ]
+        }),
+    )
+    .await;
+
+    let (status, answer) = app
+        .hook(
+            "notes",
+            json!({ "text": HOSTILE, "score": 2.5, "done": true }),
+        )
+        .await;
+
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({ "affected": 0, "rows": [{ "id": 1, "text": HOSTILE, "score": 2.5, "done": true }] })
+    );
 }

@@ -600,6 +600,45 @@ fn decimal(value: rust_decimal::Decimal) -> Value {
         .map_or(Value::String(value.to_string()), Value::Number)
 }
 
+/// A time with its zone, as RFC 3339 in UTC.
+fn utc(time: chrono::DateTime<chrono::Utc>) -> Value {
+    Value::from(time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+/// A time without a zone: ISO 8601 without an offset (it never had one).
+fn local(time: chrono::NaiveDateTime) -> Value {
+    Value::from(time.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
+}
+
+/// Each column of `row` as JSON: null, or what `decode` reads for the column's type
+/// (by its name); a column it cannot read is an error naming it.
+fn read_columns<R: Row>(
+    row: &R,
+    decode: impl Fn(&R, usize, &str) -> Result<Option<Value>, sqlx::Error>,
+) -> Result<Map<String, Value>, String>
+where
+    usize: sqlx::ColumnIndex<R>,
+{
+    let mut out = Map::new();
+    for (index, column) in row.columns().iter().enumerate() {
+        let name = column.name();
+        let raw = row.try_get_raw(index).map_err(|e| e.to_string())?;
+        let value = match raw.is_null() {
+            true => Value::Null,
+            false => {
+                let type_name = column.type_info().name().to_owned();
+                match decode(row, index, &type_name) {
+                    Ok(Some(value)) => value,
+                    Ok(None) => return Err(unreadable(name, &type_name)),
+                    Err(err) => return Err(format!("column {name:?}: {err}")),
+                }
+            }
+        };
+        out.insert(name.to_owned(), value);
+    }
+    Ok(out)
+}
+
 fn float(value: f64) -> Value {
     serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
 }
@@ -752,159 +791,67 @@ mod postgres {
     }
 
     pub(super) fn read_row(row: &PgRow) -> Result<Map<String, Value>, String> {
-        let mut out = Map::new();
-        for (index, column) in row.columns().iter().enumerate() {
-            let name = column.name();
-            let raw = row.try_get_raw(index).map_err(|e| e.to_string())?;
-            if raw.is_null() {
-                out.insert(name.to_owned(), Value::Null);
-                continue;
-            }
-            let type_name = column.type_info().name().to_owned();
-            let get_err = |e: sqlx::Error| format!("column {name:?}: {e}");
-            let value = match type_name.as_str() {
-                "BOOL" => Value::from(row.try_get::<bool, _>(index).map_err(get_err)?),
-                "INT2" => Value::from(row.try_get::<i16, _>(index).map_err(get_err)?),
-                "INT4" => Value::from(row.try_get::<i32, _>(index).map_err(get_err)?),
-                "INT8" => Value::from(row.try_get::<i64, _>(index).map_err(get_err)?),
-                "OID" => Value::from(
-                    row.try_get::<sqlx::postgres::types::Oid, _>(index)
-                        .map_err(get_err)?
-                        .0,
-                ),
-                "FLOAT4" => float(f64::from(row.try_get::<f32, _>(index).map_err(get_err)?)),
-                "FLOAT8" => float(row.try_get::<f64, _>(index).map_err(get_err)?),
-                "NUMERIC" => decimal(
-                    row.try_get::<rust_decimal::Decimal, _>(index)
-                        .map_err(get_err)?,
-                ),
+        read_columns(row, |row, index, type_name| {
+            Ok(Some(match type_name {
+                "BOOL" => Value::from(row.try_get::<bool, _>(index)?),
+                "INT2" => Value::from(row.try_get::<i16, _>(index)?),
+                "INT4" => Value::from(row.try_get::<i32, _>(index)?),
+                "INT8" => Value::from(row.try_get::<i64, _>(index)?),
+                "OID" => Value::from(row.try_get::<sqlx::postgres::types::Oid, _>(index)?.0),
+                "FLOAT4" => float(f64::from(row.try_get::<f32, _>(index)?)),
+                "FLOAT8" => float(row.try_get::<f64, _>(index)?),
+                "NUMERIC" => decimal(row.try_get::<rust_decimal::Decimal, _>(index)?),
                 "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => {
-                    Value::from(row.try_get::<String, _>(index).map_err(get_err)?)
+                    Value::from(row.try_get::<String, _>(index)?)
                 }
-                "JSON" | "JSONB" => {
-                    row.try_get::<sqlx::types::Json<Value>, _>(index)
-                        .map_err(get_err)?
-                        .0
-                }
-                "UUID" => Value::from(
-                    row.try_get::<uuid::Uuid, _>(index)
-                        .map_err(get_err)?
-                        .to_string(),
-                ),
-                "TIMESTAMPTZ" => Value::from(
-                    row.try_get::<DateTime<Utc>, _>(index)
-                        .map_err(get_err)?
-                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                ),
-                "TIMESTAMP" => Value::from(
-                    row.try_get::<NaiveDateTime, _>(index)
-                        .map_err(get_err)?
-                        .format("%Y-%m-%dT%H:%M:%S%.f")
-                        .to_string(),
-                ),
-                "DATE" => Value::from(
-                    row.try_get::<NaiveDate, _>(index)
-                        .map_err(get_err)?
-                        .to_string(),
-                ),
-                "TIME" => Value::from(
-                    row.try_get::<NaiveTime, _>(index)
-                        .map_err(get_err)?
-                        .to_string(),
-                ),
-                "BYTEA" => Value::from(base64(&row.try_get::<Vec<u8>, _>(index).map_err(get_err)?)),
-                "INT4[]" | "INT8[]" | "INT2[]" => Value::from(
-                    row.try_get::<Vec<i64>, _>(index)
-                        .or_else(|_| {
-                            row.try_get::<Vec<i32>, _>(index)
-                                .map(|v| v.into_iter().map(i64::from).collect())
-                        })
-                        .or_else(|_| {
-                            row.try_get::<Vec<i16>, _>(index)
-                                .map(|v| v.into_iter().map(i64::from).collect())
-                        })
-                        .map_err(get_err)?,
-                ),
-                "TEXT[]" | "VARCHAR[]" => {
-                    Value::from(row.try_get::<Vec<String>, _>(index).map_err(get_err)?)
-                }
-                other => return Err(unreadable(name, other)),
-            };
-            out.insert(name.to_owned(), value);
-        }
-        Ok(out)
+                "JSON" | "JSONB" => row.try_get::<sqlx::types::Json<Value>, _>(index)?.0,
+                "UUID" => Value::from(row.try_get::<uuid::Uuid, _>(index)?.to_string()),
+                "TIMESTAMPTZ" => utc(row.try_get::<DateTime<Utc>, _>(index)?),
+                "TIMESTAMP" => local(row.try_get::<NaiveDateTime, _>(index)?),
+                "DATE" => Value::from(row.try_get::<NaiveDate, _>(index)?.to_string()),
+                "TIME" => Value::from(row.try_get::<NaiveTime, _>(index)?.to_string()),
+                "BYTEA" => Value::from(base64(&row.try_get::<Vec<u8>, _>(index)?)),
+                "INT2[]" => Value::from(row.try_get::<Vec<i16>, _>(index)?),
+                "INT4[]" => Value::from(row.try_get::<Vec<i32>, _>(index)?),
+                "INT8[]" => Value::from(row.try_get::<Vec<i64>, _>(index)?),
+                "TEXT[]" | "VARCHAR[]" => Value::from(row.try_get::<Vec<String>, _>(index)?),
+                _ => return Ok(None),
+            }))
+        })
     }
 }
 
 fn read_mysql_row(row: &sqlx::mysql::MySqlRow) -> Result<Map<String, Value>, String> {
     use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-    let mut out = Map::new();
-    for (index, column) in row.columns().iter().enumerate() {
-        let name = column.name();
-        let raw = row.try_get_raw(index).map_err(|e| e.to_string())?;
-        if raw.is_null() {
-            out.insert(name.to_owned(), Value::Null);
-            continue;
-        }
-        let type_name = column.type_info().name().to_owned();
-        let get_err = |e: sqlx::Error| format!("column {name:?}: {e}");
-        let value = match type_name.as_str() {
-            "BOOLEAN" => Value::from(row.try_get::<bool, _>(index).map_err(get_err)?),
+    read_columns(row, |row, index, type_name| {
+        Ok(Some(match type_name {
+            "BOOLEAN" => Value::from(row.try_get::<bool, _>(index)?),
             "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" => {
-                Value::from(row.try_get::<i64, _>(index).map_err(get_err)?)
+                Value::from(row.try_get::<i64, _>(index)?)
             }
             "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
-            | "BIGINT UNSIGNED" | "YEAR" => {
-                Value::from(row.try_get::<u64, _>(index).map_err(get_err)?)
-            }
-            "FLOAT" => float(f64::from(row.try_get::<f32, _>(index).map_err(get_err)?)),
-            "DOUBLE" => float(row.try_get::<f64, _>(index).map_err(get_err)?),
-            "DECIMAL" => decimal(
-                row.try_get::<rust_decimal::Decimal, _>(index)
-                    .map_err(get_err)?,
-            ),
+            | "BIGINT UNSIGNED" | "YEAR" => Value::from(row.try_get::<u64, _>(index)?),
+            "FLOAT" => float(f64::from(row.try_get::<f32, _>(index)?)),
+            "DOUBLE" => float(row.try_get::<f64, _>(index)?),
+            "DECIMAL" => decimal(row.try_get::<rust_decimal::Decimal, _>(index)?),
             "VARCHAR" | "CHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
-            | "SET" => Value::from(row.try_get::<String, _>(index).map_err(get_err)?),
-            "JSON" => {
-                row.try_get::<sqlx::types::Json<Value>, _>(index)
-                    .map_err(get_err)?
-                    .0
-            }
-            "TIMESTAMP" => Value::from(
-                row.try_get::<DateTime<Utc>, _>(index)
-                    .map_err(get_err)?
-                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            ),
-            "DATETIME" => Value::from(
-                row.try_get::<NaiveDateTime, _>(index)
-                    .map_err(get_err)?
-                    .format("%Y-%m-%dT%H:%M:%S%.f")
-                    .to_string(),
-            ),
-            "DATE" => Value::from(
-                row.try_get::<NaiveDate, _>(index)
-                    .map_err(get_err)?
-                    .to_string(),
-            ),
-            "TIME" => Value::from(
-                row.try_get::<NaiveTime, _>(index)
-                    .map_err(get_err)?
-                    .to_string(),
-            ),
+            | "SET" => Value::from(row.try_get::<String, _>(index)?),
+            "JSON" => row.try_get::<sqlx::types::Json<Value>, _>(index)?.0,
+            "TIMESTAMP" => utc(row.try_get::<DateTime<Utc>, _>(index)?),
+            "DATETIME" => local(row.try_get::<NaiveDateTime, _>(index)?),
+            "DATE" => Value::from(row.try_get::<NaiveDate, _>(index)?.to_string()),
+            "TIME" => Value::from(row.try_get::<NaiveTime, _>(index)?.to_string()),
             // Binary strings: text when they hold UTF-8 (MariaDB marks some text
             // columns binary), base64 otherwise.
             "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
-                let bytes = row.try_get::<Vec<u8>, _>(index).map_err(get_err)?;
-                match String::from_utf8(bytes) {
+                match String::from_utf8(row.try_get::<Vec<u8>, _>(index)?) {
                     Ok(text) => Value::from(text),
                     Err(bytes) => Value::from(base64(bytes.as_bytes())),
                 }
             }
-            other => return Err(unreadable(name, other)),
-        };
-        out.insert(name.to_owned(), value);
-    }
-    Ok(out)
+            _ => return Ok(None),
+        }))
+    })
 }
 
 fn read_sqlite_row(row: &sqlx::sqlite::SqliteRow) -> Result<Map<String, Value>, String> {

@@ -68,34 +68,7 @@ impl Service {
         who: &Principal,
         body: &Value,
     ) -> Result<ConnectionView, AppError> {
-        who.may(Operation::ManageConnections)?;
-        let input =
-            parse_input(body, None).map_err(|fields| AppError::ValidationFailed { fields })?;
-        let allow_private = input.allow_private.unwrap_or(false);
-        self.may_reach(who, &input, false, allow_private)?;
-        let secrets = merged_secrets(&input, &BTreeMap::new())?;
-        let stored = self
-            .store
-            .create_connection(&ConnectionWrite {
-                name: input.name.as_str(),
-                kind: input.kind,
-                settings: &input.settings,
-                secrets: &secrets,
-                allow_private,
-                actor: who.actor().as_str(),
-            })
-            .await?;
-        self.audit_event(
-            who.user(),
-            AuditEvent::ConnectionCreated,
-            input.name.as_str(),
-            who.address(),
-            &describe_change(None, &stored, &secret_changes(&input.secrets)),
-        )
-        .await?;
-        tracing::info!(connection = %input.name, kind = %input.kind, "connection created");
-        self.notify();
-        Ok(stored.view(true))
+        self.save_connection(who, body, None).await
     }
 
     /// Replaces a connection's settings; each secret is replaced when sent, kept when
@@ -107,39 +80,58 @@ impl Service {
         name: &str,
         body: &Value,
     ) -> Result<ConnectionView, AppError> {
+        self.save_connection(who, body, Some(name)).await
+    }
+
+    /// Creates a connection, or replaces the one `existing` names; audited either way.
+    async fn save_connection(
+        &self,
+        who: &Principal,
+        body: &Value,
+        existing: Option<&str>,
+    ) -> Result<ConnectionView, AppError> {
         who.may(Operation::ManageConnections)?;
-        let before = self.stored_connection(name).await?;
-        let input = parse_input(body, Some(name))
-            .map_err(|fields| AppError::ValidationFailed { fields })?;
-        let allow_private = input.allow_private.unwrap_or(before.allow_private);
-        self.may_reach(who, &input, before.allow_private, allow_private)?;
+        let before = match existing {
+            Some(name) => Some(self.stored_connection(name).await?),
+            None => None,
+        };
+        let input =
+            parse_input(body, existing).map_err(|fields| AppError::ValidationFailed { fields })?;
+        let was_allowed = before.as_ref().is_some_and(|b| b.allow_private);
+        let allow_private = input.allow_private.unwrap_or(was_allowed);
+        self.may_reach(who, &input, was_allowed, allow_private)?;
         // A kind's secrets mean nothing to another kind: changing kind starts afresh.
-        let stored_secrets = match before.kind == input.kind {
-            true => self.store.open_connection(name).await?.secrets,
-            false => BTreeMap::new(),
+        let stored_secrets = match &before {
+            Some(before) if before.kind == input.kind => {
+                self.store.open_connection(&before.name).await?.secrets
+            }
+            Some(_) | None => BTreeMap::new(),
         };
         let secrets = merged_secrets(&input, &stored_secrets)?;
-        let after = self
-            .store
-            .update_connection(&ConnectionWrite {
-                name,
-                kind: input.kind,
-                settings: &input.settings,
-                secrets: &secrets,
-                allow_private,
-                actor: who.actor().as_str(),
-            })
+        let write = ConnectionWrite {
+            name: input.name.as_str(),
+            kind: input.kind,
+            settings: &input.settings,
+            secrets: &secrets,
+            allow_private,
+            actor: who.actor().as_str(),
+        };
+        let (after, event) = match before {
+            None => (
+                self.store.create_connection(&write).await?,
+                AuditEvent::ConnectionCreated,
+            ),
+            Some(_) => (
+                self.store.update_connection(&write).await?,
+                AuditEvent::ConnectionChanged,
+            ),
+        };
+        let detail = describe_change(before.as_ref(), &after, &secret_changes(&input.secrets));
+        self.audit_event(who.user(), event, &after.name, who.address(), &detail)
             .await?;
-        self.audit_event(
-            who.user(),
-            AuditEvent::ConnectionChanged,
-            name,
-            who.address(),
-            &describe_change(Some(&before), &after, &secret_changes(&input.secrets)),
-        )
-        .await?;
-        tracing::info!(connection = %name, revision = after.revision, "connection changed");
-        // The reconciler redeploys what was built with the old revision.
+        tracing::info!(connection = %after.name, kind = %after.kind, revision = after.revision,
+            "connection saved");
+        // The reconciler redeploys what was built with an older revision.
         self.notify();
         Ok(after.view(true))
     }
