@@ -209,6 +209,21 @@ async fn editors_manage_connections_viewers_see_names_and_only_admins_open_priva
     let sqlite = json!({ "name": "file", "kind": "sqlite", "settings": { "path": "/tmp/x.db" } });
     let (status, _) = send(&editor, "POST", "/api/v1/connections", Some(sqlite)).await;
     assert_eq!(status, 403, "a file on the server is the admins' to open");
+    let own = app
+        .data_dir
+        .path()
+        .join("junction.db")
+        .display()
+        .to_string();
+    let (status, _, refused) = app
+        .api(
+            "POST",
+            "/api/v1/connections",
+            Some(json!({ "name": "own", "kind": "sqlite", "settings": { "path": own } })),
+        )
+        .await;
+    assert_eq!(status, 422, "not even an admin opens Junction's own files");
+    assert!(refused.to_string().contains("data directory"), "{refused}");
 
     let (status, listed) = send(&viewer, "GET", "/api/v1/connections", None).await;
     assert_eq!(status, 200);

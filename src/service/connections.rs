@@ -269,9 +269,12 @@ impl Service {
             }
             let within = |dir: &std::path::Path| {
                 let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+                // The file itself when it exists (a link resolves to where it
+                // points), else the directory it would be made in.
                 let file = path
-                    .parent()
-                    .and_then(|parent| parent.canonicalize().ok())
+                    .canonicalize()
+                    .ok()
+                    .or_else(|| path.parent().and_then(|parent| parent.canonicalize().ok()))
                     .unwrap_or_else(|| path.to_owned());
                 file.starts_with(&dir)
             };
