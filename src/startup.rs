@@ -116,7 +116,9 @@ impl Application {
         let egress = Arc::new(egress);
         let http =
             crate::runtime::egress::HttpEgress::new(egress.clone(), config.http_answer_limit);
-        let connectors = crate::runtime::sql::Connectors::new(egress, config.connection_pool_size);
+        let connectors =
+            crate::runtime::sql::Connectors::new(egress.clone(), config.connection_pool_size);
+        let brokers = crate::runtime::brokers::Brokers::new(egress);
         let render = crate::runtime::flow::RenderLimits::new(
             config.render_output_limit,
             std::time::Duration::from_millis(config.render_deadline_ms),
@@ -147,7 +149,7 @@ impl Application {
         let (stop, stopping) = watch::channel(false);
         let service = Service::new(store.clone(), reconciler.waker(), config.session_policy())
             .stopped_by(stopping)
-            .with_connectors(connectors, http, protected_paths(config));
+            .with_connectors(connectors, http, brokers, protected_paths(config));
         first_admin(config, &service).await?;
         let state = AppState {
             leptos_options: leptos_options(config, addr),

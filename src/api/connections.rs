@@ -36,6 +36,10 @@ pub struct ConnectionForm {
     pub base_url: String,
     pub auth: String,
     pub header: String,
+    pub vhost: String,
+    pub client_id: String,
+    pub url: String,
+    pub db: String,
     /// The kind's one secret (password, token or header value); empty when editing
     /// keeps the stored one.
     pub secret: String,
@@ -52,22 +56,44 @@ impl ConnectionForm {
     pub fn to_value(&self) -> serde_json::Value {
         use serde_json::json;
         let kind = self.kind.trim();
-        let (settings, secret_name) = match kind {
-            "postgres" | "mysql" => {
-                let mut settings = json!({
-                    "host": self.host.trim(), "database": self.database.trim(),
-                    "user": self.user.trim(), "tls": self.tls.trim(),
-                });
-                if !self.port.trim().is_empty() {
-                    settings["port"] = self
-                        .port
-                        .trim()
-                        .parse::<u64>()
-                        .map_or_else(|_| json!(self.port.trim()), |port| json!(port));
-                }
-                (settings, Some("password"))
+        // A number where one is typed, else the text (refused, at its field).
+        let number = |text: &str| {
+            text.trim()
+                .parse::<u64>()
+                .map_or_else(|_| json!(text.trim()), |n| json!(n))
+        };
+        let host_port = |mut settings: serde_json::Value| {
+            settings["host"] = json!(self.host.trim());
+            if !self.port.trim().is_empty() {
+                settings["port"] = number(&self.port);
             }
+            settings
+        };
+        let user = self.user.trim();
+        let (settings, secret_name) = match kind {
+            "postgres" | "mysql" => (
+                host_port(json!({
+                    "database": self.database.trim(), "user": user, "tls": self.tls.trim(),
+                })),
+                Some("password"),
+            ),
             "sqlite" => (json!({ "path": self.path.trim() }), None),
+            "amqp" => (
+                host_port(json!({ "vhost": self.vhost, "user": user })),
+                Some("password"),
+            ),
+            "mqtt" => (
+                host_port(json!({ "client_id": self.client_id.trim(), "user": user })),
+                (!user.is_empty()).then_some("password"),
+            ),
+            "nats" => (
+                json!({ "url": self.url.trim(), "user": user }),
+                Some(if user.is_empty() { "token" } else { "password" }),
+            ),
+            "redis" => (
+                host_port(json!({ "db": number(&self.db) })),
+                Some("password"),
+            ),
             _ => {
                 let mut settings =
                     json!({ "base_url": self.base_url.trim(), "auth": self.auth.trim() });

@@ -25,14 +25,26 @@ pub enum ConnectionKind {
     Sqlite,
     /// An HTTP service: a base URL and how to authenticate.
     Http,
+    /// An AMQP 0-9-1 broker (RabbitMQ).
+    Amqp,
+    /// An MQTT broker (3.1.1).
+    Mqtt,
+    /// NATS, with or without JetStream.
+    Nats,
+    /// Redis.
+    Redis,
 }
 
 impl ConnectionKind {
-    pub const ALL: [ConnectionKind; 4] = [
+    pub const ALL: [ConnectionKind; 8] = [
         ConnectionKind::Postgres,
         ConnectionKind::Mysql,
         ConnectionKind::Sqlite,
         ConnectionKind::Http,
+        ConnectionKind::Amqp,
+        ConnectionKind::Mqtt,
+        ConnectionKind::Nats,
+        ConnectionKind::Redis,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +53,10 @@ impl ConnectionKind {
             ConnectionKind::Mysql => "mysql",
             ConnectionKind::Sqlite => "sqlite",
             ConnectionKind::Http => "http",
+            ConnectionKind::Amqp => "amqp",
+            ConnectionKind::Mqtt => "mqtt",
+            ConnectionKind::Nats => "nats",
+            ConnectionKind::Redis => "redis",
         }
     }
 
@@ -51,6 +67,10 @@ impl ConnectionKind {
             ConnectionKind::Mysql => "MySQL / MariaDB",
             ConnectionKind::Sqlite => "SQLite file",
             ConnectionKind::Http => "HTTP service",
+            ConnectionKind::Amqp => "RabbitMQ (AMQP)",
+            ConnectionKind::Mqtt => "MQTT broker",
+            ConnectionKind::Nats => "NATS",
+            ConnectionKind::Redis => "Redis",
         }
     }
 
@@ -64,7 +84,11 @@ impl ConnectionKind {
             ConnectionKind::Postgres => Some(SqlDialect::Postgres),
             ConnectionKind::Mysql => Some(SqlDialect::Mysql),
             ConnectionKind::Sqlite => Some(SqlDialect::Sqlite),
-            ConnectionKind::Http => None,
+            ConnectionKind::Http
+            | ConnectionKind::Amqp
+            | ConnectionKind::Mqtt
+            | ConnectionKind::Nats
+            | ConnectionKind::Redis => None,
         }
     }
 
@@ -73,7 +97,10 @@ impl ConnectionKind {
         match self {
             ConnectionKind::Postgres => Some(5432),
             ConnectionKind::Mysql => Some(3306),
-            ConnectionKind::Sqlite | ConnectionKind::Http => None,
+            ConnectionKind::Amqp => Some(5672),
+            ConnectionKind::Mqtt => Some(1883),
+            ConnectionKind::Redis => Some(6379),
+            ConnectionKind::Sqlite | ConnectionKind::Http | ConnectionKind::Nats => None,
         }
     }
 }
@@ -197,6 +224,33 @@ pub enum Settings {
         base_url: String,
         auth: HttpAuth,
     },
+    /// AMQP: the broker, the virtual host and the user (secret `password`).
+    Amqp {
+        host: String,
+        port: u16,
+        vhost: String,
+        user: String,
+    },
+    /// MQTT: the broker, this client's id (the session is kept under it), and a user
+    /// if the broker wants one (secret `password`).
+    Mqtt {
+        host: String,
+        port: u16,
+        client_id: String,
+        user: Option<String>,
+    },
+    /// NATS: the server URL (`nats://host:4222`), and a user (secret `password`) or a
+    /// token (secret `token`).
+    Nats {
+        url: String,
+        user: Option<String>,
+    },
+    /// Redis: the server and the database number (secret `password`, optional).
+    Redis {
+        host: String,
+        port: u16,
+        db: u8,
+    },
 }
 
 impl Settings {
@@ -211,6 +265,15 @@ impl Settings {
                 HttpAuth::Basic { .. } => &["password"],
                 HttpAuth::Header { .. } => &["value"],
             },
+            Settings::Amqp { .. } | Settings::Redis { .. } => &["password"],
+            Settings::Mqtt { user, .. } => match user {
+                Some(_) => &["password"],
+                None => &[],
+            },
+            Settings::Nats { user, .. } => match user {
+                Some(_) => &["password"],
+                None => &["token"],
+            },
         }
     }
 
@@ -218,7 +281,12 @@ impl Settings {
     /// trust and socket authentication exist).
     fn required_secrets(&self) -> &'static [&'static str] {
         match self {
-            Settings::Database { .. } | Settings::Sqlite { .. } => &[],
+            Settings::Database { .. }
+            | Settings::Sqlite { .. }
+            | Settings::Amqp { .. }
+            | Settings::Mqtt { .. }
+            | Settings::Nats { .. }
+            | Settings::Redis { .. } => &[],
             Settings::Http { .. } => self.secret_names(),
         }
     }
@@ -226,8 +294,11 @@ impl Settings {
     /// The host and port reached, for kinds that reach one over the network.
     pub fn host_and_port(&self) -> Option<(&str, u16)> {
         match self {
-            Settings::Database { host, port, .. } => Some((host, *port)),
-            Settings::Sqlite { .. } | Settings::Http { .. } => None,
+            Settings::Database { host, port, .. }
+            | Settings::Amqp { host, port, .. }
+            | Settings::Mqtt { host, port, .. }
+            | Settings::Redis { host, port, .. } => Some((host, *port)),
+            Settings::Sqlite { .. } | Settings::Http { .. } | Settings::Nats { .. } => None,
         }
     }
 
@@ -261,6 +332,35 @@ impl Settings {
                 };
                 value["auth"] = Value::from(scheme);
                 value
+            }
+            Settings::Amqp {
+                host,
+                port,
+                vhost,
+                user,
+            } => serde_json::json!({ "host": host, "port": port, "vhost": vhost, "user": user }),
+            Settings::Mqtt {
+                host,
+                port,
+                client_id,
+                user,
+            } => {
+                let mut value =
+                    serde_json::json!({ "host": host, "port": port, "client_id": client_id });
+                if let Some(user) = user {
+                    value["user"] = Value::from(user.as_str());
+                }
+                value
+            }
+            Settings::Nats { url, user } => {
+                let mut value = serde_json::json!({ "url": url });
+                if let Some(user) = user {
+                    value["user"] = Value::from(user.as_str());
+                }
+                value
+            }
+            Settings::Redis { host, port, db } => {
+                serde_json::json!({ "host": host, "port": port, "db": db })
             }
         }
     }
@@ -479,6 +579,56 @@ fn text(map: &Map<String, Value>, key: &str, errors: &mut Vec<FieldError>) -> Op
     }
 }
 
+/// `settings.host`: a host name or an address.
+fn host(map: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let host = text(map, "host", errors)?;
+    if host.contains(['/', '@', ' ']) || host.starts_with('-') {
+        errors.push(FieldError::new(
+            "settings.host",
+            "must be a host name or an address",
+        ));
+        return None;
+    }
+    Some(host)
+}
+
+/// `settings.port`, or the kind's usual port when left out.
+fn port(
+    map: &Map<String, Value>,
+    kind: ConnectionKind,
+    errors: &mut Vec<FieldError>,
+) -> Option<u16> {
+    match map.get("port") {
+        None | Some(Value::Null) => kind.default_port(),
+        Some(port) => {
+            let port = port
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p > 0);
+            if port.is_none() {
+                errors.push(FieldError::new(
+                    "settings.port",
+                    "must be a whole number from 1 to 65535",
+                ));
+            }
+            port
+        }
+    }
+}
+
+/// A setting that may be left out (or empty).
+fn optional_text(
+    map: &Map<String, Value>,
+    key: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<String>> {
+    match map.get(key) {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(text)) if text.trim().is_empty() => Some(None),
+        Some(_) => text(map, key, errors).map(Some),
+    }
+}
+
 fn parse_settings(
     kind: ConnectionKind,
     value: &Value,
@@ -496,23 +646,8 @@ fn parse_settings(
                 &["host", "port", "database", "user", "tls"],
                 errors,
             );
-            let host = text(map, "host", errors);
-            let port = match map.get("port") {
-                None | Some(Value::Null) => kind.default_port(),
-                Some(port) => {
-                    let port = port
-                        .as_u64()
-                        .and_then(|p| u16::try_from(p).ok())
-                        .filter(|p| *p > 0);
-                    if port.is_none() {
-                        errors.push(FieldError::new(
-                            "settings.port",
-                            "must be a whole number from 1 to 65535",
-                        ));
-                    }
-                    port
-                }
-            };
+            let host = host(map, errors);
+            let port = port(map, kind, errors);
             let database = text(map, "database", errors);
             let user = text(map, "user", errors);
             let tls = match map.get("tls") {
@@ -532,15 +667,6 @@ fn parse_settings(
                     None
                 }
             };
-            if let Some(host) = &host
-                && (host.contains(['/', '@', ' ']) || host.starts_with('-'))
-            {
-                errors.push(FieldError::new(
-                    "settings.host",
-                    "must be a host name or an address",
-                ));
-                return None;
-            }
             Some(Settings::Database {
                 host: host?,
                 port: port?,
@@ -560,6 +686,106 @@ fn parse_settings(
                 return None;
             }
             Some(Settings::Sqlite { path })
+        }
+        ConnectionKind::Amqp => {
+            unknown_fields(map, "settings.", &["host", "port", "vhost", "user"], errors);
+            let (host, port) = (host(map, errors), port(map, kind, errors));
+            let vhost = match map.get("vhost") {
+                None | Some(Value::Null) => Some("/".to_owned()),
+                Some(Value::String(vhost)) if !vhost.chars().any(char::is_control) => {
+                    Some(vhost.clone())
+                }
+                Some(_) => {
+                    errors.push(FieldError::new(
+                        "settings.vhost",
+                        "must be a virtual host's name",
+                    ));
+                    None
+                }
+            };
+            let user = text(map, "user", errors);
+            Some(Settings::Amqp {
+                host: host?,
+                port: port?,
+                vhost: vhost?,
+                user: user?,
+            })
+        }
+        ConnectionKind::Mqtt => {
+            unknown_fields(
+                map,
+                "settings.",
+                &["host", "port", "client_id", "user"],
+                errors,
+            );
+            let (host, port) = (host(map, errors), port(map, kind, errors));
+            let client_id = text(map, "client_id", errors).and_then(|id| {
+                let valid = id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic());
+                if !valid {
+                    errors.push(FieldError::new(
+                        "settings.client_id",
+                        "must be 1 to 64 visible ASCII characters",
+                    ));
+                }
+                valid.then_some(id)
+            });
+            let user = optional_text(map, "user", errors);
+            Some(Settings::Mqtt {
+                host: host?,
+                port: port?,
+                client_id: client_id?,
+                user: user?,
+            })
+        }
+        ConnectionKind::Nats => {
+            unknown_fields(map, "settings.", &["url", "user"], errors);
+            let url = text(map, "url", errors).and_then(|url| match url::Url::parse(&url) {
+                Ok(parsed)
+                    if matches!(parsed.scheme(), "nats" | "tls")
+                        && parsed.host_str().is_some()
+                        && parsed.username().is_empty()
+                        && parsed.password().is_none() =>
+                {
+                    Some(url)
+                }
+                Ok(_) | Err(_) => {
+                    errors.push(FieldError::new(
+                        "settings.url",
+                        "must be a nats:// or tls:// URL without credentials (they go in secrets)",
+                    ));
+                    None
+                }
+            });
+            let user = optional_text(map, "user", errors);
+            Some(Settings::Nats {
+                url: url?,
+                user: user?,
+            })
+        }
+        ConnectionKind::Redis => {
+            unknown_fields(map, "settings.", &["host", "port", "db"], errors);
+            let (host, port) = (host(map, errors), port(map, kind, errors));
+            let db = match map.get("db") {
+                None | Some(Value::Null) => Some(0),
+                Some(db) => {
+                    let db = db
+                        .as_u64()
+                        .and_then(|db| u8::try_from(db).ok())
+                        .filter(|db| *db < 16);
+                    if db.is_none() {
+                        errors.push(FieldError::new(
+                            "settings.db",
+                            "must be a whole number from 0 to 15",
+                        ));
+                    }
+                    db
+                }
+            };
+            Some(Settings::Redis {
+                host: host?,
+                port: port?,
+                db: db?,
+            })
         }
         ConnectionKind::Http => {
             unknown_fields(
@@ -890,6 +1116,36 @@ mod tests {
     }
 
     #[test]
+    fn broker_settings_are_checked_and_take_the_secrets_their_sign_in_needs() {
+        assert_eq!(
+            errors_of(
+                json!({"name": "n", "kind": "nats", "settings": {"url": "nats://u:p@h:4222"}})
+            ),
+            [
+                "settings.url: must be a nats:// or tls:// URL without credentials (they go in secrets)"
+            ]
+        );
+        assert_eq!(
+            errors_of(json!({"name": "r", "kind": "redis", "settings": {"host": "h", "db": 16}})),
+            ["settings.db: must be a whole number from 0 to 15"]
+        );
+        let token = parse_input(
+            &json!({"name": "n", "kind": "nats", "settings": {"url": "nats://h:4222"},
+                    "secrets": {"token": "t"}}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(token.settings.secret_names(), ["token"]);
+        let anonymous = parse_input(
+            &json!({"name": "m", "kind": "mqtt", "settings": {"host": "h", "client_id": "c"}}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(anonymous.settings.host_and_port(), Some(("h", 1883)));
+        assert!(anonymous.settings.secret_names().is_empty());
+    }
+
+    #[test]
     fn a_name_in_the_body_must_match_the_address() {
         let errors = parse_input(
             &json!({"name": "a", "kind": "sqlite", "settings": {"path": "/tmp/a.db"}}),
@@ -953,11 +1209,42 @@ mod tests {
                 base_url: "http://x".into(),
                 auth: HttpAuth::Basic { user: "me".into() },
             },
+            Settings::Amqp {
+                host: "rabbit".into(),
+                port: 5672,
+                vhost: "/orders".into(),
+                user: "app".into(),
+            },
+            Settings::Mqtt {
+                host: "mqtt".into(),
+                port: 1883,
+                client_id: "junction-1".into(),
+                user: Some("app".into()),
+            },
+            Settings::Mqtt {
+                host: "mqtt".into(),
+                port: 1883,
+                client_id: "junction-2".into(),
+                user: None,
+            },
+            Settings::Nats {
+                url: "nats://nats:4222".into(),
+                user: None,
+            },
+            Settings::Redis {
+                host: "redis".into(),
+                port: 6379,
+                db: 3,
+            },
         ] {
             let kind = match settings {
                 Settings::Database { .. } => ConnectionKind::Postgres,
                 Settings::Sqlite { .. } => ConnectionKind::Sqlite,
                 Settings::Http { .. } => ConnectionKind::Http,
+                Settings::Amqp { .. } => ConnectionKind::Amqp,
+                Settings::Mqtt { .. } => ConnectionKind::Mqtt,
+                Settings::Nats { .. } => ConnectionKind::Nats,
+                Settings::Redis { .. } => ConnectionKind::Redis,
             };
             assert_eq!(
                 settings_from_stored(kind, &settings.to_value()),

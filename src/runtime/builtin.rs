@@ -393,6 +393,15 @@ impl Runtime for BuiltinRuntime {
                         super::egress::HttpConnection::open(&connection).map_err(failed)?;
                     connected.http.insert(name.to_owned(), Arc::new(through));
                 }
+                crate::domain::connection::ConnectionKind::Amqp
+                | crate::domain::connection::ConnectionKind::Mqtt
+                | crate::domain::connection::ConnectionKind::Nats
+                | crate::domain::connection::ConnectionKind::Redis => {
+                    return Err(failed(format!(
+                        "a {} connection, which no step or trigger of this kind uses",
+                        connection.kind
+                    )));
+                }
             }
             built_with.push((name.to_owned(), connection.revision));
         }

@@ -167,6 +167,46 @@ impl EgressPolicy {
         }
     }
 
+    /// The first address of `host` a connection (one an administrator allowed private
+    /// addresses, with `allow_private`) may reach: a connector connects to this
+    /// address, so that what was checked is what is reached.
+    pub async fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+        allow_private: bool,
+    ) -> Result<IpAddr, String> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let found: Vec<IpAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => {
+                self.check_name(host).map_err(|why| self.refused(why))?;
+                tokio::net::lookup_host((bare, port))
+                    .await
+                    .map_err(|err| format!("cannot find the host {host}: {err}"))?
+                    .map(|addr| addr.ip())
+                    .collect()
+            }
+        };
+        let mut refusal = None;
+        for ip in found {
+            match self.check_connection(Some(host), ip, allow_private) {
+                Ok(()) => return Ok(ip),
+                Err(why) => {
+                    refusal.get_or_insert(why);
+                }
+            }
+        }
+        Err(match refusal {
+            Some(why) if allow_private => why,
+            Some(why) => format!(
+                "{why} (an administrator may allow this connection to reach private \
+                 addresses)"
+            ),
+            None => format!("cannot find the host {host}: it has no address"),
+        })
+    }
+
     /// A host named in a URL (before any resolution): refused when `--egress-deny`
     /// names it.
     pub fn check_name(&self, host: &str) -> Result<(), String> {

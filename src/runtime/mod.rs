@@ -4,6 +4,7 @@
 //! deployment target) can take its place.
 
 pub mod activity;
+pub mod brokers;
 pub mod builtin;
 pub mod egress;
 pub mod flow;

@@ -13,7 +13,6 @@ use sqlx::{
     Arguments, Column, ConnectOptions, Connection, Executor, Row, Statement, TypeInfo, ValueRef,
 };
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -177,7 +176,10 @@ impl Connectors {
                 },
                 kind @ (ConnectionKind::Postgres | ConnectionKind::Mysql),
             ) => {
-                let ip = self.resolve(host, *port, connection.allow_private).await?;
+                let ip = self
+                    .policy
+                    .resolve(host, *port, connection.allow_private)
+                    .await?;
                 // Checking the certificate needs the name it was issued for.
                 let connect_to = match tls {
                     TlsMode::VerifyFull => host.clone(),
@@ -203,7 +205,14 @@ impl Connectors {
                         }
                         Target::Postgres(options)
                     }
-                    ConnectionKind::Mysql | ConnectionKind::Sqlite | ConnectionKind::Http => {
+                    // Only Postgres and Mysql reach here (the pattern above).
+                    ConnectionKind::Mysql
+                    | ConnectionKind::Sqlite
+                    | ConnectionKind::Http
+                    | ConnectionKind::Amqp
+                    | ConnectionKind::Mqtt
+                    | ConnectionKind::Nats
+                    | ConnectionKind::Redis => {
                         use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
                         let mut options = MySqlConnectOptions::new()
                             .host(&connect_to)
@@ -230,46 +239,28 @@ impl Connectors {
                     .create_if_missing(false)
                     .busy_timeout(Duration::from_secs(5)),
             )),
-            (Settings::Http { .. }, _)
-            | (Settings::Database { .. }, ConnectionKind::Sqlite | ConnectionKind::Http)
+            (
+                Settings::Http { .. }
+                | Settings::Amqp { .. }
+                | Settings::Mqtt { .. }
+                | Settings::Nats { .. }
+                | Settings::Redis { .. },
+                _,
+            )
+            | (
+                Settings::Database { .. },
+                ConnectionKind::Sqlite
+                | ConnectionKind::Http
+                | ConnectionKind::Amqp
+                | ConnectionKind::Mqtt
+                | ConnectionKind::Nats
+                | ConnectionKind::Redis,
+            )
             | (Settings::Sqlite { .. }, _) => Err(format!(
                 "{} is an {} connection, not a SQL database",
                 connection.name, connection.kind
             )),
         }
-    }
-
-    /// The first address of `host` the egress policy lets this connection reach.
-    async fn resolve(&self, host: &str, port: u16, allow_private: bool) -> Result<IpAddr, String> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let found: Vec<IpAddr> = match bare.parse::<IpAddr>() {
-            Ok(ip) => vec![ip],
-            Err(_) => {
-                self.policy.check_name(host)?;
-                tokio::net::lookup_host((bare, port))
-                    .await
-                    .map_err(|err| format!("cannot find the host {host}: {err}"))?
-                    .map(|addr| addr.ip())
-                    .collect()
-            }
-        };
-        let mut refusal = None;
-        for ip in found {
-            match self.policy.check_connection(Some(host), ip, allow_private) {
-                Ok(()) => return Ok(ip),
-                Err(why) => {
-                    refusal.get_or_insert(why);
-                }
-            }
-        }
-        Err(match refusal {
-            Some(why) if allow_private => why,
-            Some(why) => format!(
-                "{why} (an administrator may allow this connection to reach private \
-                 addresses)"
-            ),
-            None => format!("cannot find the host {host}: it has no address"),
-        })
     }
 }
 
@@ -294,9 +285,13 @@ fn short_version(version: &str) -> String {
 /// Where a connection reaches, as errors name it: `host:port`, or the file.
 fn place(settings: &Settings) -> String {
     match settings {
-        Settings::Database { host, port, .. } => format!("{host}:{port}"),
+        Settings::Database { host, port, .. }
+        | Settings::Amqp { host, port, .. }
+        | Settings::Mqtt { host, port, .. }
+        | Settings::Redis { host, port, .. } => format!("{host}:{port}"),
         Settings::Sqlite { path } => path.clone(),
         Settings::Http { base_url, .. } => base_url.clone(),
+        Settings::Nats { url, .. } => url.clone(),
     }
 }
 

@@ -212,6 +212,13 @@ impl Service {
                 Some(http) => http.test(&connection).await,
                 None => Err("this server makes no HTTP requests".into()),
             },
+            ConnectionKind::Amqp
+            | ConnectionKind::Mqtt
+            | ConnectionKind::Nats
+            | ConnectionKind::Redis => match &self.brokers {
+                Some(brokers) => brokers.test(&connection).await,
+                None => Err("this server reaches no message brokers".into()),
+            },
         };
         let result = match tested {
             Ok(message) => TestResult { ok: true, message },

@@ -122,6 +122,8 @@ pub struct Service {
     connectors: Option<crate::runtime::sql::Connectors>,
     /// What tests HTTP connections.
     http: Option<crate::runtime::egress::HttpEgress>,
+    /// What tests message broker connections.
+    brokers: Option<crate::runtime::brokers::Brokers>,
     /// Directories a connection may not point into (Junction's own files).
     protected_paths: std::sync::Arc<Vec<std::path::PathBuf>>,
 }
@@ -137,6 +139,7 @@ impl Service {
             stopping: tokio::sync::watch::channel(false).1,
             connectors: None,
             http: None,
+            brokers: None,
             protected_paths: Default::default(),
         }
     }
@@ -147,10 +150,12 @@ impl Service {
         mut self,
         connectors: crate::runtime::sql::Connectors,
         http: crate::runtime::egress::HttpEgress,
+        brokers: crate::runtime::brokers::Brokers,
         protected: Vec<std::path::PathBuf>,
     ) -> Self {
         self.connectors = Some(connectors);
         self.http = Some(http);
+        self.brokers = Some(brokers);
         self.protected_paths = std::sync::Arc::new(protected);
         self
     }

@@ -109,6 +109,12 @@ fn ConnectionRow(
             ),
             ConnectionKind::Sqlite => settings["path"].as_str().unwrap_or_default().to_owned(),
             ConnectionKind::Http => settings["base_url"].as_str().unwrap_or_default().to_owned(),
+            ConnectionKind::Nats => settings["url"].as_str().unwrap_or_default().to_owned(),
+            ConnectionKind::Amqp | ConnectionKind::Mqtt | ConnectionKind::Redis => format!(
+                "{}:{}",
+                settings["host"].as_str().unwrap_or_default(),
+                settings["port"]
+            ),
         })
         .unwrap_or_default();
     let tested = move || match test.value().get() {
@@ -197,6 +203,12 @@ fn ConnectionEditor(
         text("auth", "none"),
         text("header", ""),
     );
+    let (vhost, client_id, url, db) = (
+        text("vhost", "/"),
+        text("client_id", "junction"),
+        text("url", "nats://127.0.0.1:4222"),
+        text("db", "0"),
+    );
     let secret = RwSignal::new(String::new());
     let allow_private = RwSignal::new(current.as_ref().is_some_and(|c| c.allow_private));
     let secret_set = current
@@ -226,6 +238,10 @@ fn ConnectionEditor(
         base_url: base_url.get_untracked(),
         auth: auth.get_untracked(),
         header: header.get_untracked(),
+        vhost: vhost.get_untracked(),
+        client_id: client_id.get_untracked(),
+        url: url.get_untracked(),
+        db: db.get_untracked(),
         secret: secret.get_untracked(),
         allow_private: Some(allow_private.get_untracked().to_string()),
         private_shown: admin.then(|| "true".to_owned()),
@@ -235,6 +251,7 @@ fn ConnectionEditor(
     let secret_label = move || match (kind.get().as_str(), auth.get().as_str()) {
         ("http", "bearer") => "Token",
         ("http", "header") => "Header value",
+        ("nats", _) if user.get().trim().is_empty() => "Token",
         _ => "Password",
     };
     let secret_hint = if secret_set {
@@ -265,9 +282,28 @@ fn ConnectionEditor(
                         hint="What flows call it: a-z, 0-9, -, _ and ." />
                 })}
                 {(!creating).then(|| view! { <input type="hidden" name="form[name]" value=name.get_untracked() /> })}
-                <Show when=is(&["postgres", "mysql"])>
+                <Show when=is(&["postgres", "mysql", "amqp", "mqtt", "redis"])>
                     <TextField label="Host" name="form[host]" value=host error=field("settings.host") />
                     <TextField label="Port" name="form[port]" value=port error=field("settings.port") hint="Empty: the kind's usual port" />
+                </Show>
+                <Show when=is(&["amqp"])>
+                    <TextField label="Virtual host" name="form[vhost]" value=vhost error=field("settings.vhost") />
+                </Show>
+                <Show when=is(&["mqtt"])>
+                    <TextField label="Client id" name="form[client_id]" value=client_id error=field("settings.client_id")
+                        hint="The broker keeps the session under it" />
+                </Show>
+                <Show when=is(&["nats"])>
+                    <TextField label="URL" name="form[url]" value=url error=field("settings.url") />
+                </Show>
+                <Show when=is(&["redis"])>
+                    <TextField label="Database number" name="form[db]" value=db error=field("settings.db") />
+                </Show>
+                <Show when=is(&["amqp", "mqtt", "nats"])>
+                    <TextField label="User" name="form[user]" value=user error=field("settings.user")
+                        hint="Empty: none (MQTT, NATS)" />
+                </Show>
+                <Show when=is(&["postgres", "mysql"])>
                     <TextField label="Database" name="form[database]" value=database error=field("settings.database") />
                     <TextField label="User" name="form[user]" value=user error=field("settings.user") />
                     <div class="field">

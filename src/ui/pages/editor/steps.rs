@@ -299,6 +299,10 @@ fn ConnectionPicker(
             .filter(|c| match c.kind {
                 ConnectionKind::Http => http,
                 ConnectionKind::Postgres | ConnectionKind::Mysql | ConnectionKind::Sqlite => !http,
+                ConnectionKind::Amqp
+                | ConnectionKind::Mqtt
+                | ConnectionKind::Nats
+                | ConnectionKind::Redis => false,
             })
             .map(|c| (c.name.clone(), format!("{} ({})", c.name, c.kind.label())))
             .collect();

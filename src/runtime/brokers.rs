@@ -1,0 +1,253 @@
+//! The messaging connections: AMQP (RabbitMQ), MQTT, NATS and Redis, reached with
+//! each ecosystem's maintained async client (lapin, rumqttc, async-nats, redis) and
+//! through the egress policy: the host is resolved and checked, and the client is
+//! given the checked address. Testing a connection connects, signs in and says so,
+//! or names the cause.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::egress::EgressPolicy;
+use crate::domain::connection::{ConnectionKind, Settings};
+use crate::store::connections::OpenConnection;
+
+/// How long testing a connection waits for the broker.
+const TEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reaches brokers through the egress policy.
+#[derive(Clone)]
+pub struct Brokers {
+    policy: Arc<EgressPolicy>,
+}
+
+impl Brokers {
+    pub fn new(policy: Arc<EgressPolicy>) -> Self {
+        Self { policy }
+    }
+
+    /// Connects once and signs in: "connected", or why not.
+    pub async fn test(&self, connection: &OpenConnection) -> Result<String, String> {
+        let attempt = async {
+            match &connection.settings {
+                Settings::Amqp {
+                    host,
+                    port,
+                    vhost,
+                    user,
+                } => self.test_amqp(connection, host, *port, vhost, user).await,
+                Settings::Mqtt {
+                    host,
+                    port,
+                    client_id,
+                    user,
+                } => {
+                    self.test_mqtt(connection, host, *port, client_id, user.as_deref())
+                        .await
+                }
+                Settings::Nats { url, user } => {
+                    self.test_nats(connection, url, user.as_deref()).await
+                }
+                Settings::Redis { host, port, db } => {
+                    self.test_redis(connection, host, *port, *db).await
+                }
+                Settings::Database { .. } | Settings::Sqlite { .. } | Settings::Http { .. } => {
+                    Err(format!(
+                        "{} is a {} connection, not a message broker",
+                        connection.name, connection.kind
+                    ))
+                }
+            }
+        };
+        match tokio::time::timeout(TEST_TIMEOUT, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "no answer within {} s: is the address right, and does a firewall drop the \
+                 packets?",
+                TEST_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    async fn test_amqp(
+        &self,
+        connection: &OpenConnection,
+        host: &str,
+        port: u16,
+        vhost: &str,
+        user: &str,
+    ) -> Result<String, String> {
+        use lapin::uri::{AMQPAuthority, AMQPScheme, AMQPUri, AMQPUserInfo};
+        let ip = self
+            .policy
+            .resolve(host, port, connection.allow_private)
+            .await?;
+        let uri = AMQPUri {
+            scheme: AMQPScheme::AMQP,
+            authority: AMQPAuthority {
+                userinfo: AMQPUserInfo {
+                    username: user.to_owned(),
+                    password: secret(connection, "password"),
+                },
+                host: ip.to_string(),
+                port,
+            },
+            vhost: vhost.to_owned(),
+            query: Default::default(),
+        };
+        let amqp = lapin::Connection::connect_uri(uri, lapin::ConnectionProperties::default())
+            .await
+            .map_err(|err| describe(&err.to_string(), host, port))?;
+        let _ = amqp.close(200, "tested".into()).await;
+        Ok(format!(
+            "connected: RabbitMQ (AMQP) at {host}:{port}, virtual host {vhost}"
+        ))
+    }
+
+    async fn test_mqtt(
+        &self,
+        connection: &OpenConnection,
+        host: &str,
+        port: u16,
+        client_id: &str,
+        user: Option<&str>,
+    ) -> Result<String, String> {
+        use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
+        let ip = self
+            .policy
+            .resolve(host, port, connection.allow_private)
+            .await?;
+        // A client id of its own: a broker disconnects the older of two clients with
+        // one id, which would be the running trigger's.
+        let mut options = MqttOptions::new(format!("{client_id}-test"), ip.to_string(), port);
+        options.set_clean_session(true);
+        options.set_keep_alive(Duration::from_secs(5));
+        if let Some(user) = user {
+            options.set_credentials(user, secret(connection, "password"));
+        }
+        let (client, mut events) = AsyncClient::new(options, 1);
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    let _ = client.disconnect().await;
+                    return Ok(format!("connected: MQTT broker at {host}:{port}"));
+                }
+                Ok(_) => {}
+                Err(rumqttc::ConnectionError::ConnectionRefused(code)) => {
+                    return Err(match code {
+                        rumqttc::ConnectReturnCode::BadUserNamePassword
+                        | rumqttc::ConnectReturnCode::NotAuthorized => {
+                            "the broker refused the user name or password".to_owned()
+                        }
+                        other => format!("the broker refused the connection: {other:?}"),
+                    });
+                }
+                Err(err) => return Err(describe(&err.to_string(), host, port)),
+            }
+        }
+    }
+
+    async fn test_nats(
+        &self,
+        connection: &OpenConnection,
+        url: &str,
+        user: Option<&str>,
+    ) -> Result<String, String> {
+        let parsed = url::Url::parse(url).map_err(|err| format!("{url}: {err}"))?;
+        let host = parsed.host_str().unwrap_or_default().to_owned();
+        let port = parsed.port().unwrap_or(4222);
+        let ip = self
+            .policy
+            .resolve(&host, port, connection.allow_private)
+            .await?;
+        let mut options = async_nats::ConnectOptions::new()
+            .connection_timeout(TEST_TIMEOUT)
+            .max_reconnects(Some(1));
+        options = match user {
+            Some(user) => {
+                options.user_and_password(user.to_owned(), secret(connection, "password"))
+            }
+            None => match connection.secrets.get("token") {
+                Some(token) => options.token(token.clone()),
+                None => options,
+            },
+        };
+        let address = format!("{}://{ip}:{port}", parsed.scheme());
+        let client = options
+            .connect(address)
+            .await
+            .map_err(|err| describe(&err.to_string(), &host, port))?;
+        client
+            .flush()
+            .await
+            .map_err(|err| describe(&err.to_string(), &host, port))?;
+        let version = client.server_info().version;
+        Ok(format!("connected: NATS {version} at {host}:{port}"))
+    }
+
+    async fn test_redis(
+        &self,
+        connection: &OpenConnection,
+        host: &str,
+        port: u16,
+        db: u8,
+    ) -> Result<String, String> {
+        let ip = self
+            .policy
+            .resolve(host, port, connection.allow_private)
+            .await?;
+        let mut url =
+            url::Url::parse(&format!("redis://{ip}:{port}/{db}")).map_err(|err| err.to_string())?;
+        if let Some(password) = connection.secrets.get("password").filter(|p| !p.is_empty()) {
+            let _ = url.set_password(Some(password));
+        }
+        let client = redis::Client::open(url.as_str()).map_err(|err| err.to_string())?;
+        let mut redis = client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|err| describe(&err.to_string(), host, port))?;
+        let pong: String = redis::cmd("PING")
+            .query_async(&mut redis)
+            .await
+            .map_err(|err| describe(&err.to_string(), host, port))?;
+        Ok(format!(
+            "connected: Redis at {host}:{port} (database {db}, {pong})"
+        ))
+    }
+}
+
+/// A secret of the connection, or none.
+fn secret(connection: &OpenConnection, name: &str) -> String {
+    connection.secrets.get(name).cloned().unwrap_or_default()
+}
+
+/// A client's error as a person acts on it: refused, the password, or the broker's words.
+fn describe(error: &str, host: &str, port: u16) -> String {
+    let lower = error.to_lowercase();
+    if lower.contains("connection refused") {
+        format!("refused: nothing accepts connections at {host}:{port}")
+    } else if lower.contains("access_refused")
+        || lower.contains("authorization violation")
+        || lower.contains("authentication")
+        || lower.contains("wrongpass")
+        || lower.contains("invalid username-password")
+        || lower.contains("noauth")
+    {
+        format!("the broker refused the user name or password ({error})")
+    } else {
+        format!("{host}:{port}: {error}")
+    }
+}
+
+/// The kinds this module reaches.
+pub fn is_broker(kind: ConnectionKind) -> bool {
+    match kind {
+        ConnectionKind::Amqp
+        | ConnectionKind::Mqtt
+        | ConnectionKind::Nats
+        | ConnectionKind::Redis => true,
+        ConnectionKind::Postgres
+        | ConnectionKind::Mysql
+        | ConnectionKind::Sqlite
+        | ConnectionKind::Http => false,
+    }
+}
