@@ -117,12 +117,18 @@ async fn measure(
 
     let flow_client = client.clone();
     let bare_client = client.clone();
-    let order = |worker: usize, i: usize| json!({ "id": worker * 10_000_000 + i + 1, "total": 12.5, "note": "O'Brien; DROP TABLE x" });
+    // Every order a new id: the load runs in turns, and each turn counts from 0 again.
+    let next_id = Arc::new(AtomicU64::new(1));
+    let order = move || {
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        json!({ "id": id, "total": 12.5, "note": "O'Brien; DROP TABLE x" })
+    };
+    let bare_order = order.clone();
     let [(count, p99), (baseline, baseline_p99)] = load_in_turns(
         seconds,
         CLIENTS,
-        move |worker, i| {
-            let body = order(worker, i);
+        move |_, _| {
+            let body = order();
             let request = flow_client.post(hook.clone()).json(&body);
             async move {
                 let answer: Value = request.send().await?.json().await?;
@@ -132,8 +138,8 @@ async fn measure(
                 Ok(())
             }
         },
-        move |worker, i| {
-            let body = order(worker, i);
+        move |_, _| {
+            let body = bare_order();
             let request = bare_client
                 .post(format!("http://{addr}/orders"))
                 .json(&body);
