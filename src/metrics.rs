@@ -64,7 +64,7 @@ impl Metrics {
         let messages = Family::<MessageLabels, Counter>::default();
         registry.register(
             "flow_messages",
-            "Messages through flows, by trigger (webhook, timer) and outcome (ok, filtered, failed, refused)",
+            "Messages through flows, by trigger (webhook, timer, cron, sql_poll) and outcome (ok, filtered, failed, refused)",
             messages.clone(),
         );
         // 1 ms to about 16 s: a pass over one integration up to a storm of thousands.

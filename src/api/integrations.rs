@@ -18,6 +18,15 @@ use crate::{
     service::input::{integration_id, publish_note, version_field},
 };
 
+/// The next five times a cron schedule runs in a time zone, as text
+/// ("2026-12-07 09:00 Europe/Berlin (08:00 UTC)"); an expression or zone that does not
+/// read is an error at its field.
+#[server(endpoint = "next_runs")]
+pub async fn next_runs(schedule: String, time_zone: String) -> Result<Vec<String>, AppError> {
+    let (service, who) = super::service()?;
+    service.next_runs(&who, &schedule, &time_zone)
+}
+
 /// Every integration, newest first.
 #[server(endpoint = "list_integrations")]
 pub async fn list_integrations() -> Result<Vec<IntegrationSummary>, AppError> {

@@ -37,6 +37,9 @@ pub enum Trigger {
     },
     /// Every N seconds.
     Timer { every_seconds: u64 },
+    /// At the times a cron schedule names, in a time zone (`"0 9 * * 1-5"` in
+    /// `Europe/Berlin` is 9:00 there on weekdays, summer and winter).
+    Cron { schedule: String, time_zone: String },
     /// Every N seconds, the rows a query finds after the cursor, one message each, in
     /// order; the cursor (the `cursor` column of the last row whose run is recorded)
     /// is kept in Junction's database and bound as the query's first parameter.
@@ -127,6 +130,8 @@ pub enum Step {
     },
 }
 
+/// The longest cron expression, in characters.
+pub const MAX_SCHEDULE_CHARS: usize = 200;
 /// The longest SQL statement, in characters.
 pub const MAX_QUERY_CHARS: usize = 16_000;
 /// The most parameters one statement takes.
@@ -140,13 +145,15 @@ pub const MAX_ROWS_LIMIT: u64 = 100_000;
 pub enum TriggerKind {
     Webhook,
     Timer,
+    Cron,
     SqlPoll,
 }
 
 impl TriggerKind {
-    pub const ALL: [TriggerKind; 3] = [
+    pub const ALL: [TriggerKind; 4] = [
         TriggerKind::Webhook,
         TriggerKind::Timer,
+        TriggerKind::Cron,
         TriggerKind::SqlPoll,
     ];
 
@@ -155,6 +162,7 @@ impl TriggerKind {
         match self {
             TriggerKind::Webhook => "webhook",
             TriggerKind::Timer => "timer",
+            TriggerKind::Cron => "cron",
             TriggerKind::SqlPoll => "sql_poll",
         }
     }
@@ -164,6 +172,7 @@ impl TriggerKind {
         match self {
             TriggerKind::Webhook => "Webhook (HTTP POST)",
             TriggerKind::Timer => "Timer",
+            TriggerKind::Cron => "Schedule (cron)",
             TriggerKind::SqlPoll => "SQL query (new rows)",
         }
     }
@@ -234,6 +243,7 @@ impl Trigger {
         match self {
             Trigger::Webhook { .. } => TriggerKind::Webhook,
             Trigger::Timer { .. } => TriggerKind::Timer,
+            Trigger::Cron { .. } => TriggerKind::Cron,
             Trigger::SqlPoll { .. } => TriggerKind::SqlPoll,
         }
     }
@@ -246,7 +256,7 @@ impl Trigger {
                     *auth.secret_mut() = MASK.to_owned();
                 }
             }
-            Trigger::Timer { .. } | Trigger::SqlPoll { .. } => {}
+            Trigger::Timer { .. } | Trigger::Cron { .. } | Trigger::SqlPoll { .. } => {}
         }
     }
 
@@ -264,9 +274,10 @@ impl Trigger {
                     Trigger::Webhook {
                         auth: Some(stored), ..
                     } if stored.same_scheme(auth) => Some(stored),
-                    Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::SqlPoll { .. } => {
-                        None
-                    }
+                    Trigger::Webhook { .. }
+                    | Trigger::Timer { .. }
+                    | Trigger::Cron { .. }
+                    | Trigger::SqlPoll { .. } => None,
                 };
                 match stored {
                     Some(stored) => *auth.secret_mut() = stored.secret().to_owned(),
@@ -278,6 +289,7 @@ impl Trigger {
             }
             Trigger::Webhook { auth: None, .. }
             | Trigger::Timer { .. }
+            | Trigger::Cron { .. }
             | Trigger::SqlPoll { .. } => {}
         }
     }
@@ -483,6 +495,7 @@ impl Definition {
             }
             Trigger::Webhook { auth: None, .. }
             | Trigger::Timer { .. }
+            | Trigger::Cron { .. }
             | Trigger::SqlPoll { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
@@ -511,7 +524,7 @@ impl Definition {
             Trigger::SqlPoll { connection, .. } => {
                 found.push(("trigger.connection".to_owned(), connection.as_str()));
             }
-            Trigger::Webhook { .. } | Trigger::Timer { .. } => {}
+            Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -597,7 +610,7 @@ impl Definition {
             Trigger::SqlPoll {
                 connection, query, ..
             } => check("trigger", connection, query, 1),
-            Trigger::Webhook { .. } | Trigger::Timer { .. } => {}
+            Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -641,7 +654,7 @@ impl Definition {
     pub fn webhook_path(&self) -> Option<&str> {
         match &self.trigger {
             Trigger::Webhook { path, .. } => Some(path),
-            Trigger::Timer { .. } | Trigger::SqlPoll { .. } => None,
+            Trigger::Timer { .. } | Trigger::Cron { .. } | Trigger::SqlPoll { .. } => None,
         }
     }
 }
@@ -847,6 +860,41 @@ fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
             let every_seconds =
                 fields.whole_number("every_seconds", 1..=MAX_TIMER_SECONDS, errors)?;
             Some(Trigger::Timer { every_seconds })
+        }
+        TriggerKind::Cron => {
+            fields.only(&["kind", "schedule", "time_zone"], errors);
+            let schedule = fields.text("schedule", errors).and_then(|schedule| {
+                let valid = !schedule.trim().is_empty() && schedule.len() <= MAX_SCHEDULE_CHARS;
+                if !valid {
+                    errors.add(
+                        "trigger.schedule",
+                        format!(
+                            "must be a cron expression of 1 to {MAX_SCHEDULE_CHARS} characters"
+                        ),
+                    );
+                }
+                valid.then(|| schedule.trim().to_owned())
+            });
+            let time_zone = match fields.map.get("time_zone") {
+                None | Some(Value::Null) => Some("UTC".to_owned()),
+                Some(_) => fields.text("time_zone", errors).and_then(|zone| {
+                    let valid = (1..=64).contains(&zone.len())
+                        && zone
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+                    if !valid {
+                        errors.add(
+                            "trigger.time_zone",
+                            "must be a time zone's name, e.g. Europe/Berlin or UTC",
+                        );
+                    }
+                    valid.then_some(zone)
+                }),
+            };
+            Some(Trigger::Cron {
+                schedule: schedule?,
+                time_zone: time_zone?,
+            })
         }
         TriggerKind::SqlPoll => {
             fields.only(

@@ -328,6 +328,9 @@ pub struct DetailPage {
     pub detail: IntegrationDetail,
     /// Where the webhook is called, for webhook flows.
     pub webhook_url: Option<String>,
+    /// For flows on a cron schedule: the schedule, and the next five times it runs.
+    #[serde(default)]
+    pub schedule: Option<(String, Vec<String>)>,
     pub activity: Page<super::activity::ActivityEntry>,
     /// The last hour's messages per minute, by outcome.
     pub chart: super::activity::ActivityChart,

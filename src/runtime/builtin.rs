@@ -181,6 +181,53 @@ impl BuiltinRuntime {
         self.watch(id, deployed, ticking);
     }
 
+    /// Starts a cron trigger's task: it sleeps until the schedule's next time, and runs
+    /// the flow then (only while this server surely holds the lease), with the time it
+    /// was due as the message.
+    fn start_cron(
+        &self,
+        id: IntegrationId,
+        deployed: &mut Deployed,
+        schedule: super::schedule::Schedule,
+    ) {
+        let flow = deployed.flow.clone();
+        let version = deployed.version;
+        let http = self.http.clone();
+        let render = self.render.clone();
+        let activity = self.activity.clone();
+        let fence = self.fence.clone();
+        let ticking = tokio::spawn(async move {
+            let mut after = chrono::Utc::now();
+            while let Some(due) = schedule.next_after(after) {
+                let wait = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+                tokio::time::sleep(wait).await;
+                after = due;
+                if !fence.holds(id) {
+                    continue;
+                }
+                let local = due.with_timezone(&schedule.zone());
+                let body = json!({
+                    "time": due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "local_time": local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                    "time_zone": schedule.zone().name(),
+                });
+                run_and_record(
+                    &flow,
+                    body,
+                    (&http, &render),
+                    &activity,
+                    id,
+                    version,
+                    "cron",
+                )
+                .await;
+            }
+            // A schedule that names no more times (a year long past) has ended.
+            Err::<(), String>("the schedule names no time after now".to_owned())
+        });
+        self.watch(id, deployed, ticking);
+    }
+
     /// Starts a sql_poll trigger's task: every `every`, the rows after the cursor, each
     /// run and recorded before the cursor moves past it. A query that fails ends the
     /// task with the cause: a death, which the reconciler retries.
@@ -421,7 +468,7 @@ impl Runtime for BuiltinRuntime {
         };
         let hook = match &flow.trigger {
             Trigger::Webhook { path, .. } => Some(path.clone()),
-            Trigger::Timer { .. } | Trigger::SqlPoll { .. } => None,
+            Trigger::Timer { .. } | Trigger::Cron { .. } | Trigger::SqlPoll { .. } => None,
         };
         if let Some(path) = &hook
             && let Some(owner) = inner.hooks.get(path)
@@ -479,6 +526,20 @@ impl Runtime for BuiltinRuntime {
                     let every = Duration::from_secs(*every_seconds);
                     self.start_timer(id, &mut deployed, every);
                 }
+                Trigger::Cron {
+                    schedule,
+                    time_zone,
+                } => match super::schedule::Schedule::parse(schedule, time_zone) {
+                    Ok(schedule) => self.start_cron(id, &mut deployed, schedule),
+                    Err(errors) => {
+                        inner.deployed.insert(id, deployed);
+                        let why: Vec<String> = errors
+                            .iter()
+                            .map(|e| format!("{}: {}", e.path, e.message))
+                            .collect();
+                        return Err(RuntimeError(why.join("; ")));
+                    }
+                },
                 Trigger::SqlPoll { every_seconds, .. } => {
                     let every = Duration::from_secs(*every_seconds);
                     if let Err(err) = self.start_poller(id, &mut deployed, every) {

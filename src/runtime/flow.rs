@@ -349,7 +349,7 @@ impl CompiledFlow {
                         message: format!("no connection is named {connection:?}"),
                     })?,
             ),
-            Trigger::Webhook { .. } | Trigger::Timer { .. } => None,
+            Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => None,
         };
         let mut flow = Self {
             trigger: definition.trigger.clone(),

@@ -228,12 +228,64 @@ impl Service {
         Ok(result)
     }
 
-    /// Checks the named connections of a definition: they exist, are SQL databases,
-    /// and the statements' parameters fit.
-    pub(super) async fn check_connections(&self, definition: &Definition) -> Result<(), AppError> {
-        if definition.connections().is_empty() {
-            return Ok(());
+    /// Checks what parsing a definition cannot: the connections it names exist and are
+    /// of the kinds its steps need, the statements' parameters fit, and a cron
+    /// trigger's schedule and time zone read.
+    pub(super) async fn check_definition(&self, definition: &Definition) -> Result<(), AppError> {
+        let mut errors = match &definition.trigger {
+            crate::domain::definition::Trigger::Cron {
+                schedule,
+                time_zone,
+            } => crate::runtime::schedule::Schedule::parse(schedule, time_zone)
+                .err()
+                .unwrap_or_default(),
+            crate::domain::definition::Trigger::Webhook { .. }
+            | crate::domain::definition::Trigger::Timer { .. }
+            | crate::domain::definition::Trigger::SqlPoll { .. } => Vec::new(),
+        };
+        if !definition.connections().is_empty() {
+            errors.extend(self.connection_problems(definition).await?);
         }
+        match errors.is_empty() {
+            true => Ok(()),
+            false => Err(AppError::ValidationFailed {
+                fields: super::input::under_definition(errors).collect(),
+            }),
+        }
+    }
+
+    /// The next five times a schedule runs, as people read them: the local time in
+    /// its zone, and UTC.
+    pub fn next_runs(
+        &self,
+        who: &Principal,
+        schedule: &str,
+        time_zone: &str,
+    ) -> Result<Vec<String>, AppError> {
+        who.may(Operation::Read)?;
+        let schedule = crate::runtime::schedule::Schedule::parse(schedule, time_zone)
+            .map_err(|fields| AppError::ValidationFailed { fields })?;
+        let zone = schedule.zone();
+        Ok(schedule
+            .upcoming(chrono::Utc::now(), 5)
+            .into_iter()
+            .map(|at| {
+                let local = at.with_timezone(&zone);
+                format!(
+                    "{} {} ({} UTC)",
+                    local.format("%a %Y-%m-%d %H:%M:%S"),
+                    zone.name(),
+                    at.format("%H:%M")
+                )
+            })
+            .collect())
+    }
+
+    /// What is wrong with the connections a definition names.
+    async fn connection_problems(
+        &self,
+        definition: &Definition,
+    ) -> Result<Vec<crate::error::FieldError>, AppError> {
         let kinds: BTreeMap<String, ConnectionKind> = self
             .store
             .connections()
@@ -241,13 +293,7 @@ impl Service {
             .into_iter()
             .map(|c| (c.name, c.kind))
             .collect();
-        let errors = definition.check_connections(&|name| kinds.get(name).copied());
-        match errors.is_empty() {
-            true => Ok(()),
-            false => Err(AppError::ValidationFailed {
-                fields: super::input::under_definition(errors).collect(),
-            }),
-        }
+        Ok(definition.check_connections(&|name| kinds.get(name).copied()))
     }
 
     /// Whether `who` may make this connection reach where it does: private addresses

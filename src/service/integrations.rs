@@ -90,7 +90,7 @@ impl Service {
         let (new, definition) =
             input::new_integration(request.name, request.description, request.definition)?;
         if let Some(definition) = &definition {
-            self.check_connections(definition).await?;
+            self.check_definition(definition).await?;
         }
         let created = self
             .store
@@ -181,16 +181,31 @@ impl Service {
     ) -> Result<DetailPage, AppError> {
         who.may(Operation::Read)?;
         let detail = self.detail(who, id).await?;
-        let webhook_url = detail
+        let definition = detail
             .active
             .as_ref()
             .or(detail.draft.as_ref())
-            .and_then(|version| Definition::parse(&version.definition).ok())
-            .and_then(|definition| {
-                definition
-                    .webhook_path()
-                    .map(|path| format!("{origin}/hooks/{path}"))
-            });
+            .and_then(|version| Definition::parse(&version.definition).ok());
+        let webhook_url = definition.as_ref().and_then(|definition| {
+            definition
+                .webhook_path()
+                .map(|path| format!("{origin}/hooks/{path}"))
+        });
+        let schedule = match definition.as_ref().map(|d| &d.trigger) {
+            Some(crate::domain::definition::Trigger::Cron {
+                schedule,
+                time_zone,
+            }) => Some((
+                format!("{schedule} ({time_zone})"),
+                self.next_runs(who, schedule, time_zone).unwrap_or_default(),
+            )),
+            Some(
+                crate::domain::definition::Trigger::Webhook { .. }
+                | crate::domain::definition::Trigger::Timer { .. }
+                | crate::domain::definition::Trigger::SqlPoll { .. },
+            )
+            | None => None,
+        };
         let activity = self
             .activity(who, id, PageRequest::new(Some(1), Some(20)))
             .await?;
@@ -198,6 +213,7 @@ impl Service {
         Ok(DetailPage {
             detail,
             webhook_url,
+            schedule,
             activity,
             chart,
         })
@@ -274,7 +290,7 @@ impl Service {
             request.definition,
         )?;
         if let Some(definition) = &edit.definition {
-            self.check_connections(definition).await?;
+            self.check_definition(definition).await?;
         }
         Ok(self.store.edit_draft(id, &edit).await?)
     }

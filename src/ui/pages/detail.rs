@@ -50,6 +50,7 @@ fn Detail(data: Signal<DetailPage>) -> impl IntoView {
     let draft = move || data.with(|d| d.detail.draft.clone());
     let activity = move || data.with(|d| d.activity.clone());
     let webhook = move || data.with(|d| d.webhook_url.clone());
+    let schedule = move || data.with(|d| d.schedule.clone());
     let edit_href = format!("/integrations/{id}/edit");
     let history_href = format!("/integrations/{id}/history");
     view! {
@@ -192,6 +193,14 @@ fn Detail(data: Signal<DetailPage>) -> impl IntoView {
                         None => view! { <p class="muted">"No draft: editing starts one from the active version."</p> }.into_any(),
                     }}
                 </section>
+                {move || schedule().map(|(schedule, runs)| view! {
+                    <section class="card" aria-labelledby="schedule-heading">
+                        <h2 id="schedule-heading">"Schedule"</h2>
+                        <p><code>{schedule}</code></p>
+                        <p class="muted">"Next runs:"</p>
+                        <ol data-testid="next-runs">{runs.into_iter().map(|run| view! { <li>{run}</li> }).collect_view()}</ol>
+                    </section>
+                })}
                 <Show when=move || webhook().is_some()>
                     <section class="card" aria-labelledby="webhook-heading">
                         <h2 id="webhook-heading">"Webhook"</h2>

@@ -44,6 +44,8 @@ struct Editor {
     poll_query: RwSignal<String>,
     poll_cursor: RwSignal<String>,
     poll_start: RwSignal<String>,
+    schedule: RwSignal<String>,
+    time_zone: RwSignal<String>,
     steps: RwSignal<Vec<StepForm>>,
     next_key: RwSignal<u64>,
     raw_mode: RwSignal<bool>,
@@ -67,6 +69,8 @@ impl Editor {
             poll_query: RwSignal::new(String::new()),
             poll_cursor: RwSignal::new("id".into()),
             poll_start: RwSignal::new("0".into()),
+            schedule: RwSignal::new("0 * * * *".into()),
+            time_zone: RwSignal::new("UTC".into()),
             steps: RwSignal::new(Vec::new()),
             next_key: RwSignal::new(1),
             raw_mode: RwSignal::new(false),
@@ -103,6 +107,8 @@ impl Editor {
         self.poll_query.set(form.poll_query);
         self.poll_cursor.set(form.poll_cursor);
         self.poll_start.set(form.poll_start);
+        self.schedule.set(form.schedule);
+        self.time_zone.set(form.time_zone);
         self.steps.set(form.steps);
         Ok(())
     }
@@ -127,6 +133,8 @@ impl Editor {
             poll_query: self.poll_query.get_untracked(),
             poll_cursor: self.poll_cursor.get_untracked(),
             poll_start: self.poll_start.get_untracked(),
+            schedule: self.schedule.get_untracked(),
+            time_zone: self.time_zone.get_untracked(),
             steps: self.steps.get_untracked(),
         }
         .to_value()

@@ -48,6 +48,9 @@ pub struct FlowForm {
     pub poll_query: String,
     pub poll_cursor: String,
     pub poll_start: String,
+    /// A cron trigger's schedule and time zone, as typed.
+    pub schedule: String,
+    pub time_zone: String,
     pub steps: Vec<StepForm>,
 }
 
@@ -252,6 +255,11 @@ impl FlowForm {
                 Value::Null => "0".to_owned(),
                 start => start.to_string(),
             },
+            schedule: trigger["schedule"]
+                .as_str()
+                .unwrap_or("0 * * * *")
+                .to_owned(),
+            time_zone: trigger["time_zone"].as_str().unwrap_or("UTC").to_owned(),
             steps,
         })
     }
@@ -288,6 +296,11 @@ impl FlowForm {
                     json!({ "kind": "timer", "every_seconds": 0 })
                 }
             },
+            TriggerKind::Cron => json!({
+                "kind": "cron",
+                "schedule": self.schedule.trim(),
+                "time_zone": self.time_zone.trim(),
+            }),
             TriggerKind::SqlPoll => {
                 let every = self.every.trim().parse::<u64>().unwrap_or_else(|_| {
                     errors.push(FieldError::new(
@@ -359,6 +372,17 @@ mod tests {
     }
 
     #[test]
+    fn a_cron_trigger_round_trips_through_the_form() {
+        let definition = json!({
+            "trigger": { "kind": "cron", "schedule": "0 9 * * 1-5", "time_zone": "Europe/Berlin" },
+            "steps": []
+        });
+        let mut key = 1;
+        let form = FlowForm::from_value(&definition, &mut key).unwrap();
+        assert_eq!(form.to_value().0, definition);
+    }
+
+    #[test]
     fn a_sql_poll_trigger_round_trips_through_the_form() {
         let definition = json!({
             "trigger": { "kind": "sql_poll", "connection": "orders-db",
@@ -410,7 +434,7 @@ mod tests {
     fn an_unknown_kind_is_an_error_at_its_place_not_another_kind() {
         let mut key = 1;
         let errors = FlowForm::from_value(
-            &json!({"trigger": {"kind": "cron"},
+            &json!({"trigger": {"kind": "carrier_pigeon"},
                     "steps": [{"kind": "log", "message": "m"}, {"kind": "teleport"}]}),
             &mut key,
         )
@@ -437,6 +461,8 @@ mod tests {
             poll_query: String::new(),
             poll_cursor: String::new(),
             poll_start: String::new(),
+            schedule: String::new(),
+            time_zone: String::new(),
             steps: vec![template, http],
         };
 
@@ -475,6 +501,8 @@ mod tests {
                 poll_query: String::new(),
                 poll_cursor: String::new(),
                 poll_start: String::new(),
+                schedule: String::new(),
+                time_zone: String::new(),
                 steps: vec![step],
             };
             let (value, errors) = form.to_value();

@@ -42,6 +42,21 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                             on:input=move |ev| { editor.every.set(event_target_value(&ev)); touch(); } />
                     </Field>
                 }.into_any(),
+                TriggerKind::Cron => view! {
+                    <div class="row">
+                        <Field label="Schedule (cron)" id="trigger-schedule" error=Signal::derive(editor.error_at("trigger.schedule"))
+                            hint="minute hour day month weekday, e.g. 0 9 * * 1-5; six fields start with seconds">
+                            <input id="trigger-schedule" type="text" prop:value=move || editor.schedule.get()
+                                on:input=move |ev| { editor.schedule.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="Time zone" id="trigger-time-zone" error=Signal::derive(editor.error_at("trigger.time_zone"))
+                            hint="e.g. Europe/Berlin, America/New_York, UTC">
+                            <input id="trigger-time-zone" type="text" prop:value=move || editor.time_zone.get()
+                                on:input=move |ev| { editor.time_zone.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                    </div>
+                    <NextRuns schedule=Signal::derive(move || editor.schedule.get()) time_zone=Signal::derive(move || editor.time_zone.get()) />
+                }.into_any(),
                 TriggerKind::SqlPoll => view! {
                     <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
                         <ConnectionPicker id="trigger-connection".to_owned()
@@ -274,6 +289,29 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
                 <p class="field-error">{move || error("kind").get()}</p>
             </fieldset>
         </li>
+    }
+}
+
+/// The next five times a schedule runs, as the server reads it (the browser has no
+/// time zone database): updated as the schedule is typed.
+#[component]
+pub(crate) fn NextRuns(schedule: Signal<String>, time_zone: Signal<String>) -> impl IntoView {
+    let runs = Resource::new(
+        move || (schedule.get(), time_zone.get()),
+        |(schedule, time_zone)| crate::api::integrations::next_runs(schedule, time_zone),
+    );
+    view! {
+        <div class="next-runs" data-testid="next-runs">
+            <p class="hint">"Next runs"</p>
+            <Transition fallback=|| ()>
+                {move || runs.get().map(|runs| match runs {
+                    Ok(runs) => view! {
+                        <ol>{runs.into_iter().map(|run| view! { <li>{run}</li> }).collect_view()}</ol>
+                    }.into_any(),
+                    Err(err) => view! { <p class="field-error">{err.to_string()}</p> }.into_any(),
+                })}
+            </Transition>
+        </div>
     }
 }
 
