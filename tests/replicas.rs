@@ -202,54 +202,18 @@ async fn a_holder_stalled_past_its_lease_does_not_tick_beside_the_server_that_to
     assert_eq!(holder(&store, id).await.as_deref(), Some(other));
 }
 
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_three_open_event_streams_exits_in_time_keeping_every_answered_message() {
     let database = TestDatabase::create(Backend::Postgres).await;
     let store = Store::connect(&database.url).await.unwrap();
-    let port = free_port();
     let data = tempfile::tempdir().unwrap();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_junction"))
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
-        .args(["--shutdown-timeout", "5", "--reconcile-tick-ms", "100"])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("DATABASE_URL", &database.url)
-        .env("JUNCTION_ADMIN_USER", "admin")
-        .env("JUNCTION_ADMIN_PASSWORD", "the admin's password")
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let anonymous = reqwest::Client::new();
+    let mut server = common::process::Junction::start_with(&database.url, data.path(), |command| {
+        command.args(["--shutdown-timeout", "5"]);
+    })
+    .await;
+    let base = server.base.clone();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while anonymous
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the server never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let made: serde_json::Value = anonymous
-        .post(format!("{base}/api/v1/tokens"))
-        .basic_auth("admin", Some("the admin's password"))
-        .json(&json!({ "name": "test" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client = common::client_with_token(made["token"].as_str().unwrap());
+    let client = server.client.clone();
     let created: serde_json::Value = client
         .post(format!("{base}/api/v1/integrations"))
         .json(&json!({ "name": "Kept", "definition": {
@@ -300,9 +264,9 @@ async fn sigterm_with_three_open_event_streams_exits_in_time_keeping_every_answe
     }
 
     let stopping = Instant::now();
-    signal(&server, "-TERM");
+    server.signal("-TERM");
     let exited = loop {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = server.exited() {
             break status;
         }
         assert!(

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 pub struct Junction {
     child: std::process::Child,
     pub base: String,
-    client: reqwest::Client,
+    /// Signed in as the administrator (a token of theirs).
+    pub client: reqwest::Client,
 }
 
 /// A port nothing listens on now.
@@ -86,6 +87,20 @@ impl Junction {
             base,
             client,
         }
+    }
+
+    /// Sends a signal (`-TERM`, `-STOP`, ...) without waiting.
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// How it exited, if it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
     }
 
     /// Stops it with SIGTERM and waits for it to exit.
