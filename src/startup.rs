@@ -136,6 +136,7 @@ impl Application {
                 .with_connections(crate::runtime::builtin::ConnectionSource {
                     store: store.clone(),
                     connectors: connectors.clone(),
+                    brokers: brokers.clone(),
                 }),
         );
         let owner = replica_id(config)?;

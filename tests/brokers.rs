@@ -8,13 +8,14 @@
 
 mod common;
 
-use common::{ClosedApp, TestApp};
+use common::{ClosedApp, LiveApp, TestApp};
 use serde_json::{Value, json};
 
 on_both_databases! {
     each_kind_of_broker_connection_tests_connected: TestApp,
     a_wrong_password_and_a_closed_port_are_named: TestApp,
     a_broker_on_loopback_is_closed_until_an_admin_allows_it: ClosedApp,
+    redis_steps_set_get_count_queue_and_notify: LiveApp,
 }
 
 /// `host:port` of a broker the tests use: the variable's value, or the default.
@@ -124,4 +125,88 @@ async fn a_broker_on_loopback_is_closed_until_an_admin_allows_it(app: ClosedApp)
         !ok && message.contains("egress policy refuses"),
         "{message}"
     );
+}
+
+async fn redis_steps_set_get_count_queue_and_notify(app: LiveApp) {
+    create(&app, &connections()[3]).await;
+    let prefix = format!("junction-test-{}", uuid::Uuid::new_v4().simple());
+    let step = |command: &str, args: Value| json!({ "kind": "redis", "connection": "redis", "command": command, "args": args });
+    let mut set = step(
+        "SET",
+        json!([format!("{prefix}:order:{{{{ body.id }}}}"), "{{ body }}"]),
+    );
+    set["expire_seconds"] = json!(60);
+    for (path, step) in [
+        ("set", set),
+        (
+            "get",
+            step("GET", json!([format!("{prefix}:order:{{{{ body.id }}}}")])),
+        ),
+        ("incr", step("INCR", json!([format!("{prefix}:count")]))),
+        (
+            "xadd",
+            step(
+                "XADD",
+                json!([format!("{prefix}:stream"), "id", "{{ body.id }}"]),
+            ),
+        ),
+        (
+            "lpush",
+            step("LPUSH", json!([format!("{prefix}:list"), "{{ body.id }}"])),
+        ),
+        (
+            "publish",
+            step(
+                "PUBLISH",
+                json!([format!("{prefix}:channel"), "{{ body }}"]),
+            ),
+        ),
+    ] {
+        app.running(
+            &format!("redis {path}"),
+            json!({ "trigger": { "kind": "webhook", "path": format!("redis-{path}") }, "steps": [step] }),
+        )
+        .await;
+    }
+
+    let order = json!({ "id": 7, "total": 12.5 });
+    let (_, set) = app.hook("redis-set", order.clone()).await;
+    let (_, got) = app.hook("redis-get", json!({ "id": 7 })).await;
+    app.hook("redis-incr", json!({})).await;
+    let (_, counted) = app.hook("redis-incr", json!({})).await;
+    let (_, added) = app.hook("redis-xadd", json!({ "id": 7 })).await;
+    let (_, pushed) = app.hook("redis-lpush", json!({ "id": 7 })).await;
+    let (_, published) = app.hook("redis-publish", json!({ "id": 7 })).await;
+
+    assert_eq!(set, json!({ "ok": true }));
+    let stored: Value = serde_json::from_str(got["value"].as_str().unwrap()).unwrap();
+    assert_eq!(stored, order, "the body went as its JSON text");
+    assert_eq!(counted, json!({ "value": 2 }));
+    assert!(added["id"].as_str().unwrap().contains('-'), "{added}");
+    assert_eq!(pushed, json!({ "length": 1 }));
+    assert_eq!(published, json!({ "receivers": 0 }));
+
+    let (host, port) = address("TEST_REDIS_ADDRESS", "127.0.0.1:6379");
+    let client = redis::Client::open(format!("redis://{host}:{port}/0")).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("{prefix}:order:7"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!((1..=60).contains(&ttl), "SET with an expiry: {ttl}");
+    let entries: i64 = redis::cmd("XLEN")
+        .arg(format!("{prefix}:stream"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(entries, 1);
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{prefix}:order:7"))
+        .arg(format!("{prefix}:count"))
+        .arg(format!("{prefix}:stream"))
+        .arg(format!("{prefix}:list"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
 }

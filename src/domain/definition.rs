@@ -128,6 +128,75 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_rows: Option<u64>,
     },
+    /// One Redis command on a connection; its arguments are templates (a value that is
+    /// not text goes as its JSON).
+    Redis {
+        connection: String,
+        command: RedisCommand,
+        args: Vec<Value>,
+        /// For SET: the key expires after this many seconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expire_seconds: Option<u64>,
+    },
+}
+
+/// The Redis commands a `redis` step runs: the few a flow needs to cache, count, queue
+/// and notify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RedisCommand {
+    /// `GET key` → `{"value": text or null}`.
+    Get,
+    /// `SET key value` (with `expire_seconds`, `EX`) → `{"ok": true}`.
+    Set,
+    /// `XADD stream * field value ...` → `{"id": ...}`.
+    Xadd,
+    /// `PUBLISH channel message` → `{"receivers": n}`.
+    Publish,
+    /// `LPUSH key value ...` → `{"length": n}`.
+    Lpush,
+    /// `INCR key` → `{"value": n}`.
+    Incr,
+}
+
+impl RedisCommand {
+    pub const ALL: [RedisCommand; 6] = [
+        RedisCommand::Get,
+        RedisCommand::Set,
+        RedisCommand::Xadd,
+        RedisCommand::Publish,
+        RedisCommand::Lpush,
+        RedisCommand::Incr,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedisCommand::Get => "GET",
+            RedisCommand::Set => "SET",
+            RedisCommand::Xadd => "XADD",
+            RedisCommand::Publish => "PUBLISH",
+            RedisCommand::Lpush => "LPUSH",
+            RedisCommand::Incr => "INCR",
+        }
+    }
+
+    /// Whether `count` arguments fit the command, and what it takes if not.
+    fn takes(self, count: usize) -> Result<(), &'static str> {
+        let fits = match self {
+            RedisCommand::Get | RedisCommand::Incr => count == 1,
+            RedisCommand::Set | RedisCommand::Publish => count == 2,
+            RedisCommand::Lpush => count >= 2,
+            RedisCommand::Xadd => count >= 3 && count % 2 == 1,
+        };
+        match (fits, self) {
+            (true, _) => Ok(()),
+            (false, RedisCommand::Get | RedisCommand::Incr) => Err("one argument: the key"),
+            (false, RedisCommand::Set) => Err("two arguments: the key and the value"),
+            (false, RedisCommand::Publish) => Err("two arguments: the channel and the message"),
+            (false, RedisCommand::Lpush) => Err("the key and one value or more"),
+            (false, RedisCommand::Xadd) => Err("the stream, then fields and values in pairs"),
+        }
+    }
 }
 
 /// The longest cron expression, in characters.
@@ -191,15 +260,17 @@ pub enum StepKind {
     Filter,
     Http,
     Sql,
+    Redis,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 5] = [
+    pub const ALL: [StepKind; 6] = [
         StepKind::Log,
         StepKind::Transform,
         StepKind::Filter,
         StepKind::Http,
         StepKind::Sql,
+        StepKind::Redis,
     ];
 
     /// The `kind` of the JSON form.
@@ -210,6 +281,7 @@ impl StepKind {
             StepKind::Filter => "filter",
             StepKind::Http => "http",
             StepKind::Sql => "sql",
+            StepKind::Redis => "redis",
         }
     }
 
@@ -221,6 +293,7 @@ impl StepKind {
             StepKind::Filter => "Filter",
             StepKind::Http => "HTTP request",
             StepKind::Sql => "SQL statement",
+            StepKind::Redis => "Redis command",
         }
     }
 
@@ -303,6 +376,7 @@ impl Step {
             Step::Filter { .. } => StepKind::Filter,
             Step::Http { .. } => StepKind::Http,
             Step::Sql { .. } => StepKind::Sql,
+            Step::Redis { .. } => StepKind::Redis,
         }
     }
 
@@ -321,6 +395,7 @@ impl Step {
             Step::Transform { template } => strings(template),
             Step::Http { headers, .. } => 1 + headers.len(),
             Step::Sql { params, .. } => params.iter().map(strings).sum(),
+            Step::Redis { args, .. } => args.iter().map(strings).sum(),
         }
     }
 
@@ -334,7 +409,11 @@ impl Step {
                 }
                 *url = super::url_secrets::masked(url, MASK);
             }
-            Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } | Step::Sql { .. } => {}
+            Step::Log { .. }
+            | Step::Transform { .. }
+            | Step::Filter { .. }
+            | Step::Sql { .. }
+            | Step::Redis { .. } => {}
         }
     }
 
@@ -351,7 +430,8 @@ impl Step {
                         Step::Log { .. }
                         | Step::Transform { .. }
                         | Step::Filter { .. }
-                        | Step::Sql { .. },
+                        | Step::Sql { .. }
+                        | Step::Redis { .. },
                     )
                     | None => (None, None),
                 };
@@ -384,7 +464,11 @@ impl Step {
                     }
                 }
             }
-            Step::Log { .. } | Step::Transform { .. } | Step::Filter { .. } | Step::Sql { .. } => {}
+            Step::Log { .. }
+            | Step::Transform { .. }
+            | Step::Filter { .. }
+            | Step::Sql { .. }
+            | Step::Redis { .. } => {}
         }
     }
 }
@@ -511,7 +595,8 @@ impl Definition {
                 Step::Log { .. }
                 | Step::Transform { .. }
                 | Step::Filter { .. }
-                | Step::Sql { .. } => {}
+                | Step::Sql { .. }
+                | Step::Redis { .. } => {}
             }
         }
         found
@@ -529,6 +614,7 @@ impl Definition {
         for (index, step) in self.steps.iter().enumerate() {
             match step {
                 Step::Sql { connection, .. }
+                | Step::Redis { connection, .. }
                 | Step::Http {
                     connection: Some(connection),
                     ..
@@ -557,6 +643,20 @@ impl Definition {
     ) -> Vec<FieldError> {
         let mut errors = Vec::new();
         for (index, step) in self.steps.iter().enumerate() {
+            if let Step::Redis { connection, .. } = step {
+                let at = format!("steps[{index}].connection");
+                match kind_of(connection) {
+                    None => errors.push(FieldError::new(
+                        at,
+                        format!("no connection is named {connection:?}"),
+                    )),
+                    Some(super::connection::ConnectionKind::Redis) => {}
+                    Some(kind) => errors.push(FieldError::new(
+                        at,
+                        format!("{connection:?} is a {kind} connection, not Redis"),
+                    )),
+                }
+            }
             if let Step::Http {
                 connection: Some(connection),
                 ..
@@ -623,7 +723,8 @@ impl Definition {
                 Step::Log { .. }
                 | Step::Transform { .. }
                 | Step::Filter { .. }
-                | Step::Http { .. } => {}
+                | Step::Http { .. }
+                | Step::Redis { .. } => {}
             }
         }
         errors
@@ -1147,6 +1248,62 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
                 timeout_seconds: timeout_seconds?,
             })
         }
+        StepKind::Redis => {
+            fields.only(
+                &["kind", "connection", "command", "args", "expire_seconds"],
+                errors,
+            );
+            let connection = connection_name(&fields, errors);
+            let command = fields.text("command", errors).and_then(|command| {
+                let found = RedisCommand::ALL
+                    .into_iter()
+                    .find(|known| known.as_str().eq_ignore_ascii_case(command.trim()));
+                if found.is_none() {
+                    let known: Vec<&str> = RedisCommand::ALL.iter().map(|c| c.as_str()).collect();
+                    errors.add(
+                        &fields.at("command"),
+                        format!("must be one of {}", known.join(", ")),
+                    );
+                }
+                found
+            });
+            let args = match fields.map.get("args") {
+                Some(Value::Array(args)) if args.len() <= MAX_PARAMS => Some(args.clone()),
+                _ => {
+                    errors.add(
+                        &fields.at("args"),
+                        format!(
+                            "must be a list of up to {MAX_PARAMS} values (strings are templates)"
+                        ),
+                    );
+                    None
+                }
+            };
+            if let (Some(command), Some(args)) = (command, &args)
+                && let Err(takes) = command.takes(args.len())
+            {
+                errors.add(
+                    &fields.at("args"),
+                    format!("{} takes {takes}", command.as_str()),
+                );
+            }
+            let expire_seconds = match (fields.map.get("expire_seconds"), command) {
+                (None, _) => Some(None),
+                (Some(_), Some(RedisCommand::Set)) => fields
+                    .whole_number("expire_seconds", 1..=31_536_000, errors)
+                    .map(Some),
+                (Some(_), _) => {
+                    errors.add(&fields.at("expire_seconds"), "is for SET only");
+                    None
+                }
+            };
+            Some(Step::Redis {
+                connection: connection?,
+                command: command?,
+                args: args?,
+                expire_seconds: expire_seconds?,
+            })
+        }
         StepKind::Sql => {
             fields.only(
                 &[
@@ -1353,6 +1510,31 @@ mod tests {
     }
 
     #[test]
+    fn a_redis_step_takes_the_arguments_its_command_needs() {
+        let redis = |command: &str, args: Value, expire: Option<u64>| {
+            let mut step =
+                json!({"kind": "redis", "connection": "cache", "command": command, "args": args});
+            if let Some(expire) = expire {
+                step["expire_seconds"] = json!(expire);
+            }
+            json!({"trigger": {"kind": "webhook", "path": "a"}, "steps": [step]})
+        };
+        assert!(Definition::parse(&redis("set", json!(["k", "{{ body }}"]), Some(60))).is_ok());
+        assert_eq!(
+            errors_of(redis("XADD", json!(["stream", "field"]), None)),
+            ["steps[0].args: XADD takes the stream, then fields and values in pairs"]
+        );
+        assert_eq!(
+            errors_of(redis("GET", json!(["k"]), Some(5))),
+            ["steps[0].expire_seconds: is for SET only"]
+        );
+        assert_eq!(
+            errors_of(redis("FLUSHALL", json!([]), None)),
+            ["steps[0].command: must be one of GET, SET, XADD, PUBLISH, LPUSH, INCR"]
+        );
+    }
+
+    #[test]
     fn a_timer_runs_every_1_to_86400_seconds() {
         assert!(
             Definition::parse(&json!({"trigger": {"kind": "timer", "every_seconds": 86400}}))
@@ -1390,7 +1572,7 @@ mod tests {
                 "colour: unknown field (expected one of: trigger, steps)",
                 "steps[1].condition: is required",
                 "steps[2].url: not an http(s) URL",
-                "steps[3].kind: unknown step \"teleport\" (expected log, transform, filter, http or sql)",
+                "steps[3].kind: unknown step \"teleport\" (expected log, transform, filter, http, sql or redis)",
             ]
         );
     }

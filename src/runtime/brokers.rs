@@ -222,9 +222,13 @@ fn secret(connection: &OpenConnection, name: &str) -> String {
 
 /// A client's error as a person acts on it: refused, the password, or the broker's words.
 fn describe(error: &str, host: &str, port: u16) -> String {
+    let place = match port {
+        0 => host.to_owned(),
+        port => format!("{host}:{port}"),
+    };
     let lower = error.to_lowercase();
     if lower.contains("connection refused") {
-        format!("refused: nothing accepts connections at {host}:{port}")
+        format!("refused: nothing accepts connections at {place}")
     } else if lower.contains("access_refused")
         || lower.contains("authorization violation")
         || lower.contains("authentication")
@@ -234,7 +238,7 @@ fn describe(error: &str, host: &str, port: u16) -> String {
     {
         format!("the broker refused the user name or password ({error})")
     } else {
-        format!("{host}:{port}: {error}")
+        format!("{place}: {error}")
     }
 }
 
@@ -249,5 +253,144 @@ pub fn is_broker(kind: ConnectionKind) -> bool {
         | ConnectionKind::Mysql
         | ConnectionKind::Sqlite
         | ConnectionKind::Http => false,
+    }
+}
+
+/// A Redis connection a step uses: the client (given the checked address) and one
+/// multiplexed connection shared by every message, made again after it fails.
+pub struct RedisTarget {
+    client: redis::Client,
+    connection: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    place: String,
+}
+
+impl std::fmt::Debug for RedisTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the client: its address holds the password.
+        f.debug_struct("RedisTarget")
+            .field("place", &self.place)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long one Redis command may take.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Brokers {
+    /// The target of a `redis` connection, checked by the egress policy; it connects on
+    /// first use.
+    pub async fn redis(&self, connection: &OpenConnection) -> Result<RedisTarget, String> {
+        let Settings::Redis { host, port, db } = &connection.settings else {
+            return Err(format!(
+                "{} is a {} connection, not Redis",
+                connection.name, connection.kind
+            ));
+        };
+        let ip = self
+            .policy
+            .resolve(host, *port, connection.allow_private)
+            .await?;
+        let mut url =
+            url::Url::parse(&format!("redis://{ip}:{port}/{db}")).map_err(|err| err.to_string())?;
+        if let Some(password) = connection.secrets.get("password").filter(|p| !p.is_empty()) {
+            let _ = url.set_password(Some(password));
+        }
+        Ok(RedisTarget {
+            client: redis::Client::open(url.as_str()).map_err(|err| err.to_string())?,
+            connection: tokio::sync::Mutex::new(None),
+            place: format!("{host}:{port}"),
+        })
+    }
+}
+
+impl RedisTarget {
+    /// Runs `command` with `args` (text; other JSON as its JSON text): the answer as
+    /// the step's new body.
+    pub async fn run(
+        &self,
+        command: crate::domain::definition::RedisCommand,
+        args: &[serde_json::Value],
+        expire_seconds: Option<u64>,
+    ) -> Result<serde_json::Value, String> {
+        use crate::domain::definition::RedisCommand as C;
+        use serde_json::json;
+        let text: Vec<String> = args
+            .iter()
+            .map(|arg| match arg {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        let mut cmd = redis::cmd(command.as_str());
+        match command {
+            C::Xadd => {
+                // XADD stream * field value ...: the server picks the id.
+                cmd.arg(&text[0]).arg("*").arg(&text[1..]);
+            }
+            C::Set => {
+                cmd.arg(&text);
+                if let Some(seconds) = expire_seconds {
+                    cmd.arg("EX").arg(seconds);
+                }
+            }
+            C::Get | C::Publish | C::Lpush | C::Incr => {
+                cmd.arg(&text);
+            }
+        }
+        let work = async {
+            let mut connection = self.connection().await?;
+            let answer: redis::Value = match cmd.query_async(&mut connection).await {
+                Ok(answer) => answer,
+                Err(err) => {
+                    // A broken connection is made again for the next message.
+                    if err.is_io_error() || err.is_connection_dropped() {
+                        self.connection.lock().await.take();
+                    }
+                    return Err(describe(&err.to_string(), &self.place, 0));
+                }
+            };
+            Ok(match (command, answer) {
+                (C::Get, redis::Value::Nil) => json!({ "value": null }),
+                (C::Get, redis::Value::BulkString(bytes)) => {
+                    json!({ "value": String::from_utf8_lossy(&bytes) })
+                }
+                (C::Set, _) => json!({ "ok": true }),
+                (C::Xadd, redis::Value::BulkString(id)) => {
+                    json!({ "id": String::from_utf8_lossy(&id) })
+                }
+                (C::Publish, redis::Value::Int(n)) => json!({ "receivers": n }),
+                (C::Lpush, redis::Value::Int(n)) => json!({ "length": n }),
+                (C::Incr, redis::Value::Int(n)) => json!({ "value": n }),
+                (command, other) => {
+                    return Err(format!(
+                        "{} answered something unexpected: {other:?}",
+                        command.as_str()
+                    ));
+                }
+            })
+        };
+        match tokio::time::timeout(REDIS_TIMEOUT, work).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "{} did not answer within {} s",
+                self.place,
+                REDIS_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    /// The shared connection, made now if there is none.
+    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, String> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        let connection = self
+            .client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|err| describe(&err.to_string(), &self.place, 0))?;
+        *slot = Some(connection.clone());
+        Ok(connection)
     }
 }

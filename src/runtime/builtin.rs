@@ -41,6 +41,7 @@ pub struct BuiltinRuntime {
 pub struct ConnectionSource {
     pub store: crate::store::Store,
     pub connectors: super::sql::Connectors,
+    pub brokers: super::brokers::Brokers,
 }
 
 /// The revision of each connection a flow was built with.
@@ -440,10 +441,13 @@ impl Runtime for BuiltinRuntime {
                         super::egress::HttpConnection::open(&connection).map_err(failed)?;
                     connected.http.insert(name.to_owned(), Arc::new(through));
                 }
+                crate::domain::connection::ConnectionKind::Redis => {
+                    let target = source.brokers.redis(&connection).await.map_err(failed)?;
+                    connected.redis.insert(name.to_owned(), Arc::new(target));
+                }
                 crate::domain::connection::ConnectionKind::Amqp
                 | crate::domain::connection::ConnectionKind::Mqtt
-                | crate::domain::connection::ConnectionKind::Nats
-                | crate::domain::connection::ConnectionKind::Redis => {
+                | crate::domain::connection::ConnectionKind::Nats => {
                     return Err(failed(format!(
                         "a {} connection, which no step or trigger of this kind uses",
                         connection.kind

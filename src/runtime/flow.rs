@@ -181,6 +181,13 @@ enum CompiledStep {
         timeout: Duration,
         max_rows: u64,
     },
+    Redis {
+        target: Arc<super::brokers::RedisTarget>,
+        command: crate::domain::definition::RedisCommand,
+        /// The arguments: a list, whose string leaves are templates.
+        args: Tree,
+        expire_seconds: Option<u64>,
+    },
 }
 
 /// The connections a flow uses, opened, by name: resolved before it is built (opening
@@ -189,6 +196,7 @@ enum CompiledStep {
 pub struct Connected {
     pub sql: HashMap<String, Arc<super::sql::SqlPool>>,
     pub http: HashMap<String, Arc<super::egress::HttpConnection>>,
+    pub redis: HashMap<String, Arc<super::brokers::RedisTarget>>,
 }
 
 /// A transform template: literal JSON, with string leaves compiled.
@@ -316,6 +324,28 @@ fn compile_steps(
                 )?,
                 timeout: timeout_seconds.map_or(super::sql::DEFAULT_TIMEOUT, Duration::from_secs),
                 max_rows: max_rows.unwrap_or(super::sql::DEFAULT_MAX_ROWS),
+            },
+            Step::Redis {
+                connection,
+                command,
+                args,
+                expire_seconds,
+            } => CompiledStep::Redis {
+                target: connected
+                    .redis
+                    .get(connection)
+                    .cloned()
+                    .ok_or_else(|| BuildError {
+                        path: format!("{path}.connection"),
+                        message: format!("no Redis connection is named {connection:?}"),
+                    })?,
+                command: *command,
+                args: compile_tree(
+                    builder,
+                    &format!("{path}.args"),
+                    &Value::Array(args.clone()),
+                )?,
+                expire_seconds: *expire_seconds,
             },
         });
     }
@@ -446,6 +476,28 @@ impl CompiledFlow {
                         Err(err) => Err(err),
                     };
                     run.apply(index, StepKind::Sql.as_str(), result);
+                    index += 1;
+                    continue;
+                }
+                CompiledStep::Redis {
+                    target,
+                    command,
+                    args,
+                    expire_seconds,
+                } => {
+                    let mut budget = Budget::new(limits.output, deadline);
+                    let result = match self.evaluate(args, &run.body, &mut budget) {
+                        Ok(Value::Array(args)) => target
+                            .run(*command, &args, *expire_seconds)
+                            .await
+                            .map(|answer| StepResult::Continue {
+                                detail: short(&format!("{} → {answer}", command.as_str())),
+                                body: Some(answer),
+                            }),
+                        Ok(_) => Err("the arguments are not a list".to_owned()),
+                        Err(err) => Err(err),
+                    };
+                    run.apply(index, StepKind::Redis.as_str(), result);
                     index += 1;
                     continue;
                 }
@@ -596,7 +648,7 @@ impl CompiledFlow {
                     _ => Ok(StepResult::Drop),
                 }
             }
-            CompiledStep::Http { .. } | CompiledStep::Sql { .. } => {
+            CompiledStep::Http { .. } | CompiledStep::Sql { .. } | CompiledStep::Redis { .. } => {
                 Err("a step that waits for another system is not rendered".into())
             }
         }
@@ -844,6 +896,7 @@ impl CompiledStep {
             CompiledStep::Filter { .. } => StepKind::Filter,
             CompiledStep::Http { .. } => StepKind::Http,
             CompiledStep::Sql { .. } => StepKind::Sql,
+            CompiledStep::Redis { .. } => StepKind::Redis,
         }
         .as_str()
     }
@@ -852,7 +905,9 @@ impl CompiledStep {
     /// in a stretch of rendering).
     fn waits(&self) -> bool {
         match self {
-            CompiledStep::Http { .. } | CompiledStep::Sql { .. } => true,
+            CompiledStep::Http { .. } | CompiledStep::Sql { .. } | CompiledStep::Redis { .. } => {
+                true
+            }
             CompiledStep::Log { .. }
             | CompiledStep::Transform { .. }
             | CompiledStep::Filter { .. } => false,

@@ -27,6 +27,10 @@ pub struct StepForm {
     pub query: String,
     pub params: String,
     pub max_rows: String,
+    /// A redis step's command, arguments (a JSON list, as typed) and expiry.
+    pub command: String,
+    pub args: String,
+    pub expire: String,
 }
 
 /// A flow as the form holds it.
@@ -62,13 +66,17 @@ impl StepForm {
     pub fn blank(kind: StepKind, key: u64) -> Self {
         let template = match kind {
             StepKind::Transform => "{\n  \"id\": \"{{ body.id }}\"\n}".to_owned(),
-            StepKind::Log | StepKind::Filter | StepKind::Http | StepKind::Sql => String::new(),
+            StepKind::Log | StepKind::Filter | StepKind::Http | StepKind::Sql | StepKind::Redis => {
+                String::new()
+            }
         };
         let params = match kind {
             StepKind::Sql => "[]".to_owned(),
-            StepKind::Log | StepKind::Filter | StepKind::Http | StepKind::Transform => {
-                String::new()
-            }
+            StepKind::Log
+            | StepKind::Filter
+            | StepKind::Http
+            | StepKind::Transform
+            | StepKind::Redis => String::new(),
         };
         Self {
             key,
@@ -84,6 +92,16 @@ impl StepForm {
             query: String::new(),
             params,
             max_rows: String::new(),
+            command: "SET".into(),
+            args: match kind {
+                StepKind::Redis => "[\"order:{{ body.id }}\", \"{{ body }}\"]".to_owned(),
+                StepKind::Log
+                | StepKind::Filter
+                | StepKind::Http
+                | StepKind::Transform
+                | StepKind::Sql => String::new(),
+            },
+            expire: String::new(),
         }
     }
 
@@ -117,6 +135,15 @@ impl StepForm {
                 params => serde_json::to_string(params).unwrap_or_default(),
             },
             max_rows: step["max_rows"]
+                .as_u64()
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            command: step["command"].as_str().unwrap_or("SET").to_owned(),
+            args: match &step["args"] {
+                Value::Null => "[]".to_owned(),
+                args => serde_json::to_string(args).unwrap_or_default(),
+            },
+            expire: step["expire_seconds"]
                 .as_u64()
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
@@ -165,6 +192,13 @@ impl StepForm {
                 }
                 self.whole_field(&mut object, "timeout_seconds", &self.timeout, index, errors);
                 self.whole_field(&mut object, "max_rows", &self.max_rows, index, errors);
+            }
+            StepKind::Redis => {
+                object.insert("connection".into(), json!(self.connection.trim()));
+                object.insert("command".into(), json!(self.command.trim()));
+                let args = json_field(&self.args, format!("steps[{index}].args"), errors);
+                object.insert("args".into(), args);
+                self.whole_field(&mut object, "expire_seconds", &self.expire, index, errors);
             }
         }
         Value::Object(object)
@@ -366,7 +400,9 @@ mod tests {
                 { "kind": "http", "method": "POST", "url": "/contacts", "connection": "crm" },
                 { "kind": "sql", "connection": "orders-db",
                   "query": "INSERT INTO orders (id, total) VALUES ($1, $2)",
-                  "params": ["{{ body.id }}", 7], "timeout_seconds": 5, "max_rows": 10 }
+                  "params": ["{{ body.id }}", 7], "timeout_seconds": 5, "max_rows": 10 },
+                { "kind": "redis", "connection": "cache", "command": "SET",
+                  "args": ["order:{{ body.id }}", "{{ body }}"], "expire_seconds": 60 }
             ]
         })
     }
@@ -406,7 +442,7 @@ mod tests {
 
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(value, every_kind());
-        assert_eq!(key, 7, "each step got a key of its own");
+        assert_eq!(key, 8, "each step got a key of its own");
     }
 
     #[test]
@@ -486,7 +522,7 @@ mod tests {
             step.message = "m".into();
             step.condition = "true".into();
             step.url = "http://127.0.0.1:9/x".into();
-            if kind == StepKind::Sql {
+            if matches!(kind, StepKind::Sql | StepKind::Redis) {
                 step.connection = "db".into();
             }
             step.query = "SELECT 1".into();

@@ -246,6 +246,34 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
                 </Field>
             </div>
         }.into_any(),
+        StepKind::Redis => {
+            let pick = move |name: String| {
+                editor.steps.update(|steps| {
+                    if let Some(step) = steps.iter_mut().find(|s| s.key == key) {
+                        step.connection = name;
+                    }
+                });
+                editor.dirty.set(true);
+            };
+            view! {
+                <Field label="Connection" id=field_id("connection") error=error("connection")>
+                    <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) redis=true />
+                </Field>
+                <div class="row">
+                    <Field label="Command" id=field_id("command") error=error("command")>
+                        <select id=field_id("command") prop:value=read(|s| s.command.clone()) on:change=write(|s, v| s.command = v)>
+                            {crate::domain::definition::RedisCommand::ALL.into_iter().map(|c| view! { <option value=c.as_str()>{c.as_str()}</option> }).collect_view()}
+                        </select>
+                    </Field>
+                    <Field label="Arguments (JSON list)" id=field_id("args") error=error("args") hint="Templates: [\"order:{{ body.id }}\", \"{{ body }}\"]">
+                        <textarea id=field_id("args") class="code" rows="2" spellcheck="false" prop:value=read(|s| s.args.clone()) on:input=write(|s, v| s.args = v)></textarea>
+                    </Field>
+                    <Field label="Expires after (seconds, SET)" id=field_id("expire") error=error("expire_seconds")>
+                        <input id=field_id("expire") type="text" inputmode="numeric" prop:value=read(|s| s.expire.clone()) on:input=write(|s, v| s.expire = v) />
+                    </Field>
+                </div>
+            }.into_any()
+        }
         StepKind::Sql => {
             let pick = move |name: String| {
                 editor.steps.update(|steps| {
@@ -326,6 +354,9 @@ fn ConnectionPicker(
     /// HTTP services (for an http step, where none is a choice) instead of databases.
     #[prop(optional)]
     http: bool,
+    /// Redis servers instead of databases.
+    #[prop(optional)]
+    redis: bool,
 ) -> impl IntoView {
     let connections = Resource::new(|| (), |_| crate::api::connections::list_connections());
     let options = move || {
@@ -336,11 +367,11 @@ fn ConnectionPicker(
             .into_iter()
             .filter(|c| match c.kind {
                 ConnectionKind::Http => http,
-                ConnectionKind::Postgres | ConnectionKind::Mysql | ConnectionKind::Sqlite => !http,
-                ConnectionKind::Amqp
-                | ConnectionKind::Mqtt
-                | ConnectionKind::Nats
-                | ConnectionKind::Redis => false,
+                ConnectionKind::Redis => redis,
+                ConnectionKind::Postgres | ConnectionKind::Mysql | ConnectionKind::Sqlite => {
+                    !http && !redis
+                }
+                ConnectionKind::Amqp | ConnectionKind::Mqtt | ConnectionKind::Nats => false,
             })
             .map(|c| (c.name.clone(), format!("{} ({})", c.name, c.kind.label())))
             .collect();
