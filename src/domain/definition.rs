@@ -642,38 +642,38 @@ impl Definition {
         kind_of: &dyn Fn(&str) -> Option<super::connection::ConnectionKind>,
     ) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        for (index, step) in self.steps.iter().enumerate() {
-            if let Step::Redis { connection, .. } = step {
-                let at = format!("steps[{index}].connection");
-                match kind_of(connection) {
-                    None => errors.push(FieldError::new(
-                        at,
-                        format!("no connection is named {connection:?}"),
-                    )),
-                    Some(super::connection::ConnectionKind::Redis) => {}
-                    Some(kind) => errors.push(FieldError::new(
-                        at,
-                        format!("{connection:?} is a {kind} connection, not Redis"),
-                    )),
-                }
+        use super::connection::ConnectionKind;
+        // A step that needs one kind of connection: it exists and is of that kind.
+        let mut expect = |index: usize, connection: &str, wanted: ConnectionKind, what: &str| {
+            let at = format!("steps[{index}].connection");
+            match kind_of(connection) {
+                None => errors.push(FieldError::new(
+                    at,
+                    format!("no connection is named {connection:?}"),
+                )),
+                Some(kind) if kind == wanted => {}
+                Some(kind) => errors.push(FieldError::new(
+                    at,
+                    format!("{connection:?} is a {kind} connection, not {what}"),
+                )),
             }
-            if let Step::Http {
-                connection: Some(connection),
-                ..
-            } = step
-            {
-                let at = format!("steps[{index}].connection");
-                match kind_of(connection) {
-                    None => errors.push(FieldError::new(
-                        at,
-                        format!("no connection is named {connection:?}"),
-                    )),
-                    Some(super::connection::ConnectionKind::Http) => {}
-                    Some(kind) => errors.push(FieldError::new(
-                        at,
-                        format!("{connection:?} is a {kind} connection, not an HTTP service"),
-                    )),
+        };
+        for (index, step) in self.steps.iter().enumerate() {
+            match step {
+                Step::Redis { connection, .. } => {
+                    expect(index, connection, ConnectionKind::Redis, "Redis")
                 }
+                Step::Http {
+                    connection: Some(connection),
+                    ..
+                } => expect(index, connection, ConnectionKind::Http, "an HTTP service"),
+                Step::Log { .. }
+                | Step::Transform { .. }
+                | Step::Filter { .. }
+                | Step::Http {
+                    connection: None, ..
+                }
+                | Step::Sql { .. } => {}
             }
         }
         let mut check = |at: &str, connection: &str, query: &str, params: usize| {

@@ -198,6 +198,15 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
             (editor.error_at_owned(path))()
         })
     };
+    // What a connection picker chose goes into the step's `connection`.
+    let pick = move |name: String| {
+        editor.steps.update(|steps| {
+            if let Some(step) = steps.iter_mut().find(|s| s.key == key) {
+                step.connection = name;
+            }
+        });
+        editor.dirty.set(true);
+    };
     let fields = match kind {
         StepKind::Log => view! {
             <Field label="Message" id=field_id("message") error=error("message") hint="A template: order {{ body.id }} arrived">
@@ -227,14 +236,7 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
             </div>
             <Field label="Through connection" id=field_id("connection") error=error("connection")>
                 <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone()))
-                    on_pick=Callback::new(move |name: String| {
-                        editor.steps.update(|steps| {
-                            if let Some(step) = steps.iter_mut().find(|s| s.key == key) {
-                                step.connection = name;
-                            }
-                        });
-                        editor.dirty.set(true);
-                    })
+                    on_pick=Callback::new(pick)
                     http=true />
             </Field>
             <div class="row">
@@ -247,14 +249,6 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
             </div>
         }.into_any(),
         StepKind::Redis => {
-            let pick = move |name: String| {
-                editor.steps.update(|steps| {
-                    if let Some(step) = steps.iter_mut().find(|s| s.key == key) {
-                        step.connection = name;
-                    }
-                });
-                editor.dirty.set(true);
-            };
             view! {
                 <Field label="Connection" id=field_id("connection") error=error("connection")>
                     <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) redis=true />
@@ -275,14 +269,6 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
             }.into_any()
         }
         StepKind::Sql => {
-            let pick = move |name: String| {
-                editor.steps.update(|steps| {
-                    if let Some(step) = steps.iter_mut().find(|s| s.key == key) {
-                        step.connection = name;
-                    }
-                });
-                editor.dirty.set(true);
-            };
             view! {
                 <Field label="Connection" id=field_id("connection") error=error("connection")>
                     <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) />
