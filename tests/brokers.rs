@@ -16,6 +16,7 @@ on_both_databases! {
     a_wrong_password_and_a_closed_port_are_named: TestApp,
     a_broker_on_loopback_is_closed_until_an_admin_allows_it: ClosedApp,
     redis_steps_set_get_count_queue_and_notify: LiveApp,
+    a_nats_publish_step_delivers_the_body_and_jetstream_acknowledges_it: LiveApp,
 }
 
 /// `host:port` of a broker the tests use: the variable's value, or the default.
@@ -209,4 +210,58 @@ async fn redis_steps_set_get_count_queue_and_notify(app: LiveApp) {
         .query_async(&mut redis)
         .await
         .unwrap();
+}
+
+async fn a_nats_publish_step_delivers_the_body_and_jetstream_acknowledges_it(app: LiveApp) {
+    use futures_util::StreamExt;
+    create(&app, &connections()[2]).await;
+    let prefix = format!("junction-test-{}", uuid::Uuid::new_v4().simple());
+    let (host, port) = address("TEST_NATS_ADDRESS", "127.0.0.1:4222");
+    let nats = async_nats::connect(format!("nats://{host}:{port}"))
+        .await
+        .unwrap();
+    let mut received = nats.subscribe(format!("{prefix}.core.>")).await.unwrap();
+    nats.flush().await.unwrap();
+    let jetstream = async_nats::jetstream::new(nats.clone());
+    jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: prefix.clone(),
+            subjects: vec![format!("{prefix}.js.>")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for (path, subject, acked) in [
+        (
+            "nats-core",
+            format!("{prefix}.core.{{{{ body.id }}}}"),
+            false,
+        ),
+        ("nats-js", format!("{prefix}.js.{{{{ body.id }}}}"), true),
+    ] {
+        app.running(
+            path,
+            json!({ "trigger": { "kind": "webhook", "path": path },
+                    "steps": [{ "kind": "nats_publish", "connection": "nats",
+                                "subject": subject, "jetstream": acked }] }),
+        )
+        .await;
+    }
+
+    let order = json!({ "id": 7, "total": 12.5 });
+    let (status, core) = app.hook("nats-core", order.clone()).await;
+    let (_, acked) = app.hook("nats-js", order.clone()).await;
+
+    assert_eq!((status, core), (200, json!({ "published": true })));
+    let message = tokio::time::timeout(std::time::Duration::from_secs(5), received.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.subject.as_str(), format!("{prefix}.core.7"));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&message.payload).unwrap(),
+        order
+    );
+    assert_eq!(acked, json!({ "stream": prefix, "sequence": 1 }));
+    jetstream.delete_stream(&prefix).await.unwrap();
 }

@@ -138,6 +138,14 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expire_seconds: Option<u64>,
     },
+    /// Publishes the body (as JSON) to a NATS subject (a template); with `jetstream`,
+    /// waits for the stream's acknowledgement.
+    NatsPublish {
+        connection: String,
+        subject: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        jetstream: bool,
+    },
 }
 
 /// The Redis commands a `redis` step runs: the few a flow needs to cache, count, queue
@@ -261,16 +269,18 @@ pub enum StepKind {
     Http,
     Sql,
     Redis,
+    NatsPublish,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 6] = [
+    pub const ALL: [StepKind; 7] = [
         StepKind::Log,
         StepKind::Transform,
         StepKind::Filter,
         StepKind::Http,
         StepKind::Sql,
         StepKind::Redis,
+        StepKind::NatsPublish,
     ];
 
     /// The `kind` of the JSON form.
@@ -282,6 +292,7 @@ impl StepKind {
             StepKind::Http => "http",
             StepKind::Sql => "sql",
             StepKind::Redis => "redis",
+            StepKind::NatsPublish => "nats_publish",
         }
     }
 
@@ -294,6 +305,7 @@ impl StepKind {
             StepKind::Http => "HTTP request",
             StepKind::Sql => "SQL statement",
             StepKind::Redis => "Redis command",
+            StepKind::NatsPublish => "NATS publish",
         }
     }
 
@@ -377,6 +389,7 @@ impl Step {
             Step::Http { .. } => StepKind::Http,
             Step::Sql { .. } => StepKind::Sql,
             Step::Redis { .. } => StepKind::Redis,
+            Step::NatsPublish { .. } => StepKind::NatsPublish,
         }
     }
 
@@ -396,6 +409,7 @@ impl Step {
             Step::Http { headers, .. } => 1 + headers.len(),
             Step::Sql { params, .. } => params.iter().map(strings).sum(),
             Step::Redis { args, .. } => args.iter().map(strings).sum(),
+            Step::NatsPublish { .. } => 1,
         }
     }
 
@@ -413,7 +427,8 @@ impl Step {
             | Step::Transform { .. }
             | Step::Filter { .. }
             | Step::Sql { .. }
-            | Step::Redis { .. } => {}
+            | Step::Redis { .. }
+            | Step::NatsPublish { .. } => {}
         }
     }
 
@@ -431,7 +446,8 @@ impl Step {
                         | Step::Transform { .. }
                         | Step::Filter { .. }
                         | Step::Sql { .. }
-                        | Step::Redis { .. },
+                        | Step::Redis { .. }
+                        | Step::NatsPublish { .. },
                     )
                     | None => (None, None),
                 };
@@ -468,7 +484,8 @@ impl Step {
             | Step::Transform { .. }
             | Step::Filter { .. }
             | Step::Sql { .. }
-            | Step::Redis { .. } => {}
+            | Step::Redis { .. }
+            | Step::NatsPublish { .. } => {}
         }
     }
 }
@@ -596,7 +613,8 @@ impl Definition {
                 | Step::Transform { .. }
                 | Step::Filter { .. }
                 | Step::Sql { .. }
-                | Step::Redis { .. } => {}
+                | Step::Redis { .. }
+                | Step::NatsPublish { .. } => {}
             }
         }
         found
@@ -615,6 +633,7 @@ impl Definition {
             match step {
                 Step::Sql { connection, .. }
                 | Step::Redis { connection, .. }
+                | Step::NatsPublish { connection, .. }
                 | Step::Http {
                     connection: Some(connection),
                     ..
@@ -662,6 +681,9 @@ impl Definition {
             match step {
                 Step::Redis { connection, .. } => {
                     expect(index, connection, ConnectionKind::Redis, "Redis")
+                }
+                Step::NatsPublish { connection, .. } => {
+                    expect(index, connection, ConnectionKind::Nats, "NATS")
                 }
                 Step::Http {
                     connection: Some(connection),
@@ -724,7 +746,8 @@ impl Definition {
                 | Step::Transform { .. }
                 | Step::Filter { .. }
                 | Step::Http { .. }
-                | Step::Redis { .. } => {}
+                | Step::Redis { .. }
+                | Step::NatsPublish { .. } => {}
             }
         }
         errors
@@ -1248,6 +1271,36 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
                 timeout_seconds: timeout_seconds?,
             })
         }
+        StepKind::NatsPublish => {
+            fields.only(&["kind", "connection", "subject", "jetstream"], errors);
+            let connection = connection_name(&fields, errors);
+            let subject = fields.text("subject", errors).and_then(|subject| {
+                // A template: spaces may sit inside `{{ }}`; the rendered subject is
+                // checked for them when the message goes.
+                let valid = (1..=255).contains(&subject.trim().len())
+                    && !subject.chars().any(char::is_control);
+                if !valid {
+                    errors.add(
+                        &fields.at("subject"),
+                        "must be a subject of 1 to 255 characters (a template)",
+                    );
+                }
+                valid.then_some(subject)
+            });
+            let jetstream = match fields.map.get("jetstream") {
+                None | Some(Value::Null) => Some(false),
+                Some(Value::Bool(jetstream)) => Some(*jetstream),
+                Some(_) => {
+                    errors.add(&fields.at("jetstream"), "must be true or false");
+                    None
+                }
+            };
+            Some(Step::NatsPublish {
+                connection: connection?,
+                subject: subject?,
+                jetstream: jetstream?,
+            })
+        }
         StepKind::Redis => {
             fields.only(
                 &["kind", "connection", "command", "args", "expire_seconds"],
@@ -1572,7 +1625,7 @@ mod tests {
                 "colour: unknown field (expected one of: trigger, steps)",
                 "steps[1].condition: is required",
                 "steps[2].url: not an http(s) URL",
-                "steps[3].kind: unknown step \"teleport\" (expected log, transform, filter, http, sql or redis)",
+                "steps[3].kind: unknown step \"teleport\" (expected log, transform, filter, http, sql, redis or nats_publish)",
             ]
         );
     }

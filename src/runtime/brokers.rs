@@ -394,3 +394,114 @@ impl RedisTarget {
         Ok(connection)
     }
 }
+
+/// A NATS server a step publishes to: the checked address and the sign-in, and one
+/// client shared by every message (it reconnects by itself), made on first use.
+pub struct NatsTarget {
+    address: String,
+    place: String,
+    user: Option<(String, String)>,
+    token: Option<String>,
+    client: tokio::sync::Mutex<Option<async_nats::Client>>,
+}
+
+impl std::fmt::Debug for NatsTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the credentials.
+        f.debug_struct("NatsTarget")
+            .field("place", &self.place)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long one publish may take (with JetStream, until the stream acknowledges it).
+const NATS_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Brokers {
+    /// The target of a `nats` connection, checked by the egress policy.
+    pub async fn nats(&self, connection: &OpenConnection) -> Result<NatsTarget, String> {
+        let Settings::Nats { url, user } = &connection.settings else {
+            return Err(format!(
+                "{} is a {} connection, not NATS",
+                connection.name, connection.kind
+            ));
+        };
+        let parsed = url::Url::parse(url).map_err(|err| format!("{url}: {err}"))?;
+        let host = parsed.host_str().unwrap_or_default().to_owned();
+        let port = parsed.port().unwrap_or(4222);
+        let ip = self
+            .policy
+            .resolve(&host, port, connection.allow_private)
+            .await?;
+        Ok(NatsTarget {
+            address: format!("{}://{ip}:{port}", parsed.scheme()),
+            place: format!("{host}:{port}"),
+            user: user
+                .as_ref()
+                .map(|user| (user.clone(), secret(connection, "password"))),
+            token: connection.secrets.get("token").cloned(),
+            client: tokio::sync::Mutex::new(None),
+        })
+    }
+}
+
+impl NatsTarget {
+    /// Publishes `payload` to `subject`: `{"published": true}`, or with `jetstream`
+    /// the stream's acknowledgement `{"stream": ..., "sequence": n}`.
+    pub async fn publish(
+        &self,
+        subject: String,
+        payload: Vec<u8>,
+        jetstream: bool,
+    ) -> Result<serde_json::Value, String> {
+        let work = async {
+            let client = self.client().await?;
+            let failed = |err: &dyn std::fmt::Display| format!("{}: {err}", self.place);
+            if jetstream {
+                let ack = async_nats::jetstream::new(client)
+                    .publish(subject, payload.into())
+                    .await
+                    .map_err(|err| failed(&err))?
+                    .await
+                    .map_err(|err| failed(&err))?;
+                Ok(serde_json::json!({ "stream": ack.stream, "sequence": ack.sequence }))
+            } else {
+                client
+                    .publish(subject, payload.into())
+                    .await
+                    .map_err(|err| failed(&err))?;
+                client.flush().await.map_err(|err| failed(&err))?;
+                Ok(serde_json::json!({ "published": true }))
+            }
+        };
+        match tokio::time::timeout(NATS_TIMEOUT, work).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "{} did not take the message within {} s",
+                self.place,
+                NATS_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    async fn client(&self) -> Result<async_nats::Client, String> {
+        let mut slot = self.client.lock().await;
+        if let Some(client) = slot.as_ref() {
+            return Ok(client.clone());
+        }
+        let mut options = async_nats::ConnectOptions::new().connection_timeout(NATS_TIMEOUT);
+        options = match (&self.user, &self.token) {
+            (Some((user, password)), _) => {
+                options.user_and_password(user.clone(), password.clone())
+            }
+            (None, Some(token)) => options.token(token.clone()),
+            (None, None) => options,
+        };
+        let client = options
+            .connect(self.address.as_str())
+            .await
+            .map_err(|err| describe(&err.to_string(), &self.place, 0))?;
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+}

@@ -445,9 +445,12 @@ impl Runtime for BuiltinRuntime {
                     let target = source.brokers.redis(&connection).await.map_err(failed)?;
                     connected.redis.insert(name.to_owned(), Arc::new(target));
                 }
+                crate::domain::connection::ConnectionKind::Nats => {
+                    let target = source.brokers.nats(&connection).await.map_err(failed)?;
+                    connected.nats.insert(name.to_owned(), Arc::new(target));
+                }
                 crate::domain::connection::ConnectionKind::Amqp
-                | crate::domain::connection::ConnectionKind::Mqtt
-                | crate::domain::connection::ConnectionKind::Nats => {
+                | crate::domain::connection::ConnectionKind::Mqtt => {
                     return Err(failed(format!(
                         "a {} connection, which no step or trigger of this kind uses",
                         connection.kind

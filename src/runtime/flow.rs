@@ -188,6 +188,11 @@ enum CompiledStep {
         args: Tree,
         expire_seconds: Option<u64>,
     },
+    NatsPublish {
+        target: Arc<super::brokers::NatsTarget>,
+        subject: TemplateRef,
+        jetstream: bool,
+    },
 }
 
 /// The connections a flow uses, opened, by name: resolved before it is built (opening
@@ -197,6 +202,7 @@ pub struct Connected {
     pub sql: HashMap<String, Arc<super::sql::SqlPool>>,
     pub http: HashMap<String, Arc<super::egress::HttpConnection>>,
     pub redis: HashMap<String, Arc<super::brokers::RedisTarget>>,
+    pub nats: HashMap<String, Arc<super::brokers::NatsTarget>>,
 }
 
 /// A transform template: literal JSON, with string leaves compiled.
@@ -346,6 +352,22 @@ fn compile_steps(
                     &Value::Array(args.clone()),
                 )?,
                 expire_seconds: *expire_seconds,
+            },
+            Step::NatsPublish {
+                connection,
+                subject,
+                jetstream,
+            } => CompiledStep::NatsPublish {
+                target: connected
+                    .nats
+                    .get(connection)
+                    .cloned()
+                    .ok_or_else(|| BuildError {
+                        path: format!("{path}.connection"),
+                        message: format!("no NATS connection is named {connection:?}"),
+                    })?,
+                subject: builder.add(&format!("{path}.subject"), subject.clone())?,
+                jetstream: *jetstream,
             },
         });
     }
@@ -501,6 +523,32 @@ impl CompiledFlow {
                     index += 1;
                     continue;
                 }
+                CompiledStep::NatsPublish {
+                    target,
+                    subject,
+                    jetstream,
+                } => {
+                    let mut budget = Budget::new(limits.output, deadline);
+                    let result = match self.render(subject, &run.body, &mut budget) {
+                        Ok(subject) if subject.is_empty() || subject.contains(' ') => {
+                            Err(format!("the subject {subject:?} is empty or holds a space"))
+                        }
+                        Ok(subject) => {
+                            let payload = serde_json::to_vec(&run.body).unwrap_or_default();
+                            target
+                                .publish(subject.clone(), payload, *jetstream)
+                                .await
+                                .map(|answer| StepResult::Continue {
+                                    detail: short(&format!("published to {subject}: {answer}")),
+                                    body: Some(answer),
+                                })
+                        }
+                        Err(err) => Err(err),
+                    };
+                    run.apply(index, StepKind::NatsPublish.as_str(), result);
+                    index += 1;
+                    continue;
+                }
                 CompiledStep::Log { .. }
                 | CompiledStep::Transform { .. }
                 | CompiledStep::Filter { .. } => {}
@@ -648,7 +696,10 @@ impl CompiledFlow {
                     _ => Ok(StepResult::Drop),
                 }
             }
-            CompiledStep::Http { .. } | CompiledStep::Sql { .. } | CompiledStep::Redis { .. } => {
+            CompiledStep::Http { .. }
+            | CompiledStep::Sql { .. }
+            | CompiledStep::Redis { .. }
+            | CompiledStep::NatsPublish { .. } => {
                 Err("a step that waits for another system is not rendered".into())
             }
         }
@@ -897,6 +948,7 @@ impl CompiledStep {
             CompiledStep::Http { .. } => StepKind::Http,
             CompiledStep::Sql { .. } => StepKind::Sql,
             CompiledStep::Redis { .. } => StepKind::Redis,
+            CompiledStep::NatsPublish { .. } => StepKind::NatsPublish,
         }
         .as_str()
     }
@@ -905,9 +957,10 @@ impl CompiledStep {
     /// in a stretch of rendering).
     fn waits(&self) -> bool {
         match self {
-            CompiledStep::Http { .. } | CompiledStep::Sql { .. } | CompiledStep::Redis { .. } => {
-                true
-            }
+            CompiledStep::Http { .. }
+            | CompiledStep::Sql { .. }
+            | CompiledStep::Redis { .. }
+            | CompiledStep::NatsPublish { .. } => true,
             CompiledStep::Log { .. }
             | CompiledStep::Transform { .. }
             | CompiledStep::Filter { .. } => false,

@@ -31,6 +31,9 @@ pub struct StepForm {
     pub command: String,
     pub args: String,
     pub expire: String,
+    /// A nats_publish step's subject (a template) and whether JetStream acknowledges.
+    pub subject: String,
+    pub jetstream: bool,
 }
 
 /// A flow as the form holds it.
@@ -66,9 +69,12 @@ impl StepForm {
     pub fn blank(kind: StepKind, key: u64) -> Self {
         let template = match kind {
             StepKind::Transform => "{\n  \"id\": \"{{ body.id }}\"\n}".to_owned(),
-            StepKind::Log | StepKind::Filter | StepKind::Http | StepKind::Sql | StepKind::Redis => {
-                String::new()
-            }
+            StepKind::Log
+            | StepKind::Filter
+            | StepKind::Http
+            | StepKind::Sql
+            | StepKind::Redis
+            | StepKind::NatsPublish => String::new(),
         };
         let params = match kind {
             StepKind::Sql => "[]".to_owned(),
@@ -76,7 +82,8 @@ impl StepForm {
             | StepKind::Filter
             | StepKind::Http
             | StepKind::Transform
-            | StepKind::Redis => String::new(),
+            | StepKind::Redis
+            | StepKind::NatsPublish => String::new(),
         };
         Self {
             key,
@@ -99,9 +106,12 @@ impl StepForm {
                 | StepKind::Filter
                 | StepKind::Http
                 | StepKind::Transform
-                | StepKind::Sql => String::new(),
+                | StepKind::Sql
+                | StepKind::NatsPublish => String::new(),
             },
             expire: String::new(),
+            subject: "orders.{{ body.id }}".into(),
+            jetstream: false,
         }
     }
 
@@ -147,6 +157,8 @@ impl StepForm {
                 .as_u64()
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
+            subject: text("subject"),
+            jetstream: step["jetstream"].as_bool().unwrap_or(false),
         })
     }
 
@@ -199,6 +211,13 @@ impl StepForm {
                 let args = json_field(&self.args, format!("steps[{index}].args"), errors);
                 object.insert("args".into(), args);
                 self.whole_field(&mut object, "expire_seconds", &self.expire, index, errors);
+            }
+            StepKind::NatsPublish => {
+                object.insert("connection".into(), json!(self.connection.trim()));
+                object.insert("subject".into(), json!(self.subject.trim()));
+                if self.jetstream {
+                    object.insert("jetstream".into(), json!(true));
+                }
             }
         }
         Value::Object(object)
@@ -402,7 +421,9 @@ mod tests {
                   "query": "INSERT INTO orders (id, total) VALUES ($1, $2)",
                   "params": ["{{ body.id }}", 7], "timeout_seconds": 5, "max_rows": 10 },
                 { "kind": "redis", "connection": "cache", "command": "SET",
-                  "args": ["order:{{ body.id }}", "{{ body }}"], "expire_seconds": 60 }
+                  "args": ["order:{{ body.id }}", "{{ body }}"], "expire_seconds": 60 },
+                { "kind": "nats_publish", "connection": "bus", "subject": "orders.{{ body.id }}",
+                  "jetstream": true }
             ]
         })
     }
@@ -442,7 +463,7 @@ mod tests {
 
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(value, every_kind());
-        assert_eq!(key, 8, "each step got a key of its own");
+        assert_eq!(key, 9, "each step got a key of its own");
     }
 
     #[test]
@@ -522,7 +543,10 @@ mod tests {
             step.message = "m".into();
             step.condition = "true".into();
             step.url = "http://127.0.0.1:9/x".into();
-            if matches!(kind, StepKind::Sql | StepKind::Redis) {
+            if matches!(
+                kind,
+                StepKind::Sql | StepKind::Redis | StepKind::NatsPublish
+            ) {
                 step.connection = "db".into();
             }
             step.query = "SELECT 1".into();

@@ -59,7 +59,7 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                 }.into_any(),
                 TriggerKind::SqlPoll => view! {
                     <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
-                        <ConnectionPicker id="trigger-connection".to_owned()
+                        <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind.sql_dialect().is_some()
                             value=Signal::derive(move || editor.poll_connection.get())
                             on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
                     </Field>
@@ -237,7 +237,7 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
             <Field label="Through connection" id=field_id("connection") error=error("connection")>
                 <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone()))
                     on_pick=Callback::new(pick)
-                    http=true />
+                    accepts=|kind| kind == ConnectionKind::Http optional=true />
             </Field>
             <div class="row">
                 <Field label="Headers (JSON object)" id=field_id("headers") error=error("headers") hint="Values are secrets: shown back as ********">
@@ -248,10 +248,34 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
                 </Field>
             </div>
         }.into_any(),
+        StepKind::NatsPublish => view! {
+            <Field label="Connection" id=field_id("connection") error=error("connection")>
+                <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) accepts=|kind| kind == ConnectionKind::Nats />
+            </Field>
+            <div class="row">
+                <Field label="Subject" id=field_id("subject") error=error("subject") hint="A template: orders.{{ body.id }}; the body goes as JSON">
+                    <input id=field_id("subject") type="text" prop:value=read(|s| s.subject.clone()) on:input=write(|s, v| s.subject = v) />
+                </Field>
+                <div class="field checkbox">
+                    <input id=field_id("jetstream") type="checkbox"
+                        prop:checked=move || editor.steps.with(|steps| steps.iter().find(|s| s.key == key).is_some_and(|s| s.jetstream))
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            editor.steps.update(|steps| {
+                                if let Some(step) = steps.iter_mut().find(|s| s.key == key) {
+                                    step.jetstream = on;
+                                }
+                            });
+                            editor.dirty.set(true);
+                        } />
+                    <label for=field_id("jetstream")>"Wait for JetStream's acknowledgement"</label>
+                </div>
+            </div>
+        }.into_any(),
         StepKind::Redis => {
             view! {
                 <Field label="Connection" id=field_id("connection") error=error("connection")>
-                    <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) redis=true />
+                    <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) accepts=|kind| kind == ConnectionKind::Redis />
                 </Field>
                 <div class="row">
                     <Field label="Command" id=field_id("command") error=error("command")>
@@ -271,7 +295,7 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
         StepKind::Sql => {
             view! {
                 <Field label="Connection" id=field_id("connection") error=error("connection")>
-                    <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) />
+                    <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) accepts=|kind| kind.sql_dialect().is_some() />
                 </Field>
                 <Field label="Statement" id=field_id("query") error=error("query") hint="Parameters are $1, $2 (PostgreSQL) or ? (MySQL, SQLite), never pasted into the text">
                     <textarea id=field_id("query") class="code" rows="3" spellcheck="false" prop:value=read(|s| s.query.clone()) on:input=write(|s, v| s.query = v)></textarea>
@@ -337,12 +361,11 @@ fn ConnectionPicker(
     id: String,
     value: Signal<String>,
     on_pick: Callback<String>,
-    /// HTTP services (for an http step, where none is a choice) instead of databases.
+    /// The kinds the step can use.
+    accepts: fn(ConnectionKind) -> bool,
+    /// Whether none is a choice (an http step's URL may be complete).
     #[prop(optional)]
-    http: bool,
-    /// Redis servers instead of databases.
-    #[prop(optional)]
-    redis: bool,
+    optional: bool,
 ) -> impl IntoView {
     let connections = Resource::new(|| (), |_| crate::api::connections::list_connections());
     let options = move || {
@@ -351,18 +374,11 @@ fn ConnectionPicker(
             .and_then(Result::ok)
             .unwrap_or_default()
             .into_iter()
-            .filter(|c| match c.kind {
-                ConnectionKind::Http => http,
-                ConnectionKind::Redis => redis,
-                ConnectionKind::Postgres | ConnectionKind::Mysql | ConnectionKind::Sqlite => {
-                    !http && !redis
-                }
-                ConnectionKind::Amqp | ConnectionKind::Mqtt | ConnectionKind::Nats => false,
-            })
+            .filter(|c| accepts(c.kind))
             .map(|c| (c.name.clone(), format!("{} ({})", c.name, c.kind.label())))
             .collect();
         let current = value.get();
-        let none = match http {
+        let none = match optional {
             true => "None: the URL is complete",
             false => "Choose a connection",
         };
