@@ -92,6 +92,9 @@ export function integrationId(page: Page): string {
 /** Signs in on the sign-in page (where the browser is, or is sent to), as a person. */
 export async function signIn(page: Page, name: string, password: string): Promise<void> {
   if (!/\/sign-in/.test(page.url())) await page.goto("/sign-in");
+  // Text typed before the page is interactive is replaced when it hydrates (the
+  // fields then show the form's state): wait, as a person waits for the page.
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   await page.getByLabel("User name").fill(name);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
