@@ -131,6 +131,18 @@ impl BuiltinRuntime {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// What the task of the flow `deployed` for `id` runs its messages with.
+    fn runner(&self, id: IntegrationId, deployed: &Deployed) -> Runner {
+        Runner {
+            id,
+            version: deployed.version,
+            flow: deployed.flow.clone(),
+            http: self.http.clone(),
+            render: self.render.clone(),
+            activity: self.activity.clone(),
+        }
+    }
+
     /// Kills the task that runs an integration, as a crash would: for tests and for
     /// operators checking that the reconciler brings it back.
     pub fn kill(&self, id: IntegrationId, reason: &str) {
@@ -144,11 +156,7 @@ impl BuiltinRuntime {
     }
 
     fn start_timer(&self, id: IntegrationId, deployed: &mut Deployed, every: Duration) {
-        let flow = deployed.flow.clone();
-        let version = deployed.version;
-        let http = self.http.clone();
-        let render = self.render.clone();
-        let activity = self.activity.clone();
+        let runner = self.runner(id, deployed);
         let fence = self.fence.clone();
         let ticking = tokio::spawn(async move {
             let mut interval = tokio::time::interval(every);
@@ -164,16 +172,7 @@ impl BuiltinRuntime {
                 }
                 tick += 1;
                 let body = json!({ "tick": tick, "time": chrono::Utc::now().to_rfc3339() });
-                run_and_record(
-                    &flow,
-                    body,
-                    (&http, &render),
-                    &activity,
-                    id,
-                    version,
-                    "timer",
-                )
-                .await;
+                runner.run(body, "timer").await;
             }
             // The loop never ends: the task ends when it is stopped (or dies).
             #[allow(unreachable_code)]
@@ -191,11 +190,7 @@ impl BuiltinRuntime {
         deployed: &mut Deployed,
         schedule: super::schedule::Schedule,
     ) {
-        let flow = deployed.flow.clone();
-        let version = deployed.version;
-        let http = self.http.clone();
-        let render = self.render.clone();
-        let activity = self.activity.clone();
+        let runner = self.runner(id, deployed);
         let fence = self.fence.clone();
         let ticking = tokio::spawn(async move {
             let mut after = chrono::Utc::now();
@@ -212,16 +207,7 @@ impl BuiltinRuntime {
                     "local_time": local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
                     "time_zone": schedule.zone().name(),
                 });
-                run_and_record(
-                    &flow,
-                    body,
-                    (&http, &render),
-                    &activity,
-                    id,
-                    version,
-                    "cron",
-                )
-                .await;
+                runner.run(body, "cron").await;
             }
             // A schedule that names no more times (a year long past) has ended.
             Err::<(), String>("the schedule names no time after now".to_owned())
@@ -251,11 +237,7 @@ impl BuiltinRuntime {
         else {
             return Err(RuntimeError("no connections are available to poll".into()));
         };
-        let flow = deployed.flow.clone();
-        let version = deployed.version;
-        let http = self.http.clone();
-        let render = self.render.clone();
-        let activity = self.activity.clone();
+        let runner = self.runner(id, deployed);
         let fence = self.fence.clone();
         // Progressing until the first poll answers: a poller that never reaches its
         // database fails as a deployment does, counted by the retry policy.
@@ -300,16 +282,7 @@ impl BuiltinRuntime {
                     if !fence.holds(id) {
                         break;
                     }
-                    run_and_record(
-                        &flow,
-                        Value::Object(row),
-                        (&http, &render),
-                        &activity,
-                        id,
-                        version,
-                        "sql_poll",
-                    )
-                    .await;
+                    runner.run(Value::Object(row), "sql_poll").await;
                     if let Err(err) = source.store.set_poll_cursor(id, &cursor, &next).await {
                         // The row comes again at the next poll: at least once.
                         tracing::warn!(integration = %id, error = %err, "cannot move the poll cursor");
@@ -364,6 +337,33 @@ impl BuiltinRuntime {
                 *slot = Some(reason);
             }
         });
+    }
+}
+
+/// What a flow's own task (a timer, a schedule, a poller) needs to run a message
+/// and record it.
+struct Runner {
+    id: IntegrationId,
+    version: VersionNumber,
+    flow: Arc<CompiledFlow>,
+    http: HttpEgress,
+    render: RenderLimits,
+    activity: ActivitySink,
+}
+
+impl Runner {
+    async fn run(&self, body: Value, trigger: &'static str) -> Run {
+        let limits = (&self.http, &self.render);
+        run_and_record(
+            &self.flow,
+            body,
+            limits,
+            &self.activity,
+            self.id,
+            self.version,
+            trigger,
+        )
+        .await
     }
 }
 
