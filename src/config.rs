@@ -64,7 +64,8 @@ pub struct Config {
     #[arg(long, env = "JUNCTION_RETRY_MAX_ATTEMPTS", default_value_t = 10)]
     pub retry_max_attempts: u32,
 
-    /// Largest webhook body accepted, in bytes (larger ones get 413).
+    /// Largest webhook body accepted, in bytes (larger ones get 413); a broker's
+    /// message larger than this fails without running.
     #[arg(long, env = "JUNCTION_WEBHOOK_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub webhook_body_limit: usize,
 

@@ -133,6 +133,7 @@ impl Application {
             BuiltinRuntime::new(activity.clone(), http.clone(), render)
                 .with_metrics(metrics.clone())
                 .with_fence(fence.clone())
+                .with_message_limit(config.webhook_body_limit)
                 .with_connections(crate::runtime::builtin::ConnectionSource {
                     store: store.clone(),
                     connectors: connectors.clone(),

@@ -10,7 +10,7 @@ use super::version::VersionNumber;
 pub struct ActivityEntry {
     pub id: i64,
     pub version: VersionNumber,
-    /// `webhook` or `timer`.
+    /// The trigger's kind: `webhook`, `timer`, `amqp`, ...
     pub trigger: String,
     #[serde(with = "crate::json::utc")]
     pub started_at: DateTime<Utc>,

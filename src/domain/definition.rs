@@ -51,7 +51,38 @@ pub enum Trigger {
         /// The cursor before the first row.
         start: Value,
     },
+    /// Each message of a RabbitMQ queue (declared durable first, with `declare`),
+    /// `prefetch` at most in flight; acknowledged once its run is recorded. A failed run
+    /// goes to `dead_letter_exchange` where one is named, else back to the queue's end
+    /// up to `max_redeliveries` times.
+    Amqp {
+        connection: String,
+        queue: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        declare: bool,
+        prefetch: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dead_letter_exchange: Option<String>,
+        max_redeliveries: u32,
+    },
 }
+
+/// Where a trigger's messages are taken: on every server, or on the one that holds
+/// the integration's lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consumers {
+    /// Each server takes its share: a webhook answers the calls its server gets, and a
+    /// broker that shares work among consumers (an AMQP queue) hands each message to
+    /// one of them.
+    EveryServer,
+    /// One server: a second would run each tick, row or message again.
+    LeaseHolder,
+}
+
+/// The most messages an AMQP trigger takes at once.
+pub const MAX_PREFETCH: u64 = 1000;
+/// The most times a failed message goes back to its queue.
+pub const MAX_REDELIVERIES: u64 = 100;
 
 /// What a webhook caller must show: the secret as a bearer token, or an HMAC-SHA256
 /// signature of the body made with it (the GitHub and Stripe convention), in a header.
@@ -146,6 +177,14 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         jetstream: bool,
     },
+    /// Publishes the body (as JSON, persistent) to a RabbitMQ exchange (`""` is the
+    /// default one, which routes to the queue named by the key) with a routing key (a
+    /// template), and waits for the broker to confirm it.
+    AmqpPublish {
+        connection: String,
+        exchange: String,
+        routing_key: String,
+    },
 }
 
 /// The Redis commands a `redis` step runs: the few a flow needs to cache, count, queue
@@ -224,14 +263,16 @@ pub enum TriggerKind {
     Timer,
     Cron,
     SqlPoll,
+    Amqp,
 }
 
 impl TriggerKind {
-    pub const ALL: [TriggerKind; 4] = [
+    pub const ALL: [TriggerKind; 5] = [
         TriggerKind::Webhook,
         TriggerKind::Timer,
         TriggerKind::Cron,
         TriggerKind::SqlPoll,
+        TriggerKind::Amqp,
     ];
 
     /// The `kind` of the JSON form.
@@ -241,6 +282,7 @@ impl TriggerKind {
             TriggerKind::Timer => "timer",
             TriggerKind::Cron => "cron",
             TriggerKind::SqlPoll => "sql_poll",
+            TriggerKind::Amqp => "amqp",
         }
     }
 
@@ -251,6 +293,16 @@ impl TriggerKind {
             TriggerKind::Timer => "Timer",
             TriggerKind::Cron => "Schedule (cron)",
             TriggerKind::SqlPoll => "SQL query (new rows)",
+            TriggerKind::Amqp => "RabbitMQ queue (AMQP)",
+        }
+    }
+
+    /// Where the trigger's messages are taken, when its kind alone says so (the store
+    /// finds the integrations every server runs by kind).
+    pub fn consumers(self) -> Consumers {
+        match self {
+            TriggerKind::Webhook | TriggerKind::Amqp => Consumers::EveryServer,
+            TriggerKind::Timer | TriggerKind::Cron | TriggerKind::SqlPoll => Consumers::LeaseHolder,
         }
     }
 
@@ -270,10 +322,11 @@ pub enum StepKind {
     Sql,
     Redis,
     NatsPublish,
+    AmqpPublish,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 7] = [
+    pub const ALL: [StepKind; 8] = [
         StepKind::Log,
         StepKind::Transform,
         StepKind::Filter,
@@ -281,6 +334,7 @@ impl StepKind {
         StepKind::Sql,
         StepKind::Redis,
         StepKind::NatsPublish,
+        StepKind::AmqpPublish,
     ];
 
     /// The `kind` of the JSON form.
@@ -293,6 +347,7 @@ impl StepKind {
             StepKind::Sql => "sql",
             StepKind::Redis => "redis",
             StepKind::NatsPublish => "nats_publish",
+            StepKind::AmqpPublish => "amqp_publish",
         }
     }
 
@@ -306,6 +361,7 @@ impl StepKind {
             StepKind::Sql => "SQL statement",
             StepKind::Redis => "Redis command",
             StepKind::NatsPublish => "NATS publish",
+            StepKind::AmqpPublish => "RabbitMQ publish (AMQP)",
         }
     }
 
@@ -330,6 +386,7 @@ impl Trigger {
             Trigger::Timer { .. } => TriggerKind::Timer,
             Trigger::Cron { .. } => TriggerKind::Cron,
             Trigger::SqlPoll { .. } => TriggerKind::SqlPoll,
+            Trigger::Amqp { .. } => TriggerKind::Amqp,
         }
     }
 
@@ -341,7 +398,10 @@ impl Trigger {
                     *auth.secret_mut() = MASK.to_owned();
                 }
             }
-            Trigger::Timer { .. } | Trigger::Cron { .. } | Trigger::SqlPoll { .. } => {}
+            Trigger::Timer { .. }
+            | Trigger::Cron { .. }
+            | Trigger::SqlPoll { .. }
+            | Trigger::Amqp { .. } => {}
         }
     }
 
@@ -362,7 +422,8 @@ impl Trigger {
                     Trigger::Webhook { .. }
                     | Trigger::Timer { .. }
                     | Trigger::Cron { .. }
-                    | Trigger::SqlPoll { .. } => None,
+                    | Trigger::SqlPoll { .. }
+                    | Trigger::Amqp { .. } => None,
                 };
                 match stored {
                     Some(stored) => *auth.secret_mut() = stored.secret().to_owned(),
@@ -375,7 +436,8 @@ impl Trigger {
             Trigger::Webhook { auth: None, .. }
             | Trigger::Timer { .. }
             | Trigger::Cron { .. }
-            | Trigger::SqlPoll { .. } => {}
+            | Trigger::SqlPoll { .. }
+            | Trigger::Amqp { .. } => {}
         }
     }
 }
@@ -390,6 +452,7 @@ impl Step {
             Step::Sql { .. } => StepKind::Sql,
             Step::Redis { .. } => StepKind::Redis,
             Step::NatsPublish { .. } => StepKind::NatsPublish,
+            Step::AmqpPublish { .. } => StepKind::AmqpPublish,
         }
     }
 
@@ -409,7 +472,7 @@ impl Step {
             Step::Http { headers, .. } => 1 + headers.len(),
             Step::Sql { params, .. } => params.iter().map(strings).sum(),
             Step::Redis { args, .. } => args.iter().map(strings).sum(),
-            Step::NatsPublish { .. } => 1,
+            Step::NatsPublish { .. } | Step::AmqpPublish { .. } => 1,
         }
     }
 
@@ -428,7 +491,8 @@ impl Step {
             | Step::Filter { .. }
             | Step::Sql { .. }
             | Step::Redis { .. }
-            | Step::NatsPublish { .. } => {}
+            | Step::NatsPublish { .. }
+            | Step::AmqpPublish { .. } => {}
         }
     }
 
@@ -447,7 +511,8 @@ impl Step {
                         | Step::Filter { .. }
                         | Step::Sql { .. }
                         | Step::Redis { .. }
-                        | Step::NatsPublish { .. },
+                        | Step::NatsPublish { .. }
+                        | Step::AmqpPublish { .. },
                     )
                     | None => (None, None),
                 };
@@ -485,7 +550,8 @@ impl Step {
             | Step::Filter { .. }
             | Step::Sql { .. }
             | Step::Redis { .. }
-            | Step::NatsPublish { .. } => {}
+            | Step::NatsPublish { .. }
+            | Step::AmqpPublish { .. } => {}
         }
     }
 }
@@ -597,7 +663,8 @@ impl Definition {
             Trigger::Webhook { auth: None, .. }
             | Trigger::Timer { .. }
             | Trigger::Cron { .. }
-            | Trigger::SqlPoll { .. } => {}
+            | Trigger::SqlPoll { .. }
+            | Trigger::Amqp { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -614,7 +681,8 @@ impl Definition {
                 | Step::Filter { .. }
                 | Step::Sql { .. }
                 | Step::Redis { .. }
-                | Step::NatsPublish { .. } => {}
+                | Step::NatsPublish { .. }
+                | Step::AmqpPublish { .. } => {}
             }
         }
         found
@@ -624,7 +692,7 @@ impl Definition {
     pub fn connections(&self) -> Vec<(String, &str)> {
         let mut found = Vec::new();
         match &self.trigger {
-            Trigger::SqlPoll { connection, .. } => {
+            Trigger::SqlPoll { connection, .. } | Trigger::Amqp { connection, .. } => {
                 found.push(("trigger.connection".to_owned(), connection.as_str()));
             }
             Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => {}
@@ -634,6 +702,7 @@ impl Definition {
                 Step::Sql { connection, .. }
                 | Step::Redis { connection, .. }
                 | Step::NatsPublish { connection, .. }
+                | Step::AmqpPublish { connection, .. }
                 | Step::Http {
                     connection: Some(connection),
                     ..
@@ -663,9 +732,10 @@ impl Definition {
         let mut errors = Vec::new();
         use super::connection::ConnectionKind;
         // A step that needs one kind of connection: it exists and is of that kind.
-        let mut expect = |index: usize, connection: &str, wanted: ConnectionKind, what: &str| {
-            let at = format!("steps[{index}].connection");
-            match kind_of(connection) {
+        let mut expect =
+            |at: String, connection: &str, wanted: ConnectionKind, what: &str| match kind_of(
+                connection,
+            ) {
                 None => errors.push(FieldError::new(
                     at,
                     format!("no connection is named {connection:?}"),
@@ -675,20 +745,35 @@ impl Definition {
                     at,
                     format!("{connection:?} is a {kind} connection, not {what}"),
                 )),
-            }
-        };
+            };
+        match &self.trigger {
+            Trigger::Amqp { connection, .. } => expect(
+                "trigger.connection".to_owned(),
+                connection,
+                ConnectionKind::Amqp,
+                "RabbitMQ (AMQP)",
+            ),
+            Trigger::Webhook { .. }
+            | Trigger::Timer { .. }
+            | Trigger::Cron { .. }
+            | Trigger::SqlPoll { .. } => {}
+        }
         for (index, step) in self.steps.iter().enumerate() {
+            let at = format!("steps[{index}].connection");
             match step {
                 Step::Redis { connection, .. } => {
-                    expect(index, connection, ConnectionKind::Redis, "Redis")
+                    expect(at, connection, ConnectionKind::Redis, "Redis")
                 }
                 Step::NatsPublish { connection, .. } => {
-                    expect(index, connection, ConnectionKind::Nats, "NATS")
+                    expect(at, connection, ConnectionKind::Nats, "NATS")
+                }
+                Step::AmqpPublish { connection, .. } => {
+                    expect(at, connection, ConnectionKind::Amqp, "RabbitMQ (AMQP)")
                 }
                 Step::Http {
                     connection: Some(connection),
                     ..
-                } => expect(index, connection, ConnectionKind::Http, "an HTTP service"),
+                } => expect(at, connection, ConnectionKind::Http, "an HTTP service"),
                 Step::Log { .. }
                 | Step::Transform { .. }
                 | Step::Filter { .. }
@@ -732,7 +817,10 @@ impl Definition {
             Trigger::SqlPoll {
                 connection, query, ..
             } => check("trigger", connection, query, 1),
-            Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => {}
+            Trigger::Webhook { .. }
+            | Trigger::Timer { .. }
+            | Trigger::Cron { .. }
+            | Trigger::Amqp { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -747,7 +835,8 @@ impl Definition {
                 | Step::Filter { .. }
                 | Step::Http { .. }
                 | Step::Redis { .. }
-                | Step::NatsPublish { .. } => {}
+                | Step::NatsPublish { .. }
+                | Step::AmqpPublish { .. } => {}
             }
         }
         errors
@@ -778,7 +867,10 @@ impl Definition {
     pub fn webhook_path(&self) -> Option<&str> {
         match &self.trigger {
             Trigger::Webhook { path, .. } => Some(path),
-            Trigger::Timer { .. } | Trigger::Cron { .. } | Trigger::SqlPoll { .. } => None,
+            Trigger::Timer { .. }
+            | Trigger::Cron { .. }
+            | Trigger::SqlPoll { .. }
+            | Trigger::Amqp { .. } => None,
         }
     }
 }
@@ -875,6 +967,32 @@ impl<'a> Fields<'a> {
                 errors.add(&self.at(key), "must be a string");
                 None
             }
+        }
+    }
+
+    /// An optional true or false: false when absent.
+    fn flag(&self, key: &str, errors: &mut Errors) -> Option<bool> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Some(false),
+            Some(Value::Bool(flag)) => Some(*flag),
+            Some(_) => {
+                errors.add(&self.at(key), "must be true or false");
+                None
+            }
+        }
+    }
+
+    /// An optional whole number in `range`: `default` when absent.
+    fn number_or(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+        default: u64,
+        errors: &mut Errors,
+    ) -> Option<u64> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Some(default),
+            Some(_) => self.whole_number(key, range, errors),
         }
     }
 
@@ -1069,7 +1187,63 @@ fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
                 start: start?,
             })
         }
+        TriggerKind::Amqp => {
+            fields.only(
+                &[
+                    "kind",
+                    "connection",
+                    "queue",
+                    "declare",
+                    "prefetch",
+                    "dead_letter_exchange",
+                    "max_redeliveries",
+                ],
+                errors,
+            );
+            let connection = connection_name(&fields, errors);
+            let queue = amqp_name(&fields, "queue", false, errors);
+            let declare = fields.flag("declare", errors);
+            let prefetch = fields.number_or("prefetch", 1..=MAX_PREFETCH, 10, errors);
+            let dead_letter_exchange = match fields.map.get("dead_letter_exchange") {
+                None | Some(Value::Null) => Some(None),
+                Some(_) => amqp_name(&fields, "dead_letter_exchange", false, errors).map(Some),
+            };
+            let max_redeliveries =
+                fields.number_or("max_redeliveries", 0..=MAX_REDELIVERIES, 5, errors);
+            Some(Trigger::Amqp {
+                connection: connection?,
+                queue: queue?,
+                declare: declare?,
+                prefetch: u16::try_from(prefetch?).ok()?,
+                dead_letter_exchange: dead_letter_exchange?,
+                max_redeliveries: u32::try_from(max_redeliveries?).ok()?,
+            })
+        }
     }
+}
+
+/// A queue's or an exchange's name (`allow_empty`: the default exchange, `""`): at most
+/// 255 bytes, which is what AMQP carries, and no control characters.
+fn amqp_name(
+    fields: &Fields<'_>,
+    key: &str,
+    allow_empty: bool,
+    errors: &mut Errors,
+) -> Option<String> {
+    let name = fields.text(key, errors)?;
+    let valid = (name.len() <= 255)
+        && (allow_empty || !name.is_empty())
+        && !name.chars().any(char::is_control);
+    if !valid {
+        errors.add(
+            &fields.at(key),
+            format!(
+                "must be a name of {} to 255 bytes, without control characters",
+                if allow_empty { 0 } else { 1 }
+            ),
+        );
+    }
+    valid.then_some(name)
 }
 
 /// A connection's name, as a step or trigger refers to it.
@@ -1269,6 +1443,27 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
                 connection: connection?,
                 headers: headers?,
                 timeout_seconds: timeout_seconds?,
+            })
+        }
+        StepKind::AmqpPublish => {
+            fields.only(&["kind", "connection", "exchange", "routing_key"], errors);
+            let connection = connection_name(&fields, errors);
+            let exchange = amqp_name(&fields, "exchange", true, errors);
+            // A template: checked for its length once rendered.
+            let routing_key = fields.text("routing_key", errors).and_then(|key| {
+                let valid = key.len() <= MAX_TEXT_CHARS && !key.chars().any(char::is_control);
+                if !valid {
+                    errors.add(
+                        &fields.at("routing_key"),
+                        "must be a routing key (a template) without control characters",
+                    );
+                }
+                valid.then_some(key)
+            });
+            Some(Step::AmqpPublish {
+                connection: connection?,
+                exchange: exchange?,
+                routing_key: routing_key?,
             })
         }
         StepKind::NatsPublish => {
@@ -1608,6 +1803,69 @@ mod tests {
     }
 
     #[test]
+    fn an_amqp_trigger_takes_defaults_and_names_what_is_wrong() {
+        let parsed = Definition::parse(&json!({
+            "trigger": { "kind": "amqp", "connection": "rabbit", "queue": "orders" },
+            "steps": []
+        }))
+        .unwrap();
+        assert_eq!(
+            parsed.trigger,
+            Trigger::Amqp {
+                connection: "rabbit".into(),
+                queue: "orders".into(),
+                declare: false,
+                prefetch: 10,
+                dead_letter_exchange: None,
+                max_redeliveries: 5,
+            }
+        );
+        assert_eq!(
+            errors_of(json!({"trigger": {
+                "kind": "amqp", "connection": "rabbit", "queue": "",
+                "prefetch": 0, "max_redeliveries": 1000, "declare": "yes"
+            }})),
+            [
+                "trigger.queue: must be a name of 1 to 255 bytes, without control characters",
+                "trigger.declare: must be true or false",
+                "trigger.prefetch: must be a whole number from 1 to 1000",
+                "trigger.max_redeliveries: must be a whole number from 0 to 100",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_amqp_publish_step_may_use_the_default_exchange() {
+        let step = json!({ "kind": "amqp_publish", "connection": "rabbit", "exchange": "",
+                           "routing_key": "orders.{{ body.region }}" });
+        let parsed = Definition::parse(
+            &json!({ "trigger": { "kind": "webhook", "path": "p" }, "steps": [step] }),
+        )
+        .unwrap();
+        assert_eq!(parsed.to_value()["steps"][0], step);
+    }
+
+    #[test]
+    fn consumers_run_on_every_server_where_the_broker_shares_the_work() {
+        // One row per kind: where its messages are taken.
+        let table = [
+            (TriggerKind::Webhook, Consumers::EveryServer),
+            (TriggerKind::Timer, Consumers::LeaseHolder),
+            (TriggerKind::Cron, Consumers::LeaseHolder),
+            (TriggerKind::SqlPoll, Consumers::LeaseHolder),
+            (TriggerKind::Amqp, Consumers::EveryServer),
+        ];
+        assert_eq!(
+            table.len(),
+            TriggerKind::ALL.len(),
+            "every kind is in the table"
+        );
+        for (kind, consumers) in table {
+            assert_eq!(kind.consumers(), consumers, "{kind:?}");
+        }
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_location() {
         let errors = errors_of(json!({
             "trigger": { "kind": "webhook", "path": "ok" },
@@ -1625,7 +1883,7 @@ mod tests {
                 "colour: unknown field (expected one of: trigger, steps)",
                 "steps[1].condition: is required",
                 "steps[2].url: not an http(s) URL",
-                "steps[3].kind: unknown step \"teleport\" (expected log, transform, filter, http, sql, redis or nats_publish)",
+                "steps[3].kind: unknown step \"teleport\" (expected log, transform, filter, http, sql, redis, nats_publish or amqp_publish)",
             ]
         );
     }

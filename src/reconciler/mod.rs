@@ -280,22 +280,23 @@ impl Reconciler {
             .collect();
         outcomes.extend(self.reconcile_many(&stale).await?);
         outcomes.extend(self.reconcile_due().await?);
-        if self.runtime.serves_webhooks_everywhere() {
-            self.serve_webhooks_everywhere().await?;
+        if self.runtime.runs_shared_everywhere() {
+            self.run_shared_everywhere().await?;
         }
         Ok((outcomes, more))
     }
 
-    /// Every active webhook flow runs here too, whoever holds its lease: behind a load
-    /// balancer any server may get any call. They are brought up in this runtime
-    /// without recording anything (the holder records the state). What this server
-    /// runs that it holds no lease of and that is no active webhook (a timer whose
-    /// lease another server took over while this one stalled, a webhook stopped
-    /// elsewhere) is stopped.
-    async fn serve_webhooks_everywhere(&self) -> Result<(), StoreError> {
+    /// Every active flow that every server takes messages of runs here too, whoever
+    /// holds its lease: behind a load balancer any server may get any webhook call,
+    /// and a queue's consumers share its messages. They are brought up in this
+    /// runtime without recording anything (the holder records the state). What this
+    /// server runs that it holds no lease of and that is not such a flow (a timer
+    /// whose lease another server took over while this one stalled, a webhook
+    /// stopped elsewhere) is stopped.
+    async fn run_shared_everywhere(&self) -> Result<(), StoreError> {
         let wanted: HashMap<IntegrationId, VersionNumber> = self
             .store
-            .webhooks_running_elsewhere(&self.config.owner)
+            .shared_running_elsewhere(&self.config.owner)
             .await?
             .into_iter()
             .filter(|(id, _)| !self.fence.is_held(*id))
@@ -309,7 +310,7 @@ impl Reconciler {
         let missing: Vec<(IntegrationId, VersionNumber)> = wanted
             .into_iter()
             .filter(|(id, version)| {
-                !self.runs(*id, Some(*version))
+                !self.runs_or_comes_up(*id, *version)
                     || !self.changed_connections(*id, &revisions).is_empty()
             })
             .collect();
@@ -321,7 +322,7 @@ impl Reconciler {
             };
             if let Err(error) = served {
                 tracing::warn!(integration = %id, %version, %error,
-                    "cannot serve a webhook that another server runs");
+                    "cannot run here a flow that another server runs");
                 self.runtime.stop(id).await;
             }
         }
@@ -413,6 +414,15 @@ impl Reconciler {
     }
 
     /// Whether the runtime runs this version, healthy.
+    /// Whether `version` runs here, or is still coming up (a consumer connecting):
+    /// either way, not to be brought up again.
+    fn runs_or_comes_up(&self, id: IntegrationId, version: VersionNumber) -> bool {
+        self.runtime.status(id).is_some_and(|status| {
+            status.version == version
+                && matches!(status.health, Health::Running | Health::Progressing(_))
+        })
+    }
+
     fn runs(&self, id: IntegrationId, version: Option<VersionNumber>) -> bool {
         self.runtime.status(id).is_some_and(|status| {
             Some(status.version) == version && status.health == Health::Running

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::domain::IntegrationId;
 use crate::domain::version::VersionNumber;
@@ -22,7 +22,7 @@ use super::flow::{Outcome, StepReport};
 pub struct Activity {
     pub integration_id: IntegrationId,
     pub version: VersionNumber,
-    /// `webhook` or `timer`.
+    /// The trigger's kind: `webhook`, `timer`, `amqp`, ...
     pub trigger: &'static str,
     pub started_at_ms: i64,
     pub duration_us: i64,
@@ -31,10 +31,14 @@ pub struct Activity {
     pub error: Option<String>,
 }
 
+/// A message's activity as queued: with, for a message its broker keeps until it is
+/// recorded, who waits to hear whether it was.
+type Queued = (Activity, Option<oneshot::Sender<bool>>);
+
 /// Where flows report their messages.
 #[derive(Clone, Debug)]
 pub struct ActivitySink {
-    queue: mpsc::Sender<Activity>,
+    queue: mpsc::Sender<Queued>,
     writer: Arc<Writer>,
 }
 
@@ -84,7 +88,7 @@ impl ActivitySink {
     /// Starts the writer task; it ends after writing what was queued, when every sink
     /// is dropped or [`ActivitySink::finish`] asks.
     pub fn start(store: Store, keep_per_integration: u32, metrics: Metrics) -> Self {
-        let (queue, mut receiver) = mpsc::channel::<Activity>(QUEUE);
+        let (queue, mut receiver) = mpsc::channel::<Queued>(QUEUE);
         let writer = Arc::new(Writer {
             finishing: Notify::new(),
             task: Mutex::new(None),
@@ -97,11 +101,13 @@ impl ActivitySink {
         });
         let told = writer.clone();
         let task = tokio::spawn(async move {
+            let mut queued = Vec::with_capacity(BATCH);
             let mut batch = Vec::with_capacity(BATCH);
+            let mut waiting = Vec::new();
             let mut finishing = false;
             loop {
                 let received = tokio::select! {
-                    received = receiver.recv_many(&mut batch, BATCH) => received,
+                    received = receiver.recv_many(&mut queued, BATCH) => received,
                     () = told.finishing.notified(), if !finishing => {
                         // Nothing more comes in; what is queued is still written.
                         finishing = true;
@@ -117,8 +123,17 @@ impl ActivitySink {
                     }
                     break;
                 }
-                write(&store, &batch, keep_per_integration, &told).await;
-                let gather = batch.len() > 1 && !finishing;
+                for (activity, confirm) in queued.drain(..) {
+                    batch.push(activity);
+                    waiting.extend(confirm);
+                }
+                let written = write(&store, &batch, keep_per_integration, &told).await;
+                // Someone waits to acknowledge a message: the next batch is not
+                // held back to gather, as the broker holds the message meanwhile.
+                let gather = batch.len() > 1 && !finishing && waiting.is_empty();
+                for confirm in waiting.drain(..) {
+                    let _ = confirm.send(written);
+                }
                 batch.clear();
                 if gather {
                     tokio::select! {
@@ -137,6 +152,31 @@ impl ActivitySink {
 
     pub fn record(&self, activity: Activity) {
         let (activity_id, activity_minute) = (activity.integration_id, minute_of(&activity));
+        self.count(&activity);
+        if let Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) =
+            self.queue.try_send((activity, None))
+        {
+            self.writer.losses.add(
+                &[(activity_id, activity_minute)],
+                "the activity queue is full",
+            );
+        }
+    }
+
+    /// Records a message's activity and answers once it is written (true), or once it
+    /// could not be (false): a broker's message is acknowledged only after its run is
+    /// recorded. A full queue makes the caller wait (its consumer slows down) rather
+    /// than drop the record.
+    pub async fn record_confirmed(&self, activity: Activity) -> bool {
+        self.count(&activity);
+        let (confirm, written) = oneshot::channel();
+        if self.queue.send((activity, Some(confirm))).await.is_err() {
+            return false;
+        }
+        written.await.unwrap_or(false)
+    }
+
+    fn count(&self, activity: &Activity) {
         self.writer
             .messages
             .get_or_create(&MessageLabels {
@@ -144,14 +184,6 @@ impl ActivitySink {
                 outcome: activity.outcome.as_str(),
             })
             .inc();
-        if let Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) =
-            self.queue.try_send(activity)
-        {
-            self.writer.losses.add(
-                &[(activity_id, activity_minute)],
-                "the activity queue is full",
-            );
-        }
     }
 
     /// Writes what is queued and stops the writer, waiting at most `within`: the
@@ -175,8 +207,9 @@ impl ActivitySink {
     }
 }
 
-/// Writes a batch, trying again with a growing pause while the database refuses.
-async fn write(store: &Store, batch: &[Activity], keep: u32, writer: &Writer) {
+/// Writes a batch, trying again with a growing pause while the database refuses:
+/// whether it was written.
+async fn write(store: &Store, batch: &[Activity], keep: u32, writer: &Writer) -> bool {
     let mut pause = FIRST_RETRY;
     // The losses so far are counted with this batch, or stay for the next one.
     let lost = std::mem::take(&mut *writer.losses.unwritten());
@@ -184,7 +217,7 @@ async fn write(store: &Store, batch: &[Activity], keep: u32, writer: &Writer) {
         match store.record_activities(batch, keep, &lost).await {
             Ok(()) => {
                 writer.written.inc_by(batch.len() as u64);
-                return;
+                return true;
             }
             Err(err) if attempt < RETRIES => {
                 tracing::warn!(
@@ -211,10 +244,11 @@ async fn write(store: &Store, batch: &[Activity], keep: u32, writer: &Writer) {
                     .map(|activity| (activity.integration_id, minute_of(activity)))
                     .collect();
                 writer.losses.add(&refused, "the database refused them");
-                return;
+                return false;
             }
         }
     }
+    false
 }
 
 /// The minute (since 1970, UTC) a message started in.

@@ -505,3 +505,186 @@ impl NatsTarget {
         Ok(client)
     }
 }
+
+/// A RabbitMQ broker a flow reaches: the checked address with the sign-in (never
+/// shown), and, for publishing, one connection and confirming channel shared by
+/// every message, made again after it fails.
+pub struct AmqpTarget {
+    uri: lapin::uri::AMQPUri,
+    place: String,
+    publisher: tokio::sync::Mutex<Option<(lapin::Connection, lapin::Channel)>>,
+}
+
+impl std::fmt::Debug for AmqpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the address: it holds the password.
+        f.debug_struct("AmqpTarget")
+            .field("place", &self.place)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long connecting, or one publish until the broker confirms it, may take.
+const AMQP_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Brokers {
+    /// The target of an `amqp` connection, checked by the egress policy; it connects
+    /// on first use.
+    pub async fn amqp(&self, connection: &OpenConnection) -> Result<AmqpTarget, String> {
+        use lapin::uri::{AMQPAuthority, AMQPScheme, AMQPUri, AMQPUserInfo};
+        let Settings::Amqp {
+            host,
+            port,
+            vhost,
+            user,
+        } = &connection.settings
+        else {
+            return Err(format!(
+                "{} is a {} connection, not RabbitMQ (AMQP)",
+                connection.name, connection.kind
+            ));
+        };
+        let ip = self
+            .policy
+            .resolve(host, *port, connection.allow_private)
+            .await?;
+        Ok(AmqpTarget {
+            uri: AMQPUri {
+                scheme: AMQPScheme::AMQP,
+                authority: AMQPAuthority {
+                    userinfo: AMQPUserInfo {
+                        username: user.clone(),
+                        password: secret(connection, "password"),
+                    },
+                    host: ip.to_string(),
+                    port: *port,
+                },
+                vhost: vhost.clone(),
+                query: Default::default(),
+            },
+            place: format!("{host}:{port}"),
+            publisher: tokio::sync::Mutex::new(None),
+        })
+    }
+}
+
+impl AmqpTarget {
+    /// Where the broker is, as people read it (no password).
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+
+    /// A new connection to the broker (a consumer holds its own).
+    pub async fn connect(&self) -> Result<lapin::Connection, String> {
+        let connecting = lapin::Connection::connect_uri(
+            self.uri.clone(),
+            lapin::ConnectionProperties::default(),
+        );
+        match tokio::time::timeout(AMQP_TIMEOUT, connecting).await {
+            Ok(Ok(connection)) => Ok(connection),
+            Ok(Err(err)) => Err(describe(&err.to_string(), &self.place, 0)),
+            Err(_) => Err(format!(
+                "{} did not answer within {} s",
+                self.place,
+                AMQP_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    /// Publishes `payload` (JSON, persistent) to `exchange` with `routing_key`, and
+    /// waits until the broker confirms it: `{"published": true, "exchange": ...,
+    /// "routing_key": ...}`. A message no queue takes is an error, not a silent loss.
+    pub async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        payload: &[u8],
+    ) -> Result<serde_json::Value, String> {
+        let work = async {
+            let channel = self.channel().await?;
+            let failed = |err: &dyn std::fmt::Display| format!("{}: {err}", self.place);
+            let confirm = channel
+                .basic_publish(
+                    exchange.into(),
+                    routing_key.into(),
+                    lapin::options::BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    payload,
+                    json_properties(),
+                )
+                .await;
+            let confirmation = match confirm {
+                Ok(confirm) => confirm.await,
+                Err(err) => Err(err),
+            };
+            match confirmation {
+                Ok(lapin::Confirmation::Ack(None)) => Ok(serde_json::json!({
+                    "published": true,
+                    "exchange": exchange,
+                    "routing_key": routing_key,
+                })),
+                Ok(lapin::Confirmation::Ack(Some(_))) => Err(format!(
+                    "no queue is bound to exchange {exchange:?} with routing key \
+                     {routing_key:?}: the message went nowhere"
+                )),
+                Ok(lapin::Confirmation::Nack(_) | lapin::Confirmation::NotRequested) => {
+                    Err(format!("{} did not take the message", self.place))
+                }
+                Err(err) => {
+                    // A broken channel is made again for the next message.
+                    self.publisher.lock().await.take();
+                    Err(failed(&err))
+                }
+            }
+        };
+        match tokio::time::timeout(AMQP_TIMEOUT, work).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.publisher.lock().await.take();
+                Err(format!(
+                    "{} did not confirm the message within {} s",
+                    self.place,
+                    AMQP_TIMEOUT.as_secs()
+                ))
+            }
+        }
+    }
+
+    /// The shared confirming channel, opened now if there is none or it broke.
+    async fn channel(&self) -> Result<lapin::Channel, String> {
+        let mut slot = self.publisher.lock().await;
+        if let Some((connection, channel)) = slot.as_ref()
+            && connection.status().connected()
+            && channel.status().connected()
+        {
+            return Ok(channel.clone());
+        }
+        let connection = self.connect().await?;
+        let failed = |err: lapin::Error| describe(&err.to_string(), &self.place, 0);
+        let channel = connection.create_channel().await.map_err(failed)?;
+        channel
+            .confirm_select(lapin::options::ConfirmSelectOptions::default())
+            .await
+            .map_err(failed)?;
+        *slot = Some((connection, channel.clone()));
+        Ok(channel)
+    }
+}
+
+/// A message as flows send it: JSON, kept on disk by the broker.
+pub fn json_properties() -> lapin::BasicProperties {
+    lapin::BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2)
+}
+
+/// A message's payload as a flow's body: its JSON, or `{"text": ...}` when it is not
+/// JSON (bytes that are not UTF-8 are replaced, as the text cannot carry them).
+pub fn message_body(payload: &[u8]) -> serde_json::Value {
+    match serde_json::from_slice(payload) {
+        Ok(value) => value,
+        Err(_) => serde_json::json!({ "text": String::from_utf8_lossy(payload) }),
+    }
+}

@@ -34,7 +34,13 @@ pub struct BuiltinRuntime {
     /// Where the connections flows name are found (and poll cursors kept), and their
     /// pools; without it, a flow that names a connection does not build.
     connections: Option<ConnectionSource>,
+    /// The largest message a broker's trigger runs (as the webhook body limit).
+    message_limit: usize,
 }
+
+/// How long a stopping consumer may take to finish the messages in flight before
+/// its task is ended (the broker then gives them to another consumer).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The connections' store and pools.
 #[derive(Clone)]
@@ -78,6 +84,10 @@ struct Deployed {
     /// Why it is not taking messages yet (a poller before its first poll answered),
     /// or `None` once it is.
     coming_up: Arc<Mutex<Option<String>>>,
+    /// For a task that drains before it ends (a broker's consumer): told to stop
+    /// taking messages; and the watcher, which ends once the task has.
+    drain: Option<tokio::sync::watch::Sender<bool>>,
+    watcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl BuiltinRuntime {
@@ -93,7 +103,14 @@ impl BuiltinRuntime {
             metrics: crate::metrics::Metrics::default(),
             fence: crate::reconciler::fence::Fence::open(),
             connections: None,
+            message_limit: 1024 * 1024,
         }
+    }
+
+    /// The same runtime, running broker messages of at most `bytes`.
+    pub fn with_message_limit(mut self, bytes: usize) -> Self {
+        self.message_limit = bytes;
+        self
     }
 
     /// The same runtime, finding the connections flows name in `source`.
@@ -233,7 +250,8 @@ impl BuiltinRuntime {
         else {
             return Err(RuntimeError("not a sql_poll trigger".into()));
         };
-        let (Some(source), Some(pool)) = (self.connections.clone(), deployed.flow.trigger_pool())
+        let (Some(source), super::flow::TriggerSource::Sql(pool)) =
+            (self.connections.clone(), deployed.flow.source())
         else {
             return Err(RuntimeError("no connections are available to poll".into()));
         };
@@ -301,6 +319,45 @@ impl BuiltinRuntime {
         Ok(())
     }
 
+    /// Starts an amqp trigger's consumer: "connecting" until it takes messages, then
+    /// running until it is drained; a broker that goes away ends it with the cause.
+    fn start_amqp(&self, id: IntegrationId, deployed: &mut Deployed) -> Result<(), RuntimeError> {
+        let Trigger::Amqp {
+            queue,
+            declare,
+            prefetch,
+            dead_letter_exchange,
+            max_redeliveries,
+            ..
+        } = deployed.flow.trigger.clone()
+        else {
+            return Err(RuntimeError("not an amqp trigger".into()));
+        };
+        let super::flow::TriggerSource::Amqp(target) = deployed.flow.source() else {
+            return Err(RuntimeError("the trigger's connection is not open".into()));
+        };
+        let consume = super::amqp::Consume {
+            target,
+            queue,
+            declare,
+            prefetch,
+            dead_letter_exchange,
+            max_redeliveries,
+            message_limit: self.message_limit,
+        };
+        let runner = self.runner(id, deployed);
+        let coming_up = deployed.coming_up.clone();
+        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
+            "connecting to RabbitMQ at {}",
+            consume.target.place()
+        ));
+        let (drain, drained) = tokio::sync::watch::channel(false);
+        deployed.drain = Some(drain);
+        let consuming = tokio::spawn(consume.run(runner, drained, coming_up));
+        self.watch(id, deployed, consuming);
+        Ok(())
+    }
+
     /// Watches a flow's task: how it ended says whether (and why) it died.
     fn watch<T: Send + 'static>(
         &self,
@@ -312,7 +369,7 @@ impl BuiltinRuntime {
         let death = deployed.death.clone();
         let stopping = deployed.stopping.clone();
         // The watcher: how the task ended says whether it died.
-        tokio::spawn(async move {
+        deployed.watcher = Some(tokio::spawn(async move {
             let ended = ticking.await;
             if stopping.load(std::sync::atomic::Ordering::SeqCst) {
                 return;
@@ -336,13 +393,13 @@ impl BuiltinRuntime {
                 tracing::error!(integration = %id, %reason, "a running integration died");
                 *slot = Some(reason);
             }
-        });
+        }));
     }
 }
 
-/// What a flow's own task (a timer, a schedule, a poller) needs to run a message
-/// and record it.
-struct Runner {
+/// What a flow's own task (a timer, a schedule, a poller, a consumer) needs to run a
+/// message and record it.
+pub struct Runner {
     id: IntegrationId,
     version: VersionNumber,
     flow: Arc<CompiledFlow>,
@@ -352,6 +409,50 @@ struct Runner {
 }
 
 impl Runner {
+    pub fn id(&self) -> IntegrationId {
+        self.id
+    }
+
+    /// Runs a message and records it, answering how it went and whether the record
+    /// was written: a broker's message is acknowledged only once it is.
+    pub async fn run_confirmed(&self, body: Value, trigger: &'static str) -> (Outcome, bool) {
+        let started_at_ms = chrono::Utc::now().timestamp_millis();
+        let clock = Instant::now();
+        let run = self.flow.run(body, &self.http, &self.render).await;
+        let recorded = self
+            .activity
+            .record_confirmed(Activity {
+                integration_id: self.id,
+                version: self.version,
+                trigger,
+                started_at_ms,
+                duration_us: i64::try_from(clock.elapsed().as_micros()).unwrap_or(i64::MAX),
+                outcome: run.outcome.clone(),
+                steps: run.steps,
+                error: run.error,
+            })
+            .await;
+        (run.outcome, recorded)
+    }
+
+    /// Records a message that could not run (`why`), as `run_confirmed` does a run.
+    pub async fn fail_confirmed(&self, why: String, trigger: &'static str) -> (Outcome, bool) {
+        let recorded = self
+            .activity
+            .record_confirmed(Activity {
+                integration_id: self.id,
+                version: self.version,
+                trigger,
+                started_at_ms: chrono::Utc::now().timestamp_millis(),
+                duration_us: 0,
+                outcome: Outcome::Failed,
+                steps: Vec::new(),
+                error: Some(why),
+            })
+            .await;
+        (Outcome::Failed, recorded)
+    }
+
     async fn run(&self, body: Value, trigger: &'static str) -> Run {
         let limits = (&self.http, &self.render);
         run_and_record(
@@ -392,10 +493,22 @@ async fn run_and_record(
     run
 }
 
-fn stop_deployed(deployed: &Deployed) {
+/// Stops what runs for a deployed version: a consumer drains (its messages in flight
+/// finish, within [`DRAIN_TIMEOUT`]), any other task ends at once.
+async fn stop_deployed(mut deployed: Deployed) {
     deployed
         .stopping
         .store(true, std::sync::atomic::Ordering::SeqCst);
+    if let (Some(drain), Some(watcher)) = (deployed.drain.take(), deployed.watcher.take()) {
+        let _ = drain.send(true);
+        if tokio::time::timeout(DRAIN_TIMEOUT, watcher).await.is_ok() {
+            return;
+        }
+        tracing::warn!(
+            "a consumer did not finish its messages within {} s; they go back to the broker",
+            DRAIN_TIMEOUT.as_secs()
+        );
+    }
     if let Some(timer) = &deployed.timer {
         timer.abort();
     }
@@ -449,8 +562,11 @@ impl Runtime for BuiltinRuntime {
                     let target = source.brokers.nats(&connection).await.map_err(failed)?;
                     connected.nats.insert(name.to_owned(), Arc::new(target));
                 }
-                crate::domain::connection::ConnectionKind::Amqp
-                | crate::domain::connection::ConnectionKind::Mqtt => {
+                crate::domain::connection::ConnectionKind::Amqp => {
+                    let target = source.brokers.amqp(&connection).await.map_err(failed)?;
+                    connected.amqp.insert(name.to_owned(), Arc::new(target));
+                }
+                crate::domain::connection::ConnectionKind::Mqtt => {
                     return Err(failed(format!(
                         "a {} connection, which no step or trigger of this kind uses",
                         connection.kind
@@ -468,30 +584,38 @@ impl Runtime for BuiltinRuntime {
     }
 
     async fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError> {
-        let mut inner = self.lock();
-        let (flow, built_with) = match inner.built.get(&id) {
-            Some((built, flow, with)) if *built == version => (flow.clone(), with.clone()),
-            _ => return Err(RuntimeError(format!("{version} was not built"))),
+        let (flow, built_with, previous) = {
+            let mut inner = self.lock();
+            let (flow, built_with) = match inner.built.get(&id) {
+                Some((built, flow, with)) if *built == version => (flow.clone(), with.clone()),
+                _ => return Err(RuntimeError(format!("{version} was not built"))),
+            };
+            let hook = match &flow.trigger {
+                Trigger::Webhook { path, .. } => Some(path.clone()),
+                Trigger::Timer { .. }
+                | Trigger::Cron { .. }
+                | Trigger::SqlPoll { .. }
+                | Trigger::Amqp { .. } => None,
+            };
+            if let Some(path) = &hook
+                && let Some(owner) = inner.hooks.get(path)
+                && owner.id != id
+            {
+                return Err(RuntimeError(format!(
+                    "the webhook path /hooks/{path} is already used by integration {}",
+                    owner.id
+                )));
+            }
+            inner.built.remove(&id);
+            (flow, built_with, inner.deployed.remove(&id))
         };
-        let hook = match &flow.trigger {
-            Trigger::Webhook { path, .. } => Some(path.clone()),
-            Trigger::Timer { .. } | Trigger::Cron { .. } | Trigger::SqlPoll { .. } => None,
-        };
-        if let Some(path) = &hook
-            && let Some(owner) = inner.hooks.get(path)
-            && owner.id != id
-        {
-            return Err(RuntimeError(format!(
-                "the webhook path /hooks/{path} is already used by integration {}",
-                owner.id
-            )));
-        }
         // The running version goes first: never two versions at once. Its webhook
-        // path (if it has one) keeps answering with it until the new one starts.
-        if let Some(previous) = inner.deployed.remove(&id) {
-            stop_deployed(&previous);
+        // path (if it has one) keeps answering with it until the new one starts; a
+        // consumer finishes its messages in flight before the new one takes any.
+        if let Some(previous) = previous {
+            stop_deployed(previous).await;
         }
-        inner.built.remove(&id);
+        let mut inner = self.lock();
         inner.deployed.insert(
             id,
             Deployed {
@@ -503,6 +627,8 @@ impl Runtime for BuiltinRuntime {
                 death: Arc::default(),
                 stopping: Arc::default(),
                 coming_up: Arc::default(),
+                drain: None,
+                watcher: None,
             },
         );
         self.count_running(&inner);
@@ -554,6 +680,12 @@ impl Runtime for BuiltinRuntime {
                         return Err(err);
                     }
                 }
+                Trigger::Amqp { .. } => {
+                    if let Err(err) = self.start_amqp(id, &mut deployed) {
+                        inner.deployed.insert(id, deployed);
+                        return Err(err);
+                    }
+                }
             }
             deployed.started = true;
         }
@@ -563,23 +695,34 @@ impl Runtime for BuiltinRuntime {
     }
 
     async fn stop(&self, id: IntegrationId) {
-        let mut inner = self.lock();
-        if let Some(deployed) = inner.deployed.remove(&id) {
-            stop_deployed(&deployed);
+        let previous = {
+            let mut inner = self.lock();
+            let previous = inner.deployed.remove(&id);
+            inner.hooks.retain(|_, hook| hook.id != id);
+            inner.built.remove(&id);
+            self.count_running(&inner);
+            previous
+        };
+        if let Some(deployed) = previous {
+            stop_deployed(deployed).await;
         }
-        inner.hooks.retain(|_, hook| hook.id != id);
-        inner.built.remove(&id);
-        self.count_running(&inner);
     }
 
     async fn stop_all(&self) {
-        let mut inner = self.lock();
-        for (_, deployed) in inner.deployed.drain() {
-            stop_deployed(&deployed);
-        }
-        inner.hooks.clear();
-        inner.built.clear();
-        self.count_running(&inner);
+        let stopping: Vec<Deployed> = {
+            let mut inner = self.lock();
+            let stopping = inner
+                .deployed
+                .drain()
+                .map(|(_, deployed)| deployed)
+                .collect();
+            inner.hooks.clear();
+            inner.built.clear();
+            self.count_running(&inner);
+            stopping
+        };
+        // Consumers drain side by side: the server's stop waits for the slowest.
+        futures_util::future::join_all(stopping.into_iter().map(stop_deployed)).await;
     }
 
     fn running(&self) -> Vec<IntegrationId> {
@@ -594,7 +737,7 @@ impl Runtime for BuiltinRuntime {
             .unwrap_or_default()
     }
 
-    fn serves_webhooks_everywhere(&self) -> bool {
+    fn runs_shared_everywhere(&self) -> bool {
         true
     }
 

@@ -84,7 +84,7 @@ impl Templates {
 pub struct CompiledFlow {
     pub trigger: Trigger,
     /// The pool of a sql_poll trigger's connection.
-    trigger_pool: Option<Arc<super::sql::SqlPool>>,
+    source: TriggerSource,
     templates: Templates,
     /// The names of the templates this flow uses in the shared environment.
     names: Vec<String>,
@@ -193,6 +193,22 @@ enum CompiledStep {
         subject: TemplateRef,
         jetstream: bool,
     },
+    AmqpPublish {
+        target: Arc<super::brokers::AmqpTarget>,
+        exchange: String,
+        routing_key: TemplateRef,
+    },
+}
+
+/// What a trigger that reads another system reads through.
+#[derive(Clone)]
+pub enum TriggerSource {
+    /// The trigger reads nothing (a webhook, a timer, a schedule).
+    Nothing,
+    /// A sql_poll trigger's database.
+    Sql(Arc<super::sql::SqlPool>),
+    /// An amqp trigger's broker.
+    Amqp(Arc<super::brokers::AmqpTarget>),
 }
 
 /// The connections a flow uses, opened, by name: resolved before it is built (opening
@@ -203,6 +219,7 @@ pub struct Connected {
     pub http: HashMap<String, Arc<super::egress::HttpConnection>>,
     pub redis: HashMap<String, Arc<super::brokers::RedisTarget>>,
     pub nats: HashMap<String, Arc<super::brokers::NatsTarget>>,
+    pub amqp: HashMap<String, Arc<super::brokers::AmqpTarget>>,
 }
 
 /// A transform template: literal JSON, with string leaves compiled.
@@ -369,6 +386,22 @@ fn compile_steps(
                 subject: builder.add(&format!("{path}.subject"), subject.clone())?,
                 jetstream: *jetstream,
             },
+            Step::AmqpPublish {
+                connection,
+                exchange,
+                routing_key,
+            } => CompiledStep::AmqpPublish {
+                target: connected
+                    .amqp
+                    .get(connection)
+                    .cloned()
+                    .ok_or_else(|| BuildError {
+                        path: format!("{path}.connection"),
+                        message: format!("no RabbitMQ connection is named {connection:?}"),
+                    })?,
+                exchange: exchange.clone(),
+                routing_key: builder.add(&format!("{path}.routing_key"), routing_key.clone())?,
+            },
         });
     }
     Ok(steps)
@@ -390,22 +423,32 @@ impl CompiledFlow {
         let steps = compile_steps(definition, &mut builder, connected);
         let names = std::mem::take(&mut builder.names);
         drop(shared);
-        let trigger_pool = match &definition.trigger {
-            Trigger::SqlPoll { connection, .. } => Some(
+        let missing = |connection: &str| BuildError {
+            path: "trigger.connection".into(),
+            message: format!("no connection is named {connection:?}"),
+        };
+        let source = match &definition.trigger {
+            Trigger::SqlPoll { connection, .. } => TriggerSource::Sql(
                 connected
                     .sql
                     .get(connection)
                     .cloned()
-                    .ok_or_else(|| BuildError {
-                        path: "trigger.connection".into(),
-                        message: format!("no connection is named {connection:?}"),
-                    })?,
+                    .ok_or_else(|| missing(connection))?,
             ),
-            Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => None,
+            Trigger::Amqp { connection, .. } => TriggerSource::Amqp(
+                connected
+                    .amqp
+                    .get(connection)
+                    .cloned()
+                    .ok_or_else(|| missing(connection))?,
+            ),
+            Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => {
+                TriggerSource::Nothing
+            }
         };
         let mut flow = Self {
             trigger: definition.trigger.clone(),
-            trigger_pool,
+            source,
             templates: templates.clone(),
             names,
             steps: Vec::new(),
@@ -415,9 +458,9 @@ impl CompiledFlow {
         Ok(flow)
     }
 
-    /// The pool a sql_poll trigger polls.
-    pub fn trigger_pool(&self) -> Option<Arc<super::sql::SqlPool>> {
-        self.trigger_pool.clone()
+    /// What the trigger reads through.
+    pub fn source(&self) -> TriggerSource {
+        self.source.clone()
     }
 
     /// Runs the flow on one message. The steps that only render (log, transform,
@@ -546,6 +589,40 @@ impl CompiledFlow {
                         Err(err) => Err(err),
                     };
                     run.apply(index, StepKind::NatsPublish.as_str(), result);
+                    index += 1;
+                    continue;
+                }
+                CompiledStep::AmqpPublish {
+                    target,
+                    exchange,
+                    routing_key,
+                } => {
+                    let mut budget = Budget::new(limits.output, deadline);
+                    let result = match self.render(routing_key, &run.body, &mut budget) {
+                        Ok(key) if key.len() > 255 => Err(format!(
+                            "the routing key is {} bytes; AMQP carries at most 255",
+                            key.len()
+                        )),
+                        Ok(key) => {
+                            let payload = serde_json::to_vec(&run.body).unwrap_or_default();
+                            target
+                                .publish(exchange, &key, &payload)
+                                .await
+                                .map(|answer| StepResult::Continue {
+                                    detail: short(&format!(
+                                        "published to {} with key {key}",
+                                        if exchange.is_empty() {
+                                            "the default exchange"
+                                        } else {
+                                            exchange
+                                        }
+                                    )),
+                                    body: Some(answer),
+                                })
+                        }
+                        Err(err) => Err(err),
+                    };
+                    run.apply(index, StepKind::AmqpPublish.as_str(), result);
                     index += 1;
                     continue;
                 }
@@ -699,7 +776,8 @@ impl CompiledFlow {
             CompiledStep::Http { .. }
             | CompiledStep::Sql { .. }
             | CompiledStep::Redis { .. }
-            | CompiledStep::NatsPublish { .. } => {
+            | CompiledStep::NatsPublish { .. }
+            | CompiledStep::AmqpPublish { .. } => {
                 Err("a step that waits for another system is not rendered".into())
             }
         }
@@ -949,6 +1027,7 @@ impl CompiledStep {
             CompiledStep::Sql { .. } => StepKind::Sql,
             CompiledStep::Redis { .. } => StepKind::Redis,
             CompiledStep::NatsPublish { .. } => StepKind::NatsPublish,
+            CompiledStep::AmqpPublish { .. } => StepKind::AmqpPublish,
         }
         .as_str()
     }
@@ -960,7 +1039,8 @@ impl CompiledStep {
             CompiledStep::Http { .. }
             | CompiledStep::Sql { .. }
             | CompiledStep::Redis { .. }
-            | CompiledStep::NatsPublish { .. } => true,
+            | CompiledStep::NatsPublish { .. }
+            | CompiledStep::AmqpPublish { .. } => true,
             CompiledStep::Log { .. }
             | CompiledStep::Transform { .. }
             | CompiledStep::Filter { .. } => false,

@@ -4,6 +4,7 @@
 //! deployment target) can take its place.
 
 pub mod activity;
+pub mod amqp;
 pub mod brokers;
 pub mod builtin;
 pub mod egress;
@@ -100,10 +101,13 @@ pub trait Runtime: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Whether every server should run every active webhook flow in this runtime (a
-    /// flow in this process answers the calls this server gets), not only the lease
-    /// holder. A runtime elsewhere (a cluster) answers them once for all.
-    fn serves_webhooks_everywhere(&self) -> bool {
+    /// Whether every server should run every active flow that every server takes
+    /// messages of ([`Consumers::EveryServer`]: a webhook flow in this process answers
+    /// the calls this server gets; a queue's consumer takes its share), not only the
+    /// lease holder. A runtime elsewhere (a cluster) runs them once for all.
+    ///
+    /// [`Consumers::EveryServer`]: crate::domain::definition::Consumers::EveryServer
+    fn runs_shared_everywhere(&self) -> bool {
         false
     }
 

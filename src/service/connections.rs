@@ -241,7 +241,8 @@ impl Service {
                 .unwrap_or_default(),
             crate::domain::definition::Trigger::Webhook { .. }
             | crate::domain::definition::Trigger::Timer { .. }
-            | crate::domain::definition::Trigger::SqlPoll { .. } => Vec::new(),
+            | crate::domain::definition::Trigger::SqlPoll { .. }
+            | crate::domain::definition::Trigger::Amqp { .. } => Vec::new(),
         };
         if !definition.connections().is_empty() {
             errors.extend(self.connection_problems(definition).await?);

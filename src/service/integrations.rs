@@ -202,7 +202,8 @@ impl Service {
             Some(
                 crate::domain::definition::Trigger::Webhook { .. }
                 | crate::domain::definition::Trigger::Timer { .. }
-                | crate::domain::definition::Trigger::SqlPoll { .. },
+                | crate::domain::definition::Trigger::SqlPoll { .. }
+                | crate::domain::definition::Trigger::Amqp { .. },
             )
             | None => None,
         };

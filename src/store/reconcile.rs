@@ -110,23 +110,46 @@ impl Store {
         parse_ids(held)
     }
 
-    /// Webhook flows recorded as running on another server (or on none, between two
-    /// holders), with the version running: every server answers every active webhook,
-    /// so each runs these too, without a lease.
-    pub async fn webhooks_running_elsewhere(
+    /// Integrations every server runs (webhooks, and consumers of brokers that share
+    /// work among them: [`Consumers::EveryServer`]) recorded as running on another
+    /// server (or on none, between two holders), with the version running: each
+    /// server runs these too, without a lease.
+    ///
+    /// [`Consumers::EveryServer`]: crate::domain::definition::Consumers::EveryServer
+    pub async fn shared_running_elsewhere(
         &self,
         owner: &str,
     ) -> Result<Vec<(IntegrationId, VersionNumber)>, StoreError> {
-        let rows = sqlx::query(
+        use crate::domain::definition::{Consumers, TriggerKind};
+        // Webhooks are found by their routes (no JSON read); the other kinds by the
+        // running version's trigger.
+        let kinds: Vec<&str> = TriggerKind::ALL
+            .into_iter()
+            .filter(|kind| {
+                kind.consumers() == Consumers::EveryServer && *kind != TriggerKind::Webhook
+            })
+            .map(TriggerKind::as_str)
+            .collect();
+        let trigger_kind = match self.dialect {
+            super::Dialect::Postgres => "(v.definition::jsonb #>> '{trigger,kind}')",
+            super::Dialect::Sqlite => "json_extract(v.definition, '$.trigger.kind')",
+        };
+        let sql = format!(
             "SELECT i.id, i.current_version FROM integrations i
-             JOIN webhook_routes r ON r.integration_id = i.id
              WHERE i.current_state = 'active' AND i.target_state = 'active'
                AND i.current_version IS NOT NULL
-               AND (i.lease_owner IS NULL OR i.lease_owner <> $1)",
-        )
-        .bind(owner)
-        .fetch_all(&self.pool)
-        .await?;
+               AND (i.lease_owner IS NULL OR i.lease_owner <> $1)
+               AND (EXISTS (SELECT 1 FROM webhook_routes r WHERE r.integration_id = i.id)
+                    OR EXISTS (SELECT 1 FROM versions v
+                               WHERE v.integration_id = i.id AND v.number = i.current_version
+                                 AND {trigger_kind} IN ({})))",
+            placeholders(2, kinds.len())
+        );
+        let mut query = sqlx::query(&sql).bind(owner);
+        for kind in kinds {
+            query = query.bind(kind);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
             .filter_map(|row| {
                 let id = row.try_get::<String, _>("id").map_err(StoreError::from);

@@ -3,6 +3,7 @@
 //! afterwards), and a macro that runs each case on both.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod brokers;
 pub mod fixtures;
 pub mod process;
 pub mod runtime;
@@ -238,6 +239,16 @@ pub struct EmptyApp(pub TestApp);
 impl EmptyApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self(TestApp::spawn_with(backend, no_first_admin).await)
+    }
+}
+
+/// A fresh database and nothing started on it: for tests that start `junction`
+/// processes of their own.
+pub struct FreshDatabase(pub TestDatabase);
+
+impl FreshDatabase {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self(TestDatabase::create(backend).await)
     }
 }
 

@@ -22,6 +22,7 @@ use junction::startup::Application;
 use junction::store::Store;
 
 mod actions;
+mod amqp;
 mod auth;
 mod footprint;
 mod live;
@@ -33,6 +34,7 @@ mod storm;
 mod support;
 
 use actions::*;
+use amqp::*;
 use auth::*;
 use footprint::*;
 use live::*;
@@ -76,14 +78,17 @@ struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     sql_target: String,
+    /// The RabbitMQ server (guest/guest) the amqp scenario uses.
+    #[arg(long, env = "TEST_AMQP_ADDRESS", default_value = "127.0.0.1:5672")]
+    amqp_address: String,
     /// Run only these scenarios (comma-separated: live, actions, auth, storm,
-    /// render, runtime, runaway, sql, footprint). Render and footprint need the storm's integrations, so
+    /// render, runtime, runaway, sql, amqp, footprint). Render and footprint need the storm's integrations, so
     /// they bring the storm with them.
     #[arg(long, value_delimiter = ',', value_parser = SCENARIOS)]
     only: Vec<String>,
 }
 
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 10] = [
     "live",
     "actions",
     "auth",
@@ -92,6 +97,7 @@ const SCENARIOS: [&str; 9] = [
     "runtime",
     "runaway",
     "sql",
+    "amqp",
     "footprint",
 ];
 
@@ -231,6 +237,9 @@ async fn run(args: Args) -> Result<(), Failure> {
     }
     if args.runs("sql") {
         figures.extend(sql(&client, &base, &args.sql_target, args.seconds).await?);
+    }
+    if args.runs("amqp") {
+        figures.extend(amqp(&client, &base, &args.amqp_address).await?);
     }
     // The in-process server stops (handing back its leases) so that a server of its
     // own can take every integration over and be measured.

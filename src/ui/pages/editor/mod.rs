@@ -46,6 +46,11 @@ struct Editor {
     poll_start: RwSignal<String>,
     schedule: RwSignal<String>,
     time_zone: RwSignal<String>,
+    queue: RwSignal<String>,
+    declare: RwSignal<bool>,
+    prefetch: RwSignal<String>,
+    dead_letter_exchange: RwSignal<String>,
+    max_redeliveries: RwSignal<String>,
     steps: RwSignal<Vec<StepForm>>,
     next_key: RwSignal<u64>,
     raw_mode: RwSignal<bool>,
@@ -71,6 +76,11 @@ impl Editor {
             poll_start: RwSignal::new("0".into()),
             schedule: RwSignal::new("0 * * * *".into()),
             time_zone: RwSignal::new("UTC".into()),
+            queue: RwSignal::new(String::new()),
+            declare: RwSignal::new(false),
+            prefetch: RwSignal::new("10".into()),
+            dead_letter_exchange: RwSignal::new(String::new()),
+            max_redeliveries: RwSignal::new("5".into()),
             steps: RwSignal::new(Vec::new()),
             next_key: RwSignal::new(1),
             raw_mode: RwSignal::new(false),
@@ -109,6 +119,11 @@ impl Editor {
         self.poll_start.set(form.poll_start);
         self.schedule.set(form.schedule);
         self.time_zone.set(form.time_zone);
+        self.queue.set(form.queue);
+        self.declare.set(form.declare);
+        self.prefetch.set(form.prefetch);
+        self.dead_letter_exchange.set(form.dead_letter_exchange);
+        self.max_redeliveries.set(form.max_redeliveries);
         self.steps.set(form.steps);
         Ok(())
     }
@@ -135,6 +150,11 @@ impl Editor {
             poll_start: self.poll_start.get_untracked(),
             schedule: self.schedule.get_untracked(),
             time_zone: self.time_zone.get_untracked(),
+            queue: self.queue.get_untracked(),
+            declare: self.declare.get_untracked(),
+            prefetch: self.prefetch.get_untracked(),
+            dead_letter_exchange: self.dead_letter_exchange.get_untracked(),
+            max_redeliveries: self.max_redeliveries.get_untracked(),
             steps: self.steps.get_untracked(),
         }
         .to_value()

@@ -34,6 +34,9 @@ pub struct StepForm {
     /// A nats_publish step's subject (a template) and whether JetStream acknowledges.
     pub subject: String,
     pub jetstream: bool,
+    /// An amqp_publish step's exchange and routing key (a template).
+    pub exchange: String,
+    pub routing_key: String,
 }
 
 /// A flow as the form holds it.
@@ -50,7 +53,7 @@ pub struct FlowForm {
     pub auth_header: String,
     pub auth_secret: String,
     /// A sql_poll trigger's connection, query, cursor column and start (JSON, as
-    /// typed); it polls every `every` seconds.
+    /// typed); it polls every `every` seconds. An amqp trigger's connection too.
     pub poll_connection: String,
     pub poll_query: String,
     pub poll_cursor: String,
@@ -58,6 +61,13 @@ pub struct FlowForm {
     /// A cron trigger's schedule and time zone, as typed.
     pub schedule: String,
     pub time_zone: String,
+    /// An amqp trigger's queue, whether it is declared, its prefetch, dead-letter
+    /// exchange and redeliveries (numbers as typed).
+    pub queue: String,
+    pub declare: bool,
+    pub prefetch: String,
+    pub dead_letter_exchange: String,
+    pub max_redeliveries: String,
     pub steps: Vec<StepForm>,
 }
 
@@ -74,7 +84,8 @@ impl StepForm {
             | StepKind::Http
             | StepKind::Sql
             | StepKind::Redis
-            | StepKind::NatsPublish => String::new(),
+            | StepKind::NatsPublish
+            | StepKind::AmqpPublish => String::new(),
         };
         let params = match kind {
             StepKind::Sql => "[]".to_owned(),
@@ -83,7 +94,8 @@ impl StepForm {
             | StepKind::Http
             | StepKind::Transform
             | StepKind::Redis
-            | StepKind::NatsPublish => String::new(),
+            | StepKind::NatsPublish
+            | StepKind::AmqpPublish => String::new(),
         };
         Self {
             key,
@@ -107,11 +119,14 @@ impl StepForm {
                 | StepKind::Http
                 | StepKind::Transform
                 | StepKind::Sql
-                | StepKind::NatsPublish => String::new(),
+                | StepKind::NatsPublish
+                | StepKind::AmqpPublish => String::new(),
             },
             expire: String::new(),
             subject: "orders.{{ body.id }}".into(),
             jetstream: false,
+            exchange: String::new(),
+            routing_key: "orders-out".into(),
         }
     }
 
@@ -159,6 +174,8 @@ impl StepForm {
                 .unwrap_or_default(),
             subject: text("subject"),
             jetstream: step["jetstream"].as_bool().unwrap_or(false),
+            exchange: text("exchange"),
+            routing_key: text("routing_key"),
         })
     }
 
@@ -218,6 +235,13 @@ impl StepForm {
                 if self.jetstream {
                     object.insert("jetstream".into(), json!(true));
                 }
+            }
+            StepKind::AmqpPublish => {
+                object.insert("connection".into(), json!(self.connection.trim()));
+                // The default exchange is the empty name: kept as typed, never trimmed
+                // into another one.
+                object.insert("exchange".into(), json!(self.exchange.trim()));
+                object.insert("routing_key".into(), json!(self.routing_key.trim()));
             }
         }
         Value::Object(object)
@@ -313,6 +337,18 @@ impl FlowForm {
                 .unwrap_or("0 * * * *")
                 .to_owned(),
             time_zone: trigger["time_zone"].as_str().unwrap_or("UTC").to_owned(),
+            queue: trigger["queue"].as_str().unwrap_or_default().to_owned(),
+            declare: trigger["declare"].as_bool().unwrap_or(false),
+            prefetch: trigger["prefetch"]
+                .as_u64()
+                .map_or_else(|| "10".to_owned(), |n| n.to_string()),
+            dead_letter_exchange: trigger["dead_letter_exchange"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            max_redeliveries: trigger["max_redeliveries"]
+                .as_u64()
+                .map_or_else(|| "5".to_owned(), |n| n.to_string()),
             steps,
         })
     }
@@ -375,6 +411,32 @@ impl FlowForm {
                     "start": start,
                 })
             }
+            TriggerKind::Amqp => {
+                let mut number = |text: &str, field: &str| match text.trim().parse::<u64>() {
+                    Ok(n) => json!(n),
+                    Err(_) => {
+                        errors.push(FieldError::new(
+                            format!("trigger.{field}"),
+                            "must be a whole number",
+                        ));
+                        json!(0)
+                    }
+                };
+                let mut amqp = json!({
+                    "kind": "amqp",
+                    "connection": self.poll_connection.trim(),
+                    "queue": self.queue.trim(),
+                    "prefetch": number(&self.prefetch, "prefetch"),
+                    "max_redeliveries": number(&self.max_redeliveries, "max_redeliveries"),
+                });
+                if self.declare {
+                    amqp["declare"] = json!(true);
+                }
+                if !self.dead_letter_exchange.trim().is_empty() {
+                    amqp["dead_letter_exchange"] = json!(self.dead_letter_exchange.trim());
+                }
+                amqp
+            }
         };
         let steps: Vec<Value> = self
             .steps
@@ -423,7 +485,9 @@ mod tests {
                 { "kind": "redis", "connection": "cache", "command": "SET",
                   "args": ["order:{{ body.id }}", "{{ body }}"], "expire_seconds": 60 },
                 { "kind": "nats_publish", "connection": "bus", "subject": "orders.{{ body.id }}",
-                  "jetstream": true }
+                  "jetstream": true },
+                { "kind": "amqp_publish", "connection": "rabbit", "exchange": "",
+                  "routing_key": "orders-out" }
             ]
         })
     }
@@ -437,6 +501,22 @@ mod tests {
         let mut key = 1;
         let form = FlowForm::from_value(&definition, &mut key).unwrap();
         assert_eq!(form.to_value().0, definition);
+    }
+
+    #[test]
+    fn an_amqp_trigger_round_trips_through_the_form() {
+        let definition = json!({
+            "trigger": { "kind": "amqp", "connection": "rabbit", "queue": "orders",
+                         "declare": true, "prefetch": 50,
+                         "dead_letter_exchange": "orders-dead", "max_redeliveries": 3 },
+            "steps": []
+        });
+        let mut key = 1;
+        let form = FlowForm::from_value(&definition, &mut key).unwrap();
+        let (value, errors) = form.to_value();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(value, definition);
+        assert_eq!(Definition::parse(&value).unwrap().to_value(), definition);
     }
 
     #[test]
@@ -463,7 +543,7 @@ mod tests {
 
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(value, every_kind());
-        assert_eq!(key, 9, "each step got a key of its own");
+        assert_eq!(key, 10, "each step got a key of its own");
     }
 
     #[test]
@@ -520,6 +600,11 @@ mod tests {
             poll_start: String::new(),
             schedule: String::new(),
             time_zone: String::new(),
+            queue: String::new(),
+            declare: false,
+            prefetch: String::new(),
+            dead_letter_exchange: String::new(),
+            max_redeliveries: String::new(),
             steps: vec![template, http],
         };
 
@@ -545,7 +630,7 @@ mod tests {
             step.url = "http://127.0.0.1:9/x".into();
             if matches!(
                 kind,
-                StepKind::Sql | StepKind::Redis | StepKind::NatsPublish
+                StepKind::Sql | StepKind::Redis | StepKind::NatsPublish | StepKind::AmqpPublish
             ) {
                 step.connection = "db".into();
             }
@@ -563,6 +648,11 @@ mod tests {
                 poll_start: String::new(),
                 schedule: String::new(),
                 time_zone: String::new(),
+                queue: String::new(),
+                declare: false,
+                prefetch: String::new(),
+                dead_letter_exchange: String::new(),
+                max_redeliveries: String::new(),
                 steps: vec![step],
             };
             let (value, errors) = form.to_value();

@@ -83,6 +83,41 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                         </Field>
                     </div>
                 }.into_any(),
+                TriggerKind::Amqp => view! {
+                    <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
+                        <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Amqp
+                            value=Signal::derive(move || editor.poll_connection.get())
+                            on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
+                    </Field>
+                    <div class="row">
+                        <Field label="Queue" id="trigger-queue" error=Signal::derive(editor.error_at("trigger.queue"))>
+                            <input id="trigger-queue" type="text" prop:value=move || editor.queue.get()
+                                on:input=move |ev| { editor.queue.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <div class="field checkbox">
+                            <input id="trigger-declare" type="checkbox" prop:checked=move || editor.declare.get()
+                                on:change=move |ev| { editor.declare.set(event_target_checked(&ev)); touch(); } />
+                            <label for="trigger-declare">"Declare the queue (durable) if it is not there"</label>
+                        </div>
+                    </div>
+                    <div class="row">
+                        <Field label="Prefetch" id="trigger-prefetch" error=Signal::derive(editor.error_at("trigger.prefetch"))
+                            hint="Messages in flight at most; acknowledged once their run is recorded">
+                            <input id="trigger-prefetch" type="text" inputmode="numeric" prop:value=move || editor.prefetch.get()
+                                on:input=move |ev| { editor.prefetch.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="Dead-letter exchange" id="trigger-dlx" error=Signal::derive(editor.error_at("trigger.dead_letter_exchange"))
+                            hint="Where failed messages go; empty: back to the queue">
+                            <input id="trigger-dlx" type="text" prop:value=move || editor.dead_letter_exchange.get()
+                                on:input=move |ev| { editor.dead_letter_exchange.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="Redeliveries" id="trigger-redeliveries" error=Signal::derive(editor.error_at("trigger.max_redeliveries"))
+                            hint="How often a failed message is tried again">
+                            <input id="trigger-redeliveries" type="text" inputmode="numeric" prop:value=move || editor.max_redeliveries.get()
+                                on:input=move |ev| { editor.max_redeliveries.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                    </div>
+                }.into_any(),
             }}
         </fieldset>
         <p class="field-error">{editor.error_at("steps")}</p>
@@ -270,6 +305,19 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
                         } />
                     <label for=field_id("jetstream")>"Wait for JetStream's acknowledgement"</label>
                 </div>
+            </div>
+        }.into_any(),
+        StepKind::AmqpPublish => view! {
+            <Field label="Connection" id=field_id("connection") error=error("connection")>
+                <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) accepts=|kind| kind == ConnectionKind::Amqp />
+            </Field>
+            <div class="row">
+                <Field label="Exchange" id=field_id("exchange") error=error("exchange") hint="Empty: the default exchange, which routes to the queue the key names">
+                    <input id=field_id("exchange") type="text" prop:value=read(|s| s.exchange.clone()) on:input=write(|s, v| s.exchange = v) />
+                </Field>
+                <Field label="Routing key" id=field_id("routing_key") error=error("routing_key") hint="A template: orders.{{ body.region }}; the body goes as JSON">
+                    <input id=field_id("routing_key") type="text" prop:value=read(|s| s.routing_key.clone()) on:input=write(|s, v| s.routing_key = v) />
+                </Field>
             </div>
         }.into_any(),
         StepKind::Redis => {

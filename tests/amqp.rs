@@ -1,0 +1,445 @@
+//! The amqp trigger and the amqp_publish step against the machine's RabbitMQ
+//! (`.ci/test` starts it if it is not running): a queue's messages run the flow and
+//! show in the activity, what the flow publishes arrives, a failed run goes to the
+//! dead-letter exchange or back a bounded number of times, a version switch hands the
+//! queue over without a message run twice, and a server killed mid-way loses nothing.
+//! On SQLite and PostgreSQL; two servers share a queue on PostgreSQL.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::brokers::{Rabbit, rabbit_connection};
+use common::process::Junction;
+use common::{FreshDatabase, LiveApp, TestApp};
+use lapin::types::FieldTable;
+use serde_json::{Value, json};
+
+on_both_databases! {
+    a_queue_runs_the_flow_and_what_it_publishes_arrives: LiveApp,
+    a_failed_run_goes_to_the_dead_letter_exchange_or_back_a_bounded_number_of_times: LiveApp,
+    publishing_v2_while_messages_flow_runs_each_message_in_exactly_one_version: LiveApp,
+    a_server_killed_mid_way_loses_no_message: FreshDatabase,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_share_a_queue_and_together_record_every_message() {
+    two_servers_share_a_queue(FreshDatabase::spawn(common::Backend::Postgres).await).await;
+}
+
+async fn activity(app: &TestApp, id: &str) -> Vec<Value> {
+    let (_, _, page) = app
+        .api(
+            "GET",
+            &format!("/api/v1/integrations/{id}/activity?per_page=200"),
+            None,
+        )
+        .await;
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+async fn a_queue_runs_the_flow_and_what_it_publishes_arrives(app: LiveApp) {
+    let rabbit = Rabbit::connect().await;
+    let (orders, out) = (rabbit.queue("orders"), rabbit.queue("out"));
+    rabbit.declare(&out, FieldTable::default()).await;
+    app.api("POST", "/api/v1/connections", Some(rabbit_connection()))
+        .await;
+    let id = app
+        .running(
+            "orders from rabbit",
+            json!({
+                "trigger": { "kind": "amqp", "connection": "rabbit", "queue": orders,
+                             "declare": true },
+                "steps": [
+                    { "kind": "filter", "condition": "body.skip is not defined" },
+                    { "kind": "transform", "template": { "order": "{{ body }}", "seen": true } },
+                    { "kind": "amqp_publish", "connection": "rabbit", "exchange": "",
+                      "routing_key": out }
+                ]
+            }),
+        )
+        .await;
+
+    rabbit.publish(&orders, br#"{"id": 1}"#).await;
+    rabbit.publish(&orders, br#"{"id": 2, "skip": true}"#).await;
+    rabbit.publish(&orders, b"plain text").await;
+
+    app.eventually("three messages are recorded", || async {
+        activity(&app, &id).await.len() == 3
+    })
+    .await;
+    let recorded = activity(&app, &id).await;
+    let mut outcomes: Vec<&str> = recorded
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    outcomes.sort_unstable();
+    assert_eq!(outcomes, ["filtered", "ok", "ok"]);
+    assert!(recorded.iter().all(|a| a["trigger"] == "amqp"));
+    let mut arrived = vec![
+        rabbit.get(&out).await.unwrap(),
+        rabbit.get(&out).await.unwrap(),
+    ];
+    arrived.sort_by_key(Value::to_string);
+    assert_eq!(
+        arrived,
+        [
+            json!({ "order": { "id": 1 }, "seen": true }),
+            json!({ "order": { "text": "plain text" }, "seen": true }),
+        ]
+    );
+    assert_eq!(
+        rabbit.get(&out).await,
+        None,
+        "the filtered one was not sent"
+    );
+    assert_eq!(rabbit.counts(&orders).await.0, 0, "every message was acked");
+    rabbit.delete(&orders).await;
+    rabbit.delete(&out).await;
+}
+
+async fn a_failed_run_goes_to_the_dead_letter_exchange_or_back_a_bounded_number_of_times(
+    app: LiveApp,
+) {
+    let rabbit = Rabbit::connect().await;
+    let (retried, kept, dead) = (
+        rabbit.queue("retried"),
+        rabbit.queue("kept"),
+        rabbit.queue("dead"),
+    );
+    // Dead letters of `kept` go through the default exchange to `dead`... which RabbitMQ
+    // does not allow: a fanout exchange of the test's own takes them.
+    let exchange = rabbit.queue("dlx");
+    rabbit
+        .channel
+        .exchange_declare(
+            exchange.as_str().into(),
+            lapin::ExchangeKind::Fanout,
+            lapin::options::ExchangeDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    rabbit.declare(&dead, FieldTable::default()).await;
+    rabbit
+        .channel
+        .queue_bind(
+            dead.as_str().into(),
+            exchange.as_str().into(),
+            "".into(),
+            lapin::options::QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    app.api("POST", "/api/v1/connections", Some(rabbit_connection()))
+        .await;
+    // Port 9 (discard) refuses: every run fails at its http step.
+    let failing = json!({ "kind": "http", "method": "POST", "url": "http://127.0.0.1:9/orders" });
+    let retrying = app
+        .running(
+            "retried",
+            json!({
+                "trigger": { "kind": "amqp", "connection": "rabbit", "queue": retried,
+                             "declare": true, "max_redeliveries": 2 },
+                "steps": [failing]
+            }),
+        )
+        .await;
+    let dead_lettering = app
+        .running(
+            "dead-lettered",
+            json!({
+                "trigger": { "kind": "amqp", "connection": "rabbit", "queue": kept,
+                             "declare": true, "dead_letter_exchange": exchange },
+                "steps": [failing]
+            }),
+        )
+        .await;
+
+    rabbit.publish(&retried, br#"{"id": 1}"#).await;
+    rabbit.publish(&kept, br#"{"id": 2}"#).await;
+
+    app.eventually("the retried message ran three times", || async {
+        activity(&app, &retrying).await.len() == 3
+    })
+    .await;
+    app.eventually("the failed message is a dead letter", || async {
+        rabbit.counts(&dead).await.0 == 1
+    })
+    .await;
+    assert!(
+        activity(&app, &retrying)
+            .await
+            .iter()
+            .all(|a| a["outcome"] == "failed"),
+    );
+    assert_eq!(
+        rabbit.counts(&retried).await.0,
+        0,
+        "given up after two redeliveries"
+    );
+    assert_eq!(activity(&app, &dead_lettering).await.len(), 1);
+    assert_eq!(rabbit.get(&dead).await, Some(json!({ "id": 2 })));
+    for queue in [&retried, &kept, &dead] {
+        rabbit.delete(queue).await;
+    }
+}
+
+async fn publishing_v2_while_messages_flow_runs_each_message_in_exactly_one_version(app: LiveApp) {
+    let rabbit = Rabbit::connect().await;
+    let queue = rabbit.queue("switching");
+    app.api("POST", "/api/v1/connections", Some(rabbit_connection()))
+        .await;
+    let logging = |version: u32| {
+        json!({
+            "trigger": { "kind": "amqp", "connection": "rabbit", "queue": queue,
+                         "declare": true, "prefetch": 20 },
+            "steps": [{ "kind": "log", "message": format!("v{version} n={{{{ body.n }}}}") }]
+        })
+    };
+    let id = app.running("switching", logging(1)).await;
+    let base = format!("/api/v1/integrations/{id}");
+    let publisher = {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            let rabbit = Rabbit::connect().await;
+            for n in 0..600 {
+                rabbit
+                    .publish(&queue, json!({ "n": n }).to_string().as_bytes())
+                    .await;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    app.eventually("v1 ran some messages", || async {
+        activity(&app, &id).await.len() >= 100
+    })
+    .await;
+
+    let (_, headers, _) = app.api("GET", &base, None).await;
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    app.api_with(
+        "PUT",
+        &format!("{base}/draft"),
+        Some(json!({ "definition": logging(2) })),
+        &[("if-match", &etag)],
+    )
+    .await;
+    app.api("POST", &format!("{base}/publish"), None).await;
+    publisher.await.unwrap();
+
+    app.eventually("all 600 messages are recorded", || async {
+        all_activity(&app, &id).await.len() >= 600
+    })
+    .await;
+    let recorded = all_activity(&app, &id).await;
+    let mut runs: BTreeMap<u64, Vec<(i64, String)>> = BTreeMap::new();
+    for entry in &recorded {
+        let detail = entry["steps"][0]["detail"].as_str().unwrap();
+        let (version, n) = detail.split_once(" n=").unwrap();
+        let started = chrono::DateTime::parse_from_rfc3339(entry["started_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
+        runs.entry(n.parse().unwrap())
+            .or_default()
+            .push((started, version.to_owned()));
+    }
+    assert_eq!(runs.len(), 600, "every message ran");
+    let twice: Vec<_> = runs.iter().filter(|(_, r)| r.len() > 1).collect();
+    assert!(twice.is_empty(), "none ran twice: {twice:?}");
+    let last_v1 = runs
+        .values()
+        .flatten()
+        .filter(|(_, v)| v == "v1")
+        .map(|(t, _)| *t)
+        .max();
+    let first_v2 = runs
+        .values()
+        .flatten()
+        .filter(|(_, v)| v == "v2")
+        .map(|(t, _)| *t)
+        .min();
+    assert!(first_v2.is_some(), "v2 ran the later messages");
+    assert!(
+        last_v1 <= first_v2,
+        "after the switch only v2 runs: v1 last at {last_v1:?}, v2 first at {first_v2:?}"
+    );
+    rabbit.delete(&queue).await;
+}
+
+/// Every entry of an integration's activity, page by page.
+async fn all_activity(app: &TestApp, id: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    for page in 1.. {
+        let (_, _, answer) = app
+            .api(
+                "GET",
+                &format!("/api/v1/integrations/{id}/activity?page={page}&per_page=200"),
+                None,
+            )
+            .await;
+        let items = answer["items"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            break;
+        }
+        all.extend(items);
+    }
+    all
+}
+
+/// The `n` of every message an integration's activity records, with how often.
+async fn recorded_numbers(server: &Junction, id: &str) -> BTreeMap<u64, usize> {
+    let mut seen = BTreeMap::new();
+    for page in 1.. {
+        let (_, answer) = server
+            .api(
+                "GET",
+                &format!("/api/v1/integrations/{id}/activity?page={page}&per_page=200"),
+                None,
+            )
+            .await;
+        let items = answer["items"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            break;
+        }
+        for entry in items {
+            if let Some(n) = entry["steps"][0]["detail"]
+                .as_str()
+                .and_then(|d| d.strip_prefix("n="))
+            {
+                *seen.entry(n.parse().unwrap()).or_default() += 1;
+            }
+        }
+    }
+    seen
+}
+
+/// Waits (up to a minute: a killed server's lease must run out first) until `check`.
+async fn within_a_minute<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Creates the connection and a flow consuming `queue` that logs each message's `n`;
+/// publishes it and waits until it runs. Its id.
+async fn consuming(server: &Junction, queue: &str) -> String {
+    let (status, answer) = server
+        .api("POST", "/api/v1/connections", Some(rabbit_connection()))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let definition = json!({
+        "trigger": { "kind": "amqp", "connection": "rabbit", "queue": queue,
+                     "declare": true, "prefetch": 50 },
+        "steps": [{ "kind": "log", "message": "n={{ body.n }}" }]
+    });
+    let (status, created) = server
+        .api(
+            "POST",
+            "/api/v1/integrations",
+            Some(json!({ "name": "numbers", "definition": definition })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    server
+        .api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
+        .await;
+    within_a_minute("the consumer runs", || async {
+        let (_, now) = server
+            .api("GET", &format!("/api/v1/integrations/{id}"), None)
+            .await;
+        now["current_state"] == "active" && now["pending"] == false
+    })
+    .await;
+    id
+}
+
+async fn publish_numbers(rabbit: &Rabbit, queue: &str, numbers: std::ops::Range<u64>) {
+    for n in numbers {
+        rabbit
+            .publish(queue, json!({ "n": n }).to_string().as_bytes())
+            .await;
+    }
+}
+
+/// A server keeping every message's activity (the test reads all 1,000 back).
+fn keeping_all(command: &mut std::process::Command) {
+    command.env("JUNCTION_ACTIVITY_KEEP", "10000");
+}
+
+async fn a_server_killed_mid_way_loses_no_message(database: FreshDatabase) {
+    let rabbit = Rabbit::connect().await;
+    let queue = rabbit.queue("killed");
+    let data = tempfile::tempdir().unwrap();
+    let server = Junction::start_with(&database.0.url, data.path(), keeping_all).await;
+    let id = consuming(&server, &queue).await;
+
+    publish_numbers(&rabbit, &queue, 0..500).await;
+    within_a_minute("some messages are recorded", || async {
+        recorded_numbers(&server, &id).await.len() >= 100
+    })
+    .await;
+    server.kill();
+    publish_numbers(&rabbit, &queue, 500..1000).await;
+    let server = Junction::start_with(&database.0.url, data.path(), keeping_all).await;
+
+    within_a_minute("every message is recorded", || async {
+        recorded_numbers(&server, &id).await.len() == 1000
+    })
+    .await;
+    assert_eq!(rabbit.counts(&queue).await.0, 0, "and acknowledged");
+    server.stop();
+    rabbit.delete(&queue).await;
+}
+
+async fn two_servers_share_a_queue(database: FreshDatabase) {
+    let rabbit = Rabbit::connect().await;
+    let queue = rabbit.queue("shared");
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = Junction::start_with(&database.0.url, one.path(), keeping_all).await;
+    let second = Junction::start_with(&database.0.url, two.path(), keeping_all).await;
+    let id = consuming(&first, &queue).await;
+    within_a_minute("both servers consume the queue", || async {
+        rabbit.counts(&queue).await.1 == 2
+    })
+    .await;
+
+    publish_numbers(&rabbit, &queue, 0..500).await;
+    within_a_minute("some messages are recorded", || async {
+        recorded_numbers(&second, &id).await.len() >= 100
+    })
+    .await;
+    first.kill();
+    publish_numbers(&rabbit, &queue, 500..1000).await;
+    within_a_minute("the other server records every message", || async {
+        recorded_numbers(&second, &id).await.len() == 1000
+    })
+    .await;
+    let first = Junction::start_with(&database.0.url, one.path(), keeping_all).await;
+    within_a_minute("the restarted server consumes again", || async {
+        rabbit.counts(&queue).await.1 == 2
+    })
+    .await;
+    assert_eq!(
+        rabbit.counts(&queue).await.0,
+        0,
+        "every message acknowledged"
+    );
+    first.stop();
+    second.stop();
+    rabbit.delete(&queue).await;
+}
