@@ -10,9 +10,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::brokers::{Rabbit, rabbit_connection};
+use common::brokers::{
+    Rabbit, consuming, keeping_all, rabbit_connection, recorded_numbers, within_a_minute,
+};
 use common::process::Junction;
 use common::{FreshDatabase, LiveApp, TestApp};
 use lapin::types::FieldTable;
@@ -291,81 +293,8 @@ async fn all_activity(app: &TestApp, id: &str) -> Vec<Value> {
     all
 }
 
-/// The `n` of every message an integration's activity records, with how often.
-async fn recorded_numbers(server: &Junction, id: &str) -> BTreeMap<u64, usize> {
-    let mut seen = BTreeMap::new();
-    for page in 1.. {
-        let (_, answer) = server
-            .api(
-                "GET",
-                &format!("/api/v1/integrations/{id}/activity?page={page}&per_page=200"),
-                None,
-            )
-            .await;
-        let items = answer["items"].as_array().cloned().unwrap_or_default();
-        if items.is_empty() {
-            break;
-        }
-        for entry in items {
-            if let Some(n) = entry["steps"][0]["detail"]
-                .as_str()
-                .and_then(|d| d.strip_prefix("n="))
-            {
-                *seen.entry(n.parse().unwrap()).or_default() += 1;
-            }
-        }
-    }
-    seen
-}
-
-/// Waits (up to a minute: a killed server's lease must run out first) until `check`.
-async fn within_a_minute<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
-
-/// Creates the connection and a flow consuming `queue` that logs each message's `n`;
-/// publishes it and waits until it runs. Its id.
-async fn consuming(server: &Junction, queue: &str) -> String {
-    let (status, answer) = server
-        .api("POST", "/api/v1/connections", Some(rabbit_connection()))
-        .await;
-    assert_eq!(status, 201, "{answer}");
-    let definition = json!({
-        "trigger": { "kind": "amqp", "connection": "rabbit", "queue": queue,
-                     "declare": true, "prefetch": 50 },
-        "steps": [{ "kind": "log", "message": "n={{ body.n }}" }]
-    });
-    let (status, created) = server
-        .api(
-            "POST",
-            "/api/v1/integrations",
-            Some(json!({ "name": "numbers", "definition": definition })),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    server
-        .api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
-        .await;
-    within_a_minute("the consumer runs", || async {
-        let (_, now) = server
-            .api("GET", &format!("/api/v1/integrations/{id}"), None)
-            .await;
-        now["current_state"] == "active" && now["pending"] == false
-    })
-    .await;
-    id
+fn amqp_trigger(queue: &str) -> Value {
+    json!({ "kind": "amqp", "connection": "rabbit", "queue": queue, "declare": true, "prefetch": 50 })
 }
 
 async fn publish_numbers(rabbit: &Rabbit, queue: &str, numbers: std::ops::Range<u64>) {
@@ -376,17 +305,12 @@ async fn publish_numbers(rabbit: &Rabbit, queue: &str, numbers: std::ops::Range<
     }
 }
 
-/// A server keeping every message's activity (the test reads all 1,000 back).
-fn keeping_all(command: &mut std::process::Command) {
-    command.env("JUNCTION_ACTIVITY_KEEP", "10000");
-}
-
 async fn a_server_killed_mid_way_loses_no_message(database: FreshDatabase) {
     let rabbit = Rabbit::connect().await;
     let queue = rabbit.queue("killed");
     let data = tempfile::tempdir().unwrap();
     let server = Junction::start_with(&database.0.url, data.path(), keeping_all).await;
-    let id = consuming(&server, &queue).await;
+    let id = consuming(&server, &rabbit_connection(), amqp_trigger(&queue)).await;
 
     publish_numbers(&rabbit, &queue, 0..500).await;
     within_a_minute("some messages are recorded", || async {
@@ -412,7 +336,7 @@ async fn two_servers_share_a_queue(database: FreshDatabase) {
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let first = Junction::start_with(&database.0.url, one.path(), keeping_all).await;
     let second = Junction::start_with(&database.0.url, two.path(), keeping_all).await;
-    let id = consuming(&first, &queue).await;
+    let id = consuming(&first, &rabbit_connection(), amqp_trigger(&queue)).await;
     within_a_minute("both servers consume the queue", || async {
         rabbit.counts(&queue).await.1 == 2
     })

@@ -65,6 +65,21 @@ pub enum Trigger {
         dead_letter_exchange: Option<String>,
         max_redeliveries: u32,
     },
+    /// Each message on a NATS subject (wildcards allowed), as `{"subject", "payload"}`.
+    /// With `stream` and `durable`, a JetStream durable pull consumer: acknowledged
+    /// once the run is recorded, a failed run delivered again up to
+    /// `max_redeliveries` times; without, core NATS (no acknowledgement). At most
+    /// `prefetch` messages in flight.
+    Nats {
+        connection: String,
+        subject: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        durable: Option<String>,
+        prefetch: u16,
+        max_redeliveries: u32,
+    },
 }
 
 /// Where a trigger's messages are taken: on every server, or on the one that holds
@@ -77,6 +92,16 @@ pub enum Consumers {
     EveryServer,
     /// One server: a second would run each tick, row or message again.
     LeaseHolder,
+}
+
+/// When a kind of trigger runs on every server: always, never, or when the trigger
+/// has a field (a NATS subject read through a JetStream durable consumer). The store
+/// reads the same rule from the running version's JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sharing {
+    Always,
+    Never,
+    WithField(&'static str),
 }
 
 /// The most messages an AMQP trigger takes at once.
@@ -264,15 +289,17 @@ pub enum TriggerKind {
     Cron,
     SqlPoll,
     Amqp,
+    Nats,
 }
 
 impl TriggerKind {
-    pub const ALL: [TriggerKind; 5] = [
+    pub const ALL: [TriggerKind; 6] = [
         TriggerKind::Webhook,
         TriggerKind::Timer,
         TriggerKind::Cron,
         TriggerKind::SqlPoll,
         TriggerKind::Amqp,
+        TriggerKind::Nats,
     ];
 
     /// The `kind` of the JSON form.
@@ -283,6 +310,7 @@ impl TriggerKind {
             TriggerKind::Cron => "cron",
             TriggerKind::SqlPoll => "sql_poll",
             TriggerKind::Amqp => "amqp",
+            TriggerKind::Nats => "nats",
         }
     }
 
@@ -294,15 +322,16 @@ impl TriggerKind {
             TriggerKind::Cron => "Schedule (cron)",
             TriggerKind::SqlPoll => "SQL query (new rows)",
             TriggerKind::Amqp => "RabbitMQ queue (AMQP)",
+            TriggerKind::Nats => "NATS subject (or JetStream)",
         }
     }
 
-    /// Where the trigger's messages are taken, when its kind alone says so (the store
-    /// finds the integrations every server runs by kind).
-    pub fn consumers(self) -> Consumers {
+    /// When a trigger of this kind runs on every server (see [`Trigger::consumers`]).
+    pub fn sharing(self) -> Sharing {
         match self {
-            TriggerKind::Webhook | TriggerKind::Amqp => Consumers::EveryServer,
-            TriggerKind::Timer | TriggerKind::Cron | TriggerKind::SqlPoll => Consumers::LeaseHolder,
+            TriggerKind::Webhook | TriggerKind::Amqp => Sharing::Always,
+            TriggerKind::Timer | TriggerKind::Cron | TriggerKind::SqlPoll => Sharing::Never,
+            TriggerKind::Nats => Sharing::WithField("durable"),
         }
     }
 
@@ -387,6 +416,24 @@ impl Trigger {
             Trigger::Cron { .. } => TriggerKind::Cron,
             Trigger::SqlPoll { .. } => TriggerKind::SqlPoll,
             Trigger::Amqp { .. } => TriggerKind::Amqp,
+            Trigger::Nats { .. } => TriggerKind::Nats,
+        }
+    }
+
+    /// Where this trigger's messages are taken: on every server where the broker
+    /// shares work among consumers (a webhook's calls, an AMQP queue, a JetStream
+    /// durable consumer), else on the lease holder only.
+    pub fn consumers(&self) -> Consumers {
+        let shared = match self.kind().sharing() {
+            Sharing::Always => true,
+            Sharing::Never => false,
+            // As the store reads it: the field is in the JSON form.
+            Sharing::WithField(field) => serde_json::to_value(self)
+                .is_ok_and(|json| json.get(field).is_some_and(|value| !value.is_null())),
+        };
+        match shared {
+            true => Consumers::EveryServer,
+            false => Consumers::LeaseHolder,
         }
     }
 
@@ -401,7 +448,8 @@ impl Trigger {
             Trigger::Timer { .. }
             | Trigger::Cron { .. }
             | Trigger::SqlPoll { .. }
-            | Trigger::Amqp { .. } => {}
+            | Trigger::Amqp { .. }
+            | Trigger::Nats { .. } => {}
         }
     }
 
@@ -423,7 +471,8 @@ impl Trigger {
                     | Trigger::Timer { .. }
                     | Trigger::Cron { .. }
                     | Trigger::SqlPoll { .. }
-                    | Trigger::Amqp { .. } => None,
+                    | Trigger::Amqp { .. }
+                    | Trigger::Nats { .. } => None,
                 };
                 match stored {
                     Some(stored) => *auth.secret_mut() = stored.secret().to_owned(),
@@ -437,7 +486,8 @@ impl Trigger {
             | Trigger::Timer { .. }
             | Trigger::Cron { .. }
             | Trigger::SqlPoll { .. }
-            | Trigger::Amqp { .. } => {}
+            | Trigger::Amqp { .. }
+            | Trigger::Nats { .. } => {}
         }
     }
 }
@@ -664,7 +714,8 @@ impl Definition {
             | Trigger::Timer { .. }
             | Trigger::Cron { .. }
             | Trigger::SqlPoll { .. }
-            | Trigger::Amqp { .. } => {}
+            | Trigger::Amqp { .. }
+            | Trigger::Nats { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -692,7 +743,9 @@ impl Definition {
     pub fn connections(&self) -> Vec<(String, &str)> {
         let mut found = Vec::new();
         match &self.trigger {
-            Trigger::SqlPoll { connection, .. } | Trigger::Amqp { connection, .. } => {
+            Trigger::SqlPoll { connection, .. }
+            | Trigger::Amqp { connection, .. }
+            | Trigger::Nats { connection, .. } => {
                 found.push(("trigger.connection".to_owned(), connection.as_str()));
             }
             Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => {}
@@ -752,6 +805,12 @@ impl Definition {
                 connection,
                 ConnectionKind::Amqp,
                 "RabbitMQ (AMQP)",
+            ),
+            Trigger::Nats { connection, .. } => expect(
+                "trigger.connection".to_owned(),
+                connection,
+                ConnectionKind::Nats,
+                "NATS",
             ),
             Trigger::Webhook { .. }
             | Trigger::Timer { .. }
@@ -820,7 +879,8 @@ impl Definition {
             Trigger::Webhook { .. }
             | Trigger::Timer { .. }
             | Trigger::Cron { .. }
-            | Trigger::Amqp { .. } => {}
+            | Trigger::Amqp { .. }
+            | Trigger::Nats { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -870,7 +930,8 @@ impl Definition {
             Trigger::Timer { .. }
             | Trigger::Cron { .. }
             | Trigger::SqlPoll { .. }
-            | Trigger::Amqp { .. } => None,
+            | Trigger::Amqp { .. }
+            | Trigger::Nats { .. } => None,
         }
     }
 }
@@ -1218,6 +1279,83 @@ fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
                 dead_letter_exchange: dead_letter_exchange?,
                 max_redeliveries: u32::try_from(max_redeliveries?).ok()?,
             })
+        }
+        TriggerKind::Nats => {
+            fields.only(
+                &[
+                    "kind",
+                    "connection",
+                    "subject",
+                    "stream",
+                    "durable",
+                    "prefetch",
+                    "max_redeliveries",
+                ],
+                errors,
+            );
+            let connection = connection_name(&fields, errors);
+            let subject = nats_subject(&fields, errors);
+            let stream = jetstream_name(&fields, "stream", errors);
+            let durable = jetstream_name(&fields, "durable", errors);
+            if let (Some(stream), Some(durable)) = (&stream, &durable)
+                && stream.is_some() != durable.is_some()
+            {
+                errors.add(
+                    &fields.at("durable"),
+                    "JetStream takes both a stream and a durable consumer's name; core NATS neither",
+                );
+                return None;
+            }
+            let prefetch = fields.number_or("prefetch", 1..=MAX_PREFETCH, 10, errors);
+            let max_redeliveries =
+                fields.number_or("max_redeliveries", 0..=MAX_REDELIVERIES, 5, errors);
+            Some(Trigger::Nats {
+                connection: connection?,
+                subject: subject?,
+                stream: stream?,
+                durable: durable?,
+                prefetch: u16::try_from(prefetch?).ok()?,
+                max_redeliveries: u32::try_from(max_redeliveries?).ok()?,
+            })
+        }
+    }
+}
+
+/// A NATS subject a trigger listens on: tokens of printable characters without
+/// spaces, separated by dots, with `*` and a last `>` as wildcards.
+fn nats_subject(fields: &Fields<'_>, errors: &mut Errors) -> Option<String> {
+    let subject = fields.text("subject", errors)?;
+    let valid = (1..=255).contains(&subject.len())
+        && subject.split('.').all(|token| {
+            !token.is_empty() && !token.chars().any(|c| c.is_whitespace() || c.is_control())
+        });
+    if !valid {
+        errors.add(
+            &fields.at("subject"),
+            "must be a subject of 1 to 255 characters: dot-separated tokens without spaces \
+             (* and a last > are wildcards)",
+        );
+    }
+    valid.then_some(subject)
+}
+
+/// A JetStream stream's or consumer's name: letters, digits, - and _.
+fn jetstream_name(fields: &Fields<'_>, key: &str, errors: &mut Errors) -> Option<Option<String>> {
+    match fields.map.get(key) {
+        None | Some(Value::Null) => Some(None),
+        Some(_) => {
+            let name = fields.text(key, errors)?;
+            let valid = (1..=64).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                errors.add(
+                    &fields.at(key),
+                    "must be a name of 1 to 64 characters from letters, digits, - and _",
+                );
+            }
+            valid.then_some(Some(name))
         }
     }
 }
@@ -1847,22 +1985,50 @@ mod tests {
 
     #[test]
     fn consumers_run_on_every_server_where_the_broker_shares_the_work() {
-        // One row per kind: where its messages are taken.
+        // One row per kind of trigger (and mode): where its messages are taken.
         let table = [
-            (TriggerKind::Webhook, Consumers::EveryServer),
-            (TriggerKind::Timer, Consumers::LeaseHolder),
-            (TriggerKind::Cron, Consumers::LeaseHolder),
-            (TriggerKind::SqlPoll, Consumers::LeaseHolder),
-            (TriggerKind::Amqp, Consumers::EveryServer),
+            (
+                json!({ "kind": "webhook", "path": "p" }),
+                Consumers::EveryServer,
+            ),
+            (
+                json!({ "kind": "timer", "every_seconds": 5 }),
+                Consumers::LeaseHolder,
+            ),
+            (
+                json!({ "kind": "cron", "schedule": "* * * * *" }),
+                Consumers::LeaseHolder,
+            ),
+            (
+                json!({ "kind": "sql_poll", "connection": "db", "query": "SELECT 1",
+                        "cursor": "id", "every_seconds": 5 }),
+                Consumers::LeaseHolder,
+            ),
+            (
+                json!({ "kind": "amqp", "connection": "rabbit", "queue": "q" }),
+                Consumers::EveryServer,
+            ),
+            (
+                json!({ "kind": "nats", "connection": "bus", "subject": "orders.>" }),
+                Consumers::LeaseHolder,
+            ),
+            (
+                json!({ "kind": "nats", "connection": "bus", "subject": "orders.>",
+                        "stream": "ORDERS", "durable": "junction" }),
+                Consumers::EveryServer,
+            ),
         ];
+        let mut kinds = std::collections::HashSet::new();
+        for (trigger, consumers) in table {
+            let parsed = Definition::parse(&json!({ "trigger": trigger, "steps": [] })).unwrap();
+            kinds.insert(parsed.trigger.kind());
+            assert_eq!(parsed.trigger.consumers(), consumers, "{trigger}");
+        }
         assert_eq!(
-            table.len(),
+            kinds.len(),
             TriggerKind::ALL.len(),
             "every kind is in the table"
         );
-        for (kind, consumers) in table {
-            assert_eq!(kind.consumers(), consumers, "{kind:?}");
-        }
     }
 
     #[test]

@@ -484,7 +484,13 @@ impl NatsTarget {
         }
     }
 
-    async fn client(&self) -> Result<async_nats::Client, String> {
+    /// Where the server is, as people read it (no credentials).
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+
+    /// The shared client, connected now if it is not yet.
+    pub async fn client(&self) -> Result<async_nats::Client, String> {
         let mut slot = self.client.lock().await;
         if let Some(client) = slot.as_ref() {
             return Ok(client.clone());

@@ -358,6 +358,41 @@ impl BuiltinRuntime {
         Ok(())
     }
 
+    /// Starts a nats trigger's listener: "connecting" until it takes messages.
+    fn start_nats(&self, id: IntegrationId, deployed: &mut Deployed) -> Result<(), RuntimeError> {
+        let Trigger::Nats {
+            subject,
+            stream,
+            durable,
+            prefetch,
+            max_redeliveries,
+            ..
+        } = deployed.flow.trigger.clone()
+        else {
+            return Err(RuntimeError("not a nats trigger".into()));
+        };
+        let super::flow::TriggerSource::Nats(target) = deployed.flow.source() else {
+            return Err(RuntimeError("the trigger's connection is not open".into()));
+        };
+        let listen = super::nats::Listen {
+            target,
+            subject,
+            jetstream: stream.zip(durable),
+            prefetch,
+            max_redeliveries,
+            message_limit: self.message_limit,
+        };
+        let runner = self.runner(id, deployed);
+        let coming_up = deployed.coming_up.clone();
+        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(format!("connecting to NATS at {}", listen.target.place()));
+        let (drain, drained) = tokio::sync::watch::channel(false);
+        deployed.drain = Some(drain);
+        let listening = tokio::spawn(listen.run(runner, self.fence.clone(), drained, coming_up));
+        self.watch(id, deployed, listening);
+        Ok(())
+    }
+
     /// Watches a flow's task: how it ended says whether (and why) it died.
     fn watch<T: Send + 'static>(
         &self,
@@ -595,7 +630,8 @@ impl Runtime for BuiltinRuntime {
                 Trigger::Timer { .. }
                 | Trigger::Cron { .. }
                 | Trigger::SqlPoll { .. }
-                | Trigger::Amqp { .. } => None,
+                | Trigger::Amqp { .. }
+                | Trigger::Nats { .. } => None,
             };
             if let Some(path) = &hook
                 && let Some(owner) = inner.hooks.get(path)
@@ -682,6 +718,12 @@ impl Runtime for BuiltinRuntime {
                 }
                 Trigger::Amqp { .. } => {
                     if let Err(err) = self.start_amqp(id, &mut deployed) {
+                        inner.deployed.insert(id, deployed);
+                        return Err(err);
+                    }
+                }
+                Trigger::Nats { .. } => {
+                    if let Err(err) = self.start_nats(id, &mut deployed) {
                         inner.deployed.insert(id, deployed);
                         return Err(err);
                     }

@@ -209,6 +209,8 @@ pub enum TriggerSource {
     Sql(Arc<super::sql::SqlPool>),
     /// An amqp trigger's broker.
     Amqp(Arc<super::brokers::AmqpTarget>),
+    /// A nats trigger's server.
+    Nats(Arc<super::brokers::NatsTarget>),
 }
 
 /// The connections a flow uses, opened, by name: resolved before it is built (opening
@@ -438,6 +440,13 @@ impl CompiledFlow {
             Trigger::Amqp { connection, .. } => TriggerSource::Amqp(
                 connected
                     .amqp
+                    .get(connection)
+                    .cloned()
+                    .ok_or_else(|| missing(connection))?,
+            ),
+            Trigger::Nats { connection, .. } => TriggerSource::Nats(
+                connected
+                    .nats
                     .get(connection)
                     .cloned()
                     .ok_or_else(|| missing(connection))?,

@@ -9,6 +9,7 @@ pub mod brokers;
 pub mod builtin;
 pub mod egress;
 pub mod flow;
+pub mod nats;
 pub mod schedule;
 pub mod sql;
 pub mod webhook_auth;

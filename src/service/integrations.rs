@@ -203,7 +203,8 @@ impl Service {
                 crate::domain::definition::Trigger::Webhook { .. }
                 | crate::domain::definition::Trigger::Timer { .. }
                 | crate::domain::definition::Trigger::SqlPoll { .. }
-                | crate::domain::definition::Trigger::Amqp { .. },
+                | crate::domain::definition::Trigger::Amqp { .. }
+                | crate::domain::definition::Trigger::Nats { .. },
             )
             | None => None,
         };

@@ -120,20 +120,39 @@ impl Store {
         &self,
         owner: &str,
     ) -> Result<Vec<(IntegrationId, VersionNumber)>, StoreError> {
-        use crate::domain::definition::{Consumers, TriggerKind};
+        use crate::domain::definition::{Sharing, TriggerKind};
         // Webhooks are found by their routes (no JSON read); the other kinds by the
-        // running version's trigger.
-        let kinds: Vec<&str> = TriggerKind::ALL
-            .into_iter()
-            .filter(|kind| {
-                kind.consumers() == Consumers::EveryServer && *kind != TriggerKind::Webhook
-            })
-            .map(TriggerKind::as_str)
-            .collect();
-        let trigger_kind = match self.dialect {
-            super::Dialect::Postgres => "(v.definition::jsonb #>> '{trigger,kind}')",
-            super::Dialect::Sqlite => "json_extract(v.definition, '$.trigger.kind')",
+        // running version's trigger, as `Trigger::consumers` reads it.
+        let trigger = |field: &str| {
+            // The domain's own field names: inlined, never a user's text.
+            debug_assert!(field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            match self.dialect {
+                super::Dialect::Postgres => {
+                    format!("(v.definition::jsonb #>> '{{trigger,{field}}}')")
+                }
+                super::Dialect::Sqlite => {
+                    format!("json_extract(v.definition, '$.trigger.{field}')")
+                }
+            }
         };
+        let mut kinds = Vec::new();
+        let mut conditions = Vec::new();
+        for kind in TriggerKind::ALL {
+            if kind == TriggerKind::Webhook {
+                continue;
+            }
+            let at = kinds.len() + 2;
+            match kind.sharing() {
+                Sharing::Never => continue,
+                Sharing::Always => conditions.push(format!("{} = ${at}", trigger("kind"))),
+                Sharing::WithField(field) => conditions.push(format!(
+                    "({} = ${at} AND {} IS NOT NULL)",
+                    trigger("kind"),
+                    trigger(field)
+                )),
+            }
+            kinds.push(kind.as_str());
+        }
         let sql = format!(
             "SELECT i.id, i.current_version FROM integrations i
              WHERE i.current_state = 'active' AND i.target_state = 'active'
@@ -142,8 +161,8 @@ impl Store {
                AND (EXISTS (SELECT 1 FROM webhook_routes r WHERE r.integration_id = i.id)
                     OR EXISTS (SELECT 1 FROM versions v
                                WHERE v.integration_id = i.id AND v.number = i.current_version
-                                 AND {trigger_kind} IN ({})))",
-            placeholders(2, kinds.len())
+                                 AND ({})))",
+            conditions.join(" OR ")
         );
         let mut query = sqlx::query(&sql).bind(owner);
         for kind in kinds {

@@ -7,6 +7,10 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::process::Junction;
 
 /// `host:port` of a broker the tests use: the variable's value, or the default.
 pub fn address(variable: &str, default: &str) -> (String, u16) {
@@ -120,5 +124,152 @@ impl Rabbit {
             .channel
             .queue_delete(queue.into(), QueueDeleteOptions::default())
             .await;
+    }
+}
+
+/// The `n` of every message an integration's activity records, with how often.
+pub async fn recorded_numbers(server: &Junction, id: &str) -> BTreeMap<u64, usize> {
+    let mut seen = BTreeMap::new();
+    for page in 1.. {
+        let (_, answer) = server
+            .api(
+                "GET",
+                &format!("/api/v1/integrations/{id}/activity?page={page}&per_page=200"),
+                None,
+            )
+            .await;
+        let items = answer["items"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            break;
+        }
+        for entry in items {
+            if let Some(n) = entry["steps"][0]["detail"]
+                .as_str()
+                .and_then(|d| d.strip_prefix("n="))
+            {
+                *seen.entry(n.parse().unwrap()).or_default() += 1;
+            }
+        }
+    }
+    seen
+}
+
+/// Waits (up to 90 s: a killed server's lease, or a broker's acknowledgement wait,
+/// must run out first) until `check`.
+pub async fn within_a_minute<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Creates `connection` and a flow with `trigger` that logs each message's `n` (at
+/// `payload_at`, e.g. `body.n`); publishes it and waits until it runs. Its id.
+pub async fn consuming(server: &Junction, connection: &Value, trigger: Value) -> String {
+    consuming_at(server, connection, trigger, "body.n").await
+}
+
+pub async fn consuming_at(
+    server: &Junction,
+    connection: &Value,
+    trigger: Value,
+    payload_at: &str,
+) -> String {
+    let (status, answer) = server
+        .api("POST", "/api/v1/connections", Some(connection.clone()))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let definition = json!({
+        "trigger": trigger,
+        "steps": [{ "kind": "log", "message": format!("n={{{{ {payload_at} }}}}") }]
+    });
+    let (status, created) = server
+        .api(
+            "POST",
+            "/api/v1/integrations",
+            Some(json!({ "name": "numbers", "definition": definition })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    server
+        .api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
+        .await;
+    within_a_minute("the consumer runs", || async {
+        let (_, now) = server
+            .api("GET", &format!("/api/v1/integrations/{id}"), None)
+            .await;
+        now["current_state"] == "active" && now["pending"] == false
+    })
+    .await;
+    id
+}
+
+/// A server keeping every message's activity (the test reads all 1,000 back).
+pub fn keeping_all(command: &mut std::process::Command) {
+    command.env("JUNCTION_ACTIVITY_KEEP", "10000");
+}
+
+/// The `nats` connection, as the API takes it.
+pub fn nats_connection() -> Value {
+    let (host, port) = address("TEST_NATS_ADDRESS", "127.0.0.1:4222");
+    json!({ "name": "nats", "kind": "nats",
+            "settings": { "url": format!("nats://{host}:{port}") }, "allow_private": true })
+}
+
+/// A client of the machine's NATS server, and a JetStream stream named for one test
+/// (`PREFIX` over the subjects `PREFIX.>`), removed by `delete`.
+pub struct Nats {
+    pub client: async_nats::Client,
+    pub jetstream: async_nats::jetstream::Context,
+    pub prefix: String,
+}
+
+impl Nats {
+    pub async fn connect() -> Self {
+        let (host, port) = address("TEST_NATS_ADDRESS", "127.0.0.1:4222");
+        let client = async_nats::connect(format!("nats://{host}:{port}"))
+            .await
+            .unwrap();
+        let jetstream = async_nats::jetstream::new(client.clone());
+        Self {
+            client,
+            jetstream,
+            prefix: format!("junction-test-{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// Makes the test's stream, taking `PREFIX.>`.
+    pub async fn stream(&self) {
+        self.jetstream
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: self.prefix.clone(),
+                subjects: vec![format!("{}.>", self.prefix)],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Publishes to the stream and waits for its acknowledgement.
+    pub async fn publish_acked(&self, subject: String, payload: Vec<u8>) {
+        self.jetstream
+            .publish(subject, payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
+    pub async fn delete(&self) {
+        let _ = self.jetstream.delete_stream(&self.prefix).await;
     }
 }

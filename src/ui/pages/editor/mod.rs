@@ -51,6 +51,9 @@ struct Editor {
     prefetch: RwSignal<String>,
     dead_letter_exchange: RwSignal<String>,
     max_redeliveries: RwSignal<String>,
+    subject: RwSignal<String>,
+    stream: RwSignal<String>,
+    durable: RwSignal<String>,
     steps: RwSignal<Vec<StepForm>>,
     next_key: RwSignal<u64>,
     raw_mode: RwSignal<bool>,
@@ -81,6 +84,9 @@ impl Editor {
             prefetch: RwSignal::new("10".into()),
             dead_letter_exchange: RwSignal::new(String::new()),
             max_redeliveries: RwSignal::new("5".into()),
+            subject: RwSignal::new(String::new()),
+            stream: RwSignal::new(String::new()),
+            durable: RwSignal::new(String::new()),
             steps: RwSignal::new(Vec::new()),
             next_key: RwSignal::new(1),
             raw_mode: RwSignal::new(false),
@@ -124,6 +130,9 @@ impl Editor {
         self.prefetch.set(form.prefetch);
         self.dead_letter_exchange.set(form.dead_letter_exchange);
         self.max_redeliveries.set(form.max_redeliveries);
+        self.subject.set(form.subject);
+        self.stream.set(form.stream);
+        self.durable.set(form.durable);
         self.steps.set(form.steps);
         Ok(())
     }
@@ -155,6 +164,9 @@ impl Editor {
             prefetch: self.prefetch.get_untracked(),
             dead_letter_exchange: self.dead_letter_exchange.get_untracked(),
             max_redeliveries: self.max_redeliveries.get_untracked(),
+            subject: self.subject.get_untracked(),
+            stream: self.stream.get_untracked(),
+            durable: self.durable.get_untracked(),
             steps: self.steps.get_untracked(),
         }
         .to_value()

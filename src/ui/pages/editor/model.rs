@@ -68,6 +68,11 @@ pub struct FlowForm {
     pub prefetch: String,
     pub dead_letter_exchange: String,
     pub max_redeliveries: String,
+    /// A nats trigger's subject, and its JetStream stream and durable consumer (both
+    /// empty: core NATS); prefetch and redeliveries as above.
+    pub subject: String,
+    pub stream: String,
+    pub durable: String,
     pub steps: Vec<StepForm>,
 }
 
@@ -349,6 +354,9 @@ impl FlowForm {
             max_redeliveries: trigger["max_redeliveries"]
                 .as_u64()
                 .map_or_else(|| "5".to_owned(), |n| n.to_string()),
+            subject: trigger["subject"].as_str().unwrap_or_default().to_owned(),
+            stream: trigger["stream"].as_str().unwrap_or_default().to_owned(),
+            durable: trigger["durable"].as_str().unwrap_or_default().to_owned(),
             steps,
         })
     }
@@ -410,6 +418,32 @@ impl FlowForm {
                     "every_seconds": every,
                     "start": start,
                 })
+            }
+            TriggerKind::Nats => {
+                let mut number = |text: &str, field: &str| match text.trim().parse::<u64>() {
+                    Ok(n) => json!(n),
+                    Err(_) => {
+                        errors.push(FieldError::new(
+                            format!("trigger.{field}"),
+                            "must be a whole number",
+                        ));
+                        json!(0)
+                    }
+                };
+                let mut nats = json!({
+                    "kind": "nats",
+                    "connection": self.poll_connection.trim(),
+                    "subject": self.subject.trim(),
+                    "prefetch": number(&self.prefetch, "prefetch"),
+                    "max_redeliveries": number(&self.max_redeliveries, "max_redeliveries"),
+                });
+                if !self.stream.trim().is_empty() {
+                    nats["stream"] = json!(self.stream.trim());
+                }
+                if !self.durable.trim().is_empty() {
+                    nats["durable"] = json!(self.durable.trim());
+                }
+                nats
             }
             TriggerKind::Amqp => {
                 let mut number = |text: &str, field: &str| match text.trim().parse::<u64>() {
@@ -520,6 +554,22 @@ mod tests {
     }
 
     #[test]
+    fn a_jetstream_trigger_round_trips_through_the_form() {
+        let definition = json!({
+            "trigger": { "kind": "nats", "connection": "bus", "subject": "orders.>",
+                         "stream": "ORDERS", "durable": "junction", "prefetch": 10,
+                         "max_redeliveries": 5 },
+            "steps": []
+        });
+        let mut key = 1;
+        let form = FlowForm::from_value(&definition, &mut key).unwrap();
+        let (value, errors) = form.to_value();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(value, definition);
+        assert_eq!(Definition::parse(&value).unwrap().to_value(), definition);
+    }
+
+    #[test]
     fn a_sql_poll_trigger_round_trips_through_the_form() {
         let definition = json!({
             "trigger": { "kind": "sql_poll", "connection": "orders-db",
@@ -605,6 +655,9 @@ mod tests {
             prefetch: String::new(),
             dead_letter_exchange: String::new(),
             max_redeliveries: String::new(),
+            subject: String::new(),
+            stream: String::new(),
+            durable: String::new(),
             steps: vec![template, http],
         };
 
@@ -653,6 +706,9 @@ mod tests {
                 prefetch: String::new(),
                 dead_letter_exchange: String::new(),
                 max_redeliveries: String::new(),
+                subject: String::new(),
+                stream: String::new(),
+                durable: String::new(),
                 steps: vec![step],
             };
             let (value, errors) = form.to_value();

@@ -83,6 +83,42 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                         </Field>
                     </div>
                 }.into_any(),
+                TriggerKind::Nats => view! {
+                    <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
+                        <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Nats
+                            value=Signal::derive(move || editor.poll_connection.get())
+                            on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
+                    </Field>
+                    <Field label="Subject" id="trigger-subject" error=Signal::derive(editor.error_at("trigger.subject"))
+                        hint="e.g. orders.> ; the flow gets {\"subject\": ..., \"payload\": ...}">
+                        <input id="trigger-subject" type="text" prop:value=move || editor.subject.get()
+                            on:input=move |ev| { editor.subject.set(event_target_value(&ev)); touch(); } />
+                    </Field>
+                    <div class="row">
+                        <Field label="JetStream stream" id="trigger-stream" error=Signal::derive(editor.error_at("trigger.stream"))
+                            hint="Empty: core NATS, on one server, nothing acknowledged">
+                            <input id="trigger-stream" type="text" prop:value=move || editor.stream.get()
+                                on:input=move |ev| { editor.stream.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="Durable consumer" id="trigger-durable" error=Signal::derive(editor.error_at("trigger.durable"))
+                            hint="Shared by every server; acknowledged once recorded">
+                            <input id="trigger-durable" type="text" prop:value=move || editor.durable.get()
+                                on:input=move |ev| { editor.durable.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                    </div>
+                    <div class="row">
+                        <Field label="Prefetch" id="trigger-prefetch" error=Signal::derive(editor.error_at("trigger.prefetch"))
+                            hint="Messages in flight at most">
+                            <input id="trigger-prefetch" type="text" inputmode="numeric" prop:value=move || editor.prefetch.get()
+                                on:input=move |ev| { editor.prefetch.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="Redeliveries" id="trigger-redeliveries" error=Signal::derive(editor.error_at("trigger.max_redeliveries"))
+                            hint="JetStream: how often a failed message is tried again">
+                            <input id="trigger-redeliveries" type="text" inputmode="numeric" prop:value=move || editor.max_redeliveries.get()
+                                on:input=move |ev| { editor.max_redeliveries.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                    </div>
+                }.into_any(),
                 TriggerKind::Amqp => view! {
                     <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
                         <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Amqp
