@@ -80,6 +80,20 @@ pub enum Trigger {
         prefetch: u16,
         max_redeliveries: u32,
     },
+    /// Redis: each entry of a stream read by a consumer group (every server; acknowledged
+    /// with XACK once recorded, a failed one added again at most `max_redeliveries`
+    /// times), or each message on a pub/sub channel (the lease holder; nothing kept).
+    Redis {
+        connection: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+        prefetch: u16,
+        max_redeliveries: u32,
+    },
 }
 
 /// Where a trigger's messages are taken: on every server, or on the one that holds
@@ -290,16 +304,18 @@ pub enum TriggerKind {
     SqlPoll,
     Amqp,
     Nats,
+    Redis,
 }
 
 impl TriggerKind {
-    pub const ALL: [TriggerKind; 6] = [
+    pub const ALL: [TriggerKind; 7] = [
         TriggerKind::Webhook,
         TriggerKind::Timer,
         TriggerKind::Cron,
         TriggerKind::SqlPoll,
         TriggerKind::Amqp,
         TriggerKind::Nats,
+        TriggerKind::Redis,
     ];
 
     /// The `kind` of the JSON form.
@@ -311,6 +327,7 @@ impl TriggerKind {
             TriggerKind::SqlPoll => "sql_poll",
             TriggerKind::Amqp => "amqp",
             TriggerKind::Nats => "nats",
+            TriggerKind::Redis => "redis",
         }
     }
 
@@ -323,6 +340,7 @@ impl TriggerKind {
             TriggerKind::SqlPoll => "SQL query (new rows)",
             TriggerKind::Amqp => "RabbitMQ queue (AMQP)",
             TriggerKind::Nats => "NATS subject (or JetStream)",
+            TriggerKind::Redis => "Redis stream (consumer group) or channel",
         }
     }
 
@@ -332,6 +350,7 @@ impl TriggerKind {
             TriggerKind::Webhook | TriggerKind::Amqp => Sharing::Always,
             TriggerKind::Timer | TriggerKind::Cron | TriggerKind::SqlPoll => Sharing::Never,
             TriggerKind::Nats => Sharing::WithField("durable"),
+            TriggerKind::Redis => Sharing::WithField("group"),
         }
     }
 
@@ -417,6 +436,7 @@ impl Trigger {
             Trigger::SqlPoll { .. } => TriggerKind::SqlPoll,
             Trigger::Amqp { .. } => TriggerKind::Amqp,
             Trigger::Nats { .. } => TriggerKind::Nats,
+            Trigger::Redis { .. } => TriggerKind::Redis,
         }
     }
 
@@ -449,7 +469,8 @@ impl Trigger {
             | Trigger::Cron { .. }
             | Trigger::SqlPoll { .. }
             | Trigger::Amqp { .. }
-            | Trigger::Nats { .. } => {}
+            | Trigger::Nats { .. }
+            | Trigger::Redis { .. } => {}
         }
     }
 
@@ -472,7 +493,8 @@ impl Trigger {
                     | Trigger::Cron { .. }
                     | Trigger::SqlPoll { .. }
                     | Trigger::Amqp { .. }
-                    | Trigger::Nats { .. } => None,
+                    | Trigger::Nats { .. }
+                    | Trigger::Redis { .. } => None,
                 };
                 match stored {
                     Some(stored) => *auth.secret_mut() = stored.secret().to_owned(),
@@ -487,7 +509,8 @@ impl Trigger {
             | Trigger::Cron { .. }
             | Trigger::SqlPoll { .. }
             | Trigger::Amqp { .. }
-            | Trigger::Nats { .. } => {}
+            | Trigger::Nats { .. }
+            | Trigger::Redis { .. } => {}
         }
     }
 }
@@ -715,7 +738,8 @@ impl Definition {
             | Trigger::Cron { .. }
             | Trigger::SqlPoll { .. }
             | Trigger::Amqp { .. }
-            | Trigger::Nats { .. } => {}
+            | Trigger::Nats { .. }
+            | Trigger::Redis { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -745,7 +769,8 @@ impl Definition {
         match &self.trigger {
             Trigger::SqlPoll { connection, .. }
             | Trigger::Amqp { connection, .. }
-            | Trigger::Nats { connection, .. } => {
+            | Trigger::Nats { connection, .. }
+            | Trigger::Redis { connection, .. } => {
                 found.push(("trigger.connection".to_owned(), connection.as_str()));
             }
             Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => {}
@@ -811,6 +836,12 @@ impl Definition {
                 connection,
                 ConnectionKind::Nats,
                 "NATS",
+            ),
+            Trigger::Redis { connection, .. } => expect(
+                "trigger.connection".to_owned(),
+                connection,
+                ConnectionKind::Redis,
+                "Redis",
             ),
             Trigger::Webhook { .. }
             | Trigger::Timer { .. }
@@ -880,7 +911,8 @@ impl Definition {
             | Trigger::Timer { .. }
             | Trigger::Cron { .. }
             | Trigger::Amqp { .. }
-            | Trigger::Nats { .. } => {}
+            | Trigger::Nats { .. }
+            | Trigger::Redis { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -931,7 +963,8 @@ impl Definition {
             | Trigger::Cron { .. }
             | Trigger::SqlPoll { .. }
             | Trigger::Amqp { .. }
-            | Trigger::Nats { .. } => None,
+            | Trigger::Nats { .. }
+            | Trigger::Redis { .. } => None,
         }
     }
 }
@@ -1277,6 +1310,61 @@ fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
                 declare: declare?,
                 prefetch: u16::try_from(prefetch?).ok()?,
                 dead_letter_exchange: dead_letter_exchange?,
+                max_redeliveries: u32::try_from(max_redeliveries?).ok()?,
+            })
+        }
+        TriggerKind::Redis => {
+            fields.only(
+                &[
+                    "kind",
+                    "connection",
+                    "stream",
+                    "group",
+                    "channel",
+                    "prefetch",
+                    "max_redeliveries",
+                ],
+                errors,
+            );
+            let connection = connection_name(&fields, errors);
+            let key = |key: &str, errors: &mut Errors| match fields.map.get(key) {
+                None | Some(Value::Null) => Some(None),
+                Some(_) => fields.text(key, errors).and_then(|name| {
+                    let valid =
+                        (1..=512).contains(&name.len()) && !name.chars().any(|c| c.is_control());
+                    if !valid {
+                        errors.add(
+                            &fields.at(key),
+                            "must be a name of 1 to 512 bytes, without control characters",
+                        );
+                    }
+                    valid.then_some(Some(name))
+                }),
+            };
+            let stream = key("stream", errors);
+            let group = key("group", errors);
+            let channel = key("channel", errors);
+            let prefetch = fields.number_or("prefetch", 1..=MAX_PREFETCH, 10, errors);
+            let max_redeliveries =
+                fields.number_or("max_redeliveries", 0..=MAX_REDELIVERIES, 5, errors);
+            let (stream, group, channel) = (stream?, group?, channel?);
+            match (&stream, &group, &channel) {
+                (Some(_), Some(_), None) | (None, None, Some(_)) => {}
+                _ => {
+                    errors.add(
+                        "trigger",
+                        "a Redis trigger reads a stream with a consumer group (stream and \
+                         group), or a pub/sub channel (channel alone)",
+                    );
+                    return None;
+                }
+            }
+            Some(Trigger::Redis {
+                connection: connection?,
+                stream,
+                group,
+                channel,
+                prefetch: u16::try_from(prefetch?).ok()?,
                 max_redeliveries: u32::try_from(max_redeliveries?).ok()?,
             })
         }
@@ -2015,6 +2103,15 @@ mod tests {
             (
                 json!({ "kind": "nats", "connection": "bus", "subject": "orders.>",
                         "stream": "ORDERS", "durable": "junction" }),
+                Consumers::EveryServer,
+            ),
+            (
+                json!({ "kind": "redis", "connection": "cache", "channel": "orders" }),
+                Consumers::LeaseHolder,
+            ),
+            (
+                json!({ "kind": "redis", "connection": "cache", "stream": "orders",
+                        "group": "junction" }),
                 Consumers::EveryServer,
             ),
         ];

@@ -304,6 +304,16 @@ impl Brokers {
 }
 
 impl RedisTarget {
+    /// Where the server is, as people read it (no password).
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+
+    /// The client, for a connection of one's own (a trigger's blocking reads).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
     /// Runs `command` with `args` (text; other JSON as its JSON text): the answer as
     /// the step's new body.
     pub async fn run(

@@ -393,6 +393,51 @@ impl BuiltinRuntime {
         Ok(())
     }
 
+    /// Starts a redis trigger's reader: "connecting" until it reads.
+    fn start_redis(&self, id: IntegrationId, deployed: &mut Deployed) -> Result<(), RuntimeError> {
+        let Trigger::Redis {
+            stream,
+            group,
+            channel,
+            prefetch,
+            max_redeliveries,
+            ..
+        } = deployed.flow.trigger.clone()
+        else {
+            return Err(RuntimeError("not a redis trigger".into()));
+        };
+        let super::flow::TriggerSource::Redis(target) = deployed.flow.source() else {
+            return Err(RuntimeError("the trigger's connection is not open".into()));
+        };
+        let source = match (stream, group, channel) {
+            (Some(stream), Some(group), _) => {
+                super::redis_trigger::Source::Stream { stream, group }
+            }
+            (_, _, Some(channel)) => super::redis_trigger::Source::Channel(channel),
+            (_, _, None) => {
+                return Err(RuntimeError(
+                    "a redis trigger needs a stream and group, or a channel".into(),
+                ));
+            }
+        };
+        let read = super::redis_trigger::Read {
+            target,
+            source,
+            prefetch,
+            max_redeliveries,
+            message_limit: self.message_limit,
+        };
+        let runner = self.runner(id, deployed);
+        let coming_up = deployed.coming_up.clone();
+        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(format!("connecting to Redis at {}", read.target.place()));
+        let (drain, drained) = tokio::sync::watch::channel(false);
+        deployed.drain = Some(drain);
+        let reading = tokio::spawn(read.run(runner, self.fence.clone(), drained, coming_up));
+        self.watch(id, deployed, reading);
+        Ok(())
+    }
+
     /// Watches a flow's task: how it ended says whether (and why) it died.
     fn watch<T: Send + 'static>(
         &self,
@@ -631,7 +676,8 @@ impl Runtime for BuiltinRuntime {
                 | Trigger::Cron { .. }
                 | Trigger::SqlPoll { .. }
                 | Trigger::Amqp { .. }
-                | Trigger::Nats { .. } => None,
+                | Trigger::Nats { .. }
+                | Trigger::Redis { .. } => None,
             };
             if let Some(path) = &hook
                 && let Some(owner) = inner.hooks.get(path)
@@ -724,6 +770,12 @@ impl Runtime for BuiltinRuntime {
                 }
                 Trigger::Nats { .. } => {
                     if let Err(err) = self.start_nats(id, &mut deployed) {
+                        inner.deployed.insert(id, deployed);
+                        return Err(err);
+                    }
+                }
+                Trigger::Redis { .. } => {
+                    if let Err(err) = self.start_redis(id, &mut deployed) {
                         inner.deployed.insert(id, deployed);
                         return Err(err);
                     }

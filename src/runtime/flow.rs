@@ -211,6 +211,8 @@ pub enum TriggerSource {
     Amqp(Arc<super::brokers::AmqpTarget>),
     /// A nats trigger's server.
     Nats(Arc<super::brokers::NatsTarget>),
+    /// A redis trigger's server.
+    Redis(Arc<super::brokers::RedisTarget>),
 }
 
 /// The connections a flow uses, opened, by name: resolved before it is built (opening
@@ -447,6 +449,13 @@ impl CompiledFlow {
             Trigger::Nats { connection, .. } => TriggerSource::Nats(
                 connected
                     .nats
+                    .get(connection)
+                    .cloned()
+                    .ok_or_else(|| missing(connection))?,
+            ),
+            Trigger::Redis { connection, .. } => TriggerSource::Redis(
+                connected
+                    .redis
                     .get(connection)
                     .cloned()
                     .ok_or_else(|| missing(connection))?,

@@ -10,6 +10,7 @@ pub mod builtin;
 pub mod egress;
 pub mod flow;
 pub mod nats;
+pub mod redis_trigger;
 pub mod schedule;
 pub mod sql;
 pub mod webhook_auth;

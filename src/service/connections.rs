@@ -243,7 +243,8 @@ impl Service {
             | crate::domain::definition::Trigger::Timer { .. }
             | crate::domain::definition::Trigger::SqlPoll { .. }
             | crate::domain::definition::Trigger::Amqp { .. }
-            | crate::domain::definition::Trigger::Nats { .. } => Vec::new(),
+            | crate::domain::definition::Trigger::Nats { .. }
+            | crate::domain::definition::Trigger::Redis { .. } => Vec::new(),
         };
         if !definition.connections().is_empty() {
             errors.extend(self.connection_problems(definition).await?);

@@ -204,7 +204,8 @@ impl Service {
                 | crate::domain::definition::Trigger::Timer { .. }
                 | crate::domain::definition::Trigger::SqlPoll { .. }
                 | crate::domain::definition::Trigger::Amqp { .. }
-                | crate::domain::definition::Trigger::Nats { .. },
+                | crate::domain::definition::Trigger::Nats { .. }
+                | crate::domain::definition::Trigger::Redis { .. },
             )
             | None => None,
         };

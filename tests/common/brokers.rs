@@ -273,3 +273,74 @@ impl Nats {
         let _ = self.jetstream.delete_stream(&self.prefix).await;
     }
 }
+
+/// The `redis` connection, as the API takes it.
+pub fn redis_connection() -> Value {
+    let (host, port) = address("TEST_REDIS_ADDRESS", "127.0.0.1:6379");
+    json!({ "name": "redis", "kind": "redis",
+            "settings": { "host": host, "port": port, "db": 0 }, "allow_private": true })
+}
+
+/// A connection to the machine's Redis, and keys named for one test.
+pub struct Redis {
+    pub connection: redis::aio::MultiplexedConnection,
+    pub prefix: String,
+}
+
+impl Redis {
+    pub async fn connect() -> Self {
+        let (host, port) = address("TEST_REDIS_ADDRESS", "127.0.0.1:6379");
+        let client = redis::Client::open(format!("redis://{host}:{port}/0")).unwrap();
+        Self {
+            connection: client.get_multiplexed_async_connection().await.unwrap(),
+            prefix: format!("junction-test-{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    pub fn key(&self, name: &str) -> String {
+        format!("{}:{name}", self.prefix)
+    }
+
+    /// XADD with the fields and values given.
+    pub async fn add(&self, stream: &str, fields: &[(&str, &str)]) {
+        let mut add = redis::cmd("XADD");
+        add.arg(stream).arg("*");
+        for (field, value) in fields {
+            add.arg(*field).arg(*value);
+        }
+        let _: String = add.query_async(&mut self.connection.clone()).await.unwrap();
+    }
+
+    /// How many entries of a group are pending (delivered, not acknowledged).
+    pub async fn pending(&self, stream: &str, group: &str) -> i64 {
+        let summary: redis::Value = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg(group)
+            .query_async(&mut self.connection.clone())
+            .await
+            .unwrap();
+        match summary {
+            redis::Value::Array(items) => match items.first() {
+                Some(redis::Value::Int(n)) => *n,
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
+    pub async fn publish(&self, channel: &str, message: &str) -> i64 {
+        redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(message)
+            .query_async(&mut self.connection.clone())
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, keys: &[&str]) {
+        let _: redis::RedisResult<i64> = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut self.connection.clone())
+            .await;
+    }
+}

@@ -54,6 +54,8 @@ struct Editor {
     subject: RwSignal<String>,
     stream: RwSignal<String>,
     durable: RwSignal<String>,
+    group: RwSignal<String>,
+    channel: RwSignal<String>,
     steps: RwSignal<Vec<StepForm>>,
     next_key: RwSignal<u64>,
     raw_mode: RwSignal<bool>,
@@ -87,6 +89,8 @@ impl Editor {
             subject: RwSignal::new(String::new()),
             stream: RwSignal::new(String::new()),
             durable: RwSignal::new(String::new()),
+            group: RwSignal::new(String::new()),
+            channel: RwSignal::new(String::new()),
             steps: RwSignal::new(Vec::new()),
             next_key: RwSignal::new(1),
             raw_mode: RwSignal::new(false),
@@ -133,6 +137,8 @@ impl Editor {
         self.subject.set(form.subject);
         self.stream.set(form.stream);
         self.durable.set(form.durable);
+        self.group.set(form.group);
+        self.channel.set(form.channel);
         self.steps.set(form.steps);
         Ok(())
     }
@@ -167,6 +173,8 @@ impl Editor {
             subject: self.subject.get_untracked(),
             stream: self.stream.get_untracked(),
             durable: self.durable.get_untracked(),
+            group: self.group.get_untracked(),
+            channel: self.channel.get_untracked(),
             steps: self.steps.get_untracked(),
         }
         .to_value()

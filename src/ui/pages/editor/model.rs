@@ -73,6 +73,9 @@ pub struct FlowForm {
     pub subject: String,
     pub stream: String,
     pub durable: String,
+    /// A redis trigger's consumer group (with `stream`) or pub/sub channel.
+    pub group: String,
+    pub channel: String,
     pub steps: Vec<StepForm>,
 }
 
@@ -357,6 +360,8 @@ impl FlowForm {
             subject: trigger["subject"].as_str().unwrap_or_default().to_owned(),
             stream: trigger["stream"].as_str().unwrap_or_default().to_owned(),
             durable: trigger["durable"].as_str().unwrap_or_default().to_owned(),
+            group: trigger["group"].as_str().unwrap_or_default().to_owned(),
+            channel: trigger["channel"].as_str().unwrap_or_default().to_owned(),
             steps,
         })
     }
@@ -418,6 +423,34 @@ impl FlowForm {
                     "every_seconds": every,
                     "start": start,
                 })
+            }
+            TriggerKind::Redis => {
+                let mut number = |text: &str, field: &str| match text.trim().parse::<u64>() {
+                    Ok(n) => json!(n),
+                    Err(_) => {
+                        errors.push(FieldError::new(
+                            format!("trigger.{field}"),
+                            "must be a whole number",
+                        ));
+                        json!(0)
+                    }
+                };
+                let mut redis = json!({
+                    "kind": "redis",
+                    "connection": self.poll_connection.trim(),
+                    "prefetch": number(&self.prefetch, "prefetch"),
+                    "max_redeliveries": number(&self.max_redeliveries, "max_redeliveries"),
+                });
+                for (field, text) in [
+                    ("stream", &self.stream),
+                    ("group", &self.group),
+                    ("channel", &self.channel),
+                ] {
+                    if !text.trim().is_empty() {
+                        redis[field] = json!(text.trim());
+                    }
+                }
+                redis
             }
             TriggerKind::Nats => {
                 let mut number = |text: &str, field: &str| match text.trim().parse::<u64>() {
@@ -570,6 +603,21 @@ mod tests {
     }
 
     #[test]
+    fn a_redis_stream_trigger_round_trips_through_the_form() {
+        let definition = json!({
+            "trigger": { "kind": "redis", "connection": "cache", "stream": "orders",
+                         "group": "junction", "prefetch": 10, "max_redeliveries": 5 },
+            "steps": []
+        });
+        let mut key = 1;
+        let form = FlowForm::from_value(&definition, &mut key).unwrap();
+        let (value, errors) = form.to_value();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(value, definition);
+        assert_eq!(Definition::parse(&value).unwrap().to_value(), definition);
+    }
+
+    #[test]
     fn a_sql_poll_trigger_round_trips_through_the_form() {
         let definition = json!({
             "trigger": { "kind": "sql_poll", "connection": "orders-db",
@@ -658,6 +706,8 @@ mod tests {
             subject: String::new(),
             stream: String::new(),
             durable: String::new(),
+            group: String::new(),
+            channel: String::new(),
             steps: vec![template, http],
         };
 
@@ -709,6 +759,8 @@ mod tests {
                 subject: String::new(),
                 stream: String::new(),
                 durable: String::new(),
+                group: String::new(),
+                channel: String::new(),
                 steps: vec![step],
             };
             let (value, errors) = form.to_value();

@@ -119,6 +119,40 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                         </Field>
                     </div>
                 }.into_any(),
+                TriggerKind::Redis => view! {
+                    <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
+                        <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Redis
+                            value=Signal::derive(move || editor.poll_connection.get())
+                            on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
+                    </Field>
+                    <p class="hint">"A stream read by a consumer group (every server, acknowledged once recorded), or a pub/sub channel (one server, nothing kept)."</p>
+                    <div class="row">
+                        <Field label="Stream" id="trigger-stream" error=Signal::derive(editor.error_at("trigger.stream"))>
+                            <input id="trigger-stream" type="text" prop:value=move || editor.stream.get()
+                                on:input=move |ev| { editor.stream.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="Consumer group" id="trigger-group" error=Signal::derive(editor.error_at("trigger.group"))>
+                            <input id="trigger-group" type="text" prop:value=move || editor.group.get()
+                                on:input=move |ev| { editor.group.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="Or channel" id="trigger-channel" error=Signal::derive(editor.error_at("trigger.channel"))>
+                            <input id="trigger-channel" type="text" prop:value=move || editor.channel.get()
+                                on:input=move |ev| { editor.channel.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                    </div>
+                    <div class="row">
+                        <Field label="Prefetch" id="trigger-prefetch" error=Signal::derive(editor.error_at("trigger.prefetch"))
+                            hint="Messages in flight at most">
+                            <input id="trigger-prefetch" type="text" inputmode="numeric" prop:value=move || editor.prefetch.get()
+                                on:input=move |ev| { editor.prefetch.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="Redeliveries" id="trigger-redeliveries" error=Signal::derive(editor.error_at("trigger.max_redeliveries"))
+                            hint="Stream: how often a failed entry is added again">
+                            <input id="trigger-redeliveries" type="text" inputmode="numeric" prop:value=move || editor.max_redeliveries.get()
+                                on:input=move |ev| { editor.max_redeliveries.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                    </div>
+                }.into_any(),
                 TriggerKind::Amqp => view! {
                     <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
                         <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Amqp
