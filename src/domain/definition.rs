@@ -94,6 +94,15 @@ pub enum Trigger {
         prefetch: u16,
         max_redeliveries: u32,
     },
+    /// Each message on an MQTT topic filter (`+` and `#` wildcards), as `{"topic",
+    /// "payload"}`, at QoS 0 or 1, in a persistent session (the broker keeps QoS 1
+    /// messages while the trigger is away); a QoS 1 message is acknowledged once its
+    /// run is recorded. On the lease holder.
+    Mqtt {
+        connection: String,
+        topic: String,
+        qos: u8,
+    },
 }
 
 /// Where a trigger's messages are taken: on every server, or on the one that holds
@@ -216,6 +225,15 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         jetstream: bool,
     },
+    /// Publishes the body (as JSON) to an MQTT topic (a template) at QoS 0 or 1 (then
+    /// waits for the broker's acknowledgement), retained if asked.
+    MqttPublish {
+        connection: String,
+        topic: String,
+        qos: u8,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retain: bool,
+    },
     /// Publishes the body (as JSON, persistent) to a RabbitMQ exchange (`""` is the
     /// default one, which routes to the queue named by the key) with a routing key (a
     /// template), and waits for the broker to confirm it.
@@ -305,10 +323,11 @@ pub enum TriggerKind {
     Amqp,
     Nats,
     Redis,
+    Mqtt,
 }
 
 impl TriggerKind {
-    pub const ALL: [TriggerKind; 7] = [
+    pub const ALL: [TriggerKind; 8] = [
         TriggerKind::Webhook,
         TriggerKind::Timer,
         TriggerKind::Cron,
@@ -316,6 +335,7 @@ impl TriggerKind {
         TriggerKind::Amqp,
         TriggerKind::Nats,
         TriggerKind::Redis,
+        TriggerKind::Mqtt,
     ];
 
     /// The `kind` of the JSON form.
@@ -328,6 +348,7 @@ impl TriggerKind {
             TriggerKind::Amqp => "amqp",
             TriggerKind::Nats => "nats",
             TriggerKind::Redis => "redis",
+            TriggerKind::Mqtt => "mqtt",
         }
     }
 
@@ -341,6 +362,7 @@ impl TriggerKind {
             TriggerKind::Amqp => "RabbitMQ queue (AMQP)",
             TriggerKind::Nats => "NATS subject (or JetStream)",
             TriggerKind::Redis => "Redis stream (consumer group) or channel",
+            TriggerKind::Mqtt => "MQTT topic",
         }
     }
 
@@ -348,7 +370,9 @@ impl TriggerKind {
     pub fn sharing(self) -> Sharing {
         match self {
             TriggerKind::Webhook | TriggerKind::Amqp => Sharing::Always,
-            TriggerKind::Timer | TriggerKind::Cron | TriggerKind::SqlPoll => Sharing::Never,
+            TriggerKind::Timer | TriggerKind::Cron | TriggerKind::SqlPoll | TriggerKind::Mqtt => {
+                Sharing::Never
+            }
             TriggerKind::Nats => Sharing::WithField("durable"),
             TriggerKind::Redis => Sharing::WithField("group"),
         }
@@ -371,10 +395,11 @@ pub enum StepKind {
     Redis,
     NatsPublish,
     AmqpPublish,
+    MqttPublish,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 8] = [
+    pub const ALL: [StepKind; 9] = [
         StepKind::Log,
         StepKind::Transform,
         StepKind::Filter,
@@ -383,6 +408,7 @@ impl StepKind {
         StepKind::Redis,
         StepKind::NatsPublish,
         StepKind::AmqpPublish,
+        StepKind::MqttPublish,
     ];
 
     /// The `kind` of the JSON form.
@@ -396,6 +422,7 @@ impl StepKind {
             StepKind::Redis => "redis",
             StepKind::NatsPublish => "nats_publish",
             StepKind::AmqpPublish => "amqp_publish",
+            StepKind::MqttPublish => "mqtt_publish",
         }
     }
 
@@ -410,6 +437,7 @@ impl StepKind {
             StepKind::Redis => "Redis command",
             StepKind::NatsPublish => "NATS publish",
             StepKind::AmqpPublish => "RabbitMQ publish (AMQP)",
+            StepKind::MqttPublish => "MQTT publish",
         }
     }
 
@@ -437,6 +465,7 @@ impl Trigger {
             Trigger::Amqp { .. } => TriggerKind::Amqp,
             Trigger::Nats { .. } => TriggerKind::Nats,
             Trigger::Redis { .. } => TriggerKind::Redis,
+            Trigger::Mqtt { .. } => TriggerKind::Mqtt,
         }
     }
 
@@ -470,7 +499,8 @@ impl Trigger {
             | Trigger::SqlPoll { .. }
             | Trigger::Amqp { .. }
             | Trigger::Nats { .. }
-            | Trigger::Redis { .. } => {}
+            | Trigger::Redis { .. }
+            | Trigger::Mqtt { .. } => {}
         }
     }
 
@@ -494,7 +524,8 @@ impl Trigger {
                     | Trigger::SqlPoll { .. }
                     | Trigger::Amqp { .. }
                     | Trigger::Nats { .. }
-                    | Trigger::Redis { .. } => None,
+                    | Trigger::Redis { .. }
+                    | Trigger::Mqtt { .. } => None,
                 };
                 match stored {
                     Some(stored) => *auth.secret_mut() = stored.secret().to_owned(),
@@ -510,7 +541,8 @@ impl Trigger {
             | Trigger::SqlPoll { .. }
             | Trigger::Amqp { .. }
             | Trigger::Nats { .. }
-            | Trigger::Redis { .. } => {}
+            | Trigger::Redis { .. }
+            | Trigger::Mqtt { .. } => {}
         }
     }
 }
@@ -526,6 +558,7 @@ impl Step {
             Step::Redis { .. } => StepKind::Redis,
             Step::NatsPublish { .. } => StepKind::NatsPublish,
             Step::AmqpPublish { .. } => StepKind::AmqpPublish,
+            Step::MqttPublish { .. } => StepKind::MqttPublish,
         }
     }
 
@@ -545,7 +578,7 @@ impl Step {
             Step::Http { headers, .. } => 1 + headers.len(),
             Step::Sql { params, .. } => params.iter().map(strings).sum(),
             Step::Redis { args, .. } => args.iter().map(strings).sum(),
-            Step::NatsPublish { .. } | Step::AmqpPublish { .. } => 1,
+            Step::NatsPublish { .. } | Step::AmqpPublish { .. } | Step::MqttPublish { .. } => 1,
         }
     }
 
@@ -565,7 +598,8 @@ impl Step {
             | Step::Sql { .. }
             | Step::Redis { .. }
             | Step::NatsPublish { .. }
-            | Step::AmqpPublish { .. } => {}
+            | Step::AmqpPublish { .. }
+            | Step::MqttPublish { .. } => {}
         }
     }
 
@@ -585,7 +619,8 @@ impl Step {
                         | Step::Sql { .. }
                         | Step::Redis { .. }
                         | Step::NatsPublish { .. }
-                        | Step::AmqpPublish { .. },
+                        | Step::AmqpPublish { .. }
+                        | Step::MqttPublish { .. },
                     )
                     | None => (None, None),
                 };
@@ -624,7 +659,8 @@ impl Step {
             | Step::Sql { .. }
             | Step::Redis { .. }
             | Step::NatsPublish { .. }
-            | Step::AmqpPublish { .. } => {}
+            | Step::AmqpPublish { .. }
+            | Step::MqttPublish { .. } => {}
         }
     }
 }
@@ -739,7 +775,8 @@ impl Definition {
             | Trigger::SqlPoll { .. }
             | Trigger::Amqp { .. }
             | Trigger::Nats { .. }
-            | Trigger::Redis { .. } => {}
+            | Trigger::Redis { .. }
+            | Trigger::Mqtt { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -757,7 +794,8 @@ impl Definition {
                 | Step::Sql { .. }
                 | Step::Redis { .. }
                 | Step::NatsPublish { .. }
-                | Step::AmqpPublish { .. } => {}
+                | Step::AmqpPublish { .. }
+                | Step::MqttPublish { .. } => {}
             }
         }
         found
@@ -770,7 +808,8 @@ impl Definition {
             Trigger::SqlPoll { connection, .. }
             | Trigger::Amqp { connection, .. }
             | Trigger::Nats { connection, .. }
-            | Trigger::Redis { connection, .. } => {
+            | Trigger::Redis { connection, .. }
+            | Trigger::Mqtt { connection, .. } => {
                 found.push(("trigger.connection".to_owned(), connection.as_str()));
             }
             Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => {}
@@ -781,6 +820,7 @@ impl Definition {
                 | Step::Redis { connection, .. }
                 | Step::NatsPublish { connection, .. }
                 | Step::AmqpPublish { connection, .. }
+                | Step::MqttPublish { connection, .. }
                 | Step::Http {
                     connection: Some(connection),
                     ..
@@ -843,6 +883,12 @@ impl Definition {
                 ConnectionKind::Redis,
                 "Redis",
             ),
+            Trigger::Mqtt { connection, .. } => expect(
+                "trigger.connection".to_owned(),
+                connection,
+                ConnectionKind::Mqtt,
+                "MQTT",
+            ),
             Trigger::Webhook { .. }
             | Trigger::Timer { .. }
             | Trigger::Cron { .. }
@@ -859,6 +905,9 @@ impl Definition {
                 }
                 Step::AmqpPublish { connection, .. } => {
                     expect(at, connection, ConnectionKind::Amqp, "RabbitMQ (AMQP)")
+                }
+                Step::MqttPublish { connection, .. } => {
+                    expect(at, connection, ConnectionKind::Mqtt, "MQTT")
                 }
                 Step::Http {
                     connection: Some(connection),
@@ -912,7 +961,8 @@ impl Definition {
             | Trigger::Cron { .. }
             | Trigger::Amqp { .. }
             | Trigger::Nats { .. }
-            | Trigger::Redis { .. } => {}
+            | Trigger::Redis { .. }
+            | Trigger::Mqtt { .. } => {}
         }
         for (index, step) in self.steps.iter().enumerate() {
             match step {
@@ -928,7 +978,8 @@ impl Definition {
                 | Step::Http { .. }
                 | Step::Redis { .. }
                 | Step::NatsPublish { .. }
-                | Step::AmqpPublish { .. } => {}
+                | Step::AmqpPublish { .. }
+                | Step::MqttPublish { .. } => {}
             }
         }
         errors
@@ -964,7 +1015,8 @@ impl Definition {
             | Trigger::SqlPoll { .. }
             | Trigger::Amqp { .. }
             | Trigger::Nats { .. }
-            | Trigger::Redis { .. } => None,
+            | Trigger::Redis { .. }
+            | Trigger::Mqtt { .. } => None,
         }
     }
 }
@@ -1311,6 +1363,33 @@ fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
                 prefetch: u16::try_from(prefetch?).ok()?,
                 dead_letter_exchange: dead_letter_exchange?,
                 max_redeliveries: u32::try_from(max_redeliveries?).ok()?,
+            })
+        }
+        TriggerKind::Mqtt => {
+            fields.only(&["kind", "connection", "topic", "qos"], errors);
+            let connection = connection_name(&fields, errors);
+            let topic = fields.text("topic", errors).and_then(|topic| {
+                let valid = (1..=1024).contains(&topic.len())
+                    && !topic.chars().any(char::is_control)
+                    && topic.split('/').enumerate().all(|(at, level)| match level {
+                        "#" => at == topic.split('/').count() - 1,
+                        "+" => true,
+                        level => !level.contains(['#', '+']),
+                    });
+                if !valid {
+                    errors.add(
+                        &fields.at("topic"),
+                        "must be a topic filter: levels split by /, + for one level, # last \
+                         for the rest",
+                    );
+                }
+                valid.then_some(topic)
+            });
+            let qos = fields.number_or("qos", 0..=1, 1, errors);
+            Some(Trigger::Mqtt {
+                connection: connection?,
+                topic: topic?,
+                qos: u8::try_from(qos?).ok()?,
             })
         }
         TriggerKind::Redis => {
@@ -1669,6 +1748,30 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
                 connection: connection?,
                 headers: headers?,
                 timeout_seconds: timeout_seconds?,
+            })
+        }
+        StepKind::MqttPublish => {
+            fields.only(&["kind", "connection", "topic", "qos", "retain"], errors);
+            let connection = connection_name(&fields, errors);
+            // A template: the rendered topic is checked when the message goes.
+            let topic = fields.text("topic", errors).and_then(|topic| {
+                let valid = (1..=1024).contains(&topic.trim().len())
+                    && !topic.chars().any(char::is_control);
+                if !valid {
+                    errors.add(
+                        &fields.at("topic"),
+                        "must be a topic of 1 to 1024 characters (a template)",
+                    );
+                }
+                valid.then_some(topic)
+            });
+            let qos = fields.number_or("qos", 0..=1, 1, errors);
+            let retain = fields.flag("retain", errors);
+            Some(Step::MqttPublish {
+                connection: connection?,
+                topic: topic?,
+                qos: u8::try_from(qos?).ok()?,
+                retain: retain?,
             })
         }
         StepKind::AmqpPublish => {
@@ -2106,6 +2209,10 @@ mod tests {
                 Consumers::EveryServer,
             ),
             (
+                json!({ "kind": "mqtt", "connection": "mosquitto", "topic": "sensors/#" }),
+                Consumers::LeaseHolder,
+            ),
+            (
                 json!({ "kind": "redis", "connection": "cache", "channel": "orders" }),
                 Consumers::LeaseHolder,
             ),
@@ -2146,7 +2253,7 @@ mod tests {
                 "colour: unknown field (expected one of: trigger, steps)",
                 "steps[1].condition: is required",
                 "steps[2].url: not an http(s) URL",
-                "steps[3].kind: unknown step \"teleport\" (expected log, transform, filter, http, sql, redis, nats_publish or amqp_publish)",
+                "steps[3].kind: unknown step \"teleport\" (expected log, transform, filter, http, sql, redis, nats_publish, amqp_publish or mqtt_publish)",
             ]
         );
     }

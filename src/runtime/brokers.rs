@@ -704,3 +704,190 @@ pub fn message_body(payload: &[u8]) -> serde_json::Value {
         Err(_) => serde_json::json!({ "text": String::from_utf8_lossy(payload) }),
     }
 }
+
+/// An MQTT broker a flow reaches: the checked address with the sign-in (never shown),
+/// and, for publishing, one client shared by every message, made again after it
+/// fails. Publishes go one at a time, so that the broker's acknowledgement seen next
+/// is the one of the message sent.
+pub struct MqttTarget {
+    host: String,
+    port: u16,
+    client_id: String,
+    credentials: Option<(String, String)>,
+    place: String,
+    publisher: tokio::sync::Mutex<Option<MqttPublisher>>,
+}
+
+struct MqttPublisher {
+    client: rumqttc::AsyncClient,
+    /// What the event loop saw of our publishes: sent (packet id), acknowledged
+    /// (packet id), or the connection's end.
+    seen: tokio::sync::mpsc::Receiver<Result<MqttSeen, String>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, PartialEq)]
+enum MqttSeen {
+    Sent(u16),
+    Acked(u16),
+}
+
+impl Drop for MqttPublisher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl std::fmt::Debug for MqttTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the credentials.
+        f.debug_struct("MqttTarget")
+            .field("place", &self.place)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long one publish may take until the broker acknowledges it.
+const MQTT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Brokers {
+    /// The target of an `mqtt` connection, checked by the egress policy.
+    pub async fn mqtt(&self, connection: &OpenConnection) -> Result<MqttTarget, String> {
+        let Settings::Mqtt {
+            host,
+            port,
+            client_id,
+            user,
+        } = &connection.settings
+        else {
+            return Err(format!(
+                "{} is a {} connection, not MQTT",
+                connection.name, connection.kind
+            ));
+        };
+        let ip = self
+            .policy
+            .resolve(host, *port, connection.allow_private)
+            .await?;
+        Ok(MqttTarget {
+            host: ip.to_string(),
+            port: *port,
+            client_id: client_id.clone(),
+            credentials: user
+                .as_ref()
+                .map(|user| (user.clone(), secret(connection, "password"))),
+            place: format!("{host}:{port}"),
+            publisher: tokio::sync::Mutex::new(None),
+        })
+    }
+}
+
+impl MqttTarget {
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+
+    /// The options of a client `suffix` names (the broker keeps one session per
+    /// client id, so each user of the connection has its own).
+    pub fn options(&self, suffix: &str) -> rumqttc::MqttOptions {
+        let mut options = rumqttc::MqttOptions::new(
+            format!("{}-{suffix}", self.client_id),
+            &self.host,
+            self.port,
+        );
+        options.set_keep_alive(Duration::from_secs(30));
+        if let Some((user, password)) = &self.credentials {
+            options.set_credentials(user, password);
+        }
+        options
+    }
+
+    /// Publishes `payload` to `topic`; at QoS 1 waits for the broker's
+    /// acknowledgement: `{"published": true, "topic": ...}`.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        qos: u8,
+        retain: bool,
+        payload: Vec<u8>,
+    ) -> Result<serde_json::Value, String> {
+        let level = match qos {
+            0 => rumqttc::QoS::AtMostOnce,
+            _ => rumqttc::QoS::AtLeastOnce,
+        };
+        let mut slot = self.publisher.lock().await;
+        let work = async {
+            if slot.is_none() {
+                *slot = Some(self.connect_publisher().await?);
+            }
+            let Some(publisher) = slot.as_mut() else {
+                return Err("not connected".to_owned());
+            };
+            publisher
+                .client
+                .publish(topic, level, retain, payload)
+                .await
+                .map_err(|err| format!("{}: {err}", self.place))?;
+            let mut sent = None;
+            loop {
+                match publisher.seen.recv().await {
+                    Some(Ok(MqttSeen::Sent(id))) if level == rumqttc::QoS::AtMostOnce => {
+                        let _ = id;
+                        break;
+                    }
+                    Some(Ok(MqttSeen::Sent(id))) => sent = Some(id),
+                    Some(Ok(MqttSeen::Acked(id))) if sent == Some(id) => break,
+                    Some(Ok(MqttSeen::Acked(_))) => {}
+                    Some(Err(why)) => return Err(why),
+                    None => return Err(format!("{}: the connection ended", self.place)),
+                }
+            }
+            Ok(serde_json::json!({ "published": true, "topic": topic }))
+        };
+        let result = match tokio::time::timeout(MQTT_TIMEOUT, work).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "{} did not acknowledge the message within {} s",
+                self.place,
+                MQTT_TIMEOUT.as_secs()
+            )),
+        };
+        if result.is_err() {
+            // Made again for the next message.
+            slot.take();
+        }
+        result
+    }
+
+    async fn connect_publisher(&self) -> Result<MqttPublisher, String> {
+        use rumqttc::{Event, Outgoing, Packet};
+        let mut options = self.options("publish");
+        options.set_clean_session(true);
+        let (client, mut events) = rumqttc::AsyncClient::new(options, 16);
+        // Connected first, so that a wrong password is this message's error.
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => break,
+                Ok(_) => {}
+                Err(err) => return Err(describe(&err.to_string(), &self.place, 0)),
+            }
+        }
+        let (tell, seen) = tokio::sync::mpsc::channel(16);
+        let place = self.place.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let saw = match events.poll().await {
+                    Ok(Event::Outgoing(Outgoing::Publish(id))) => Ok(MqttSeen::Sent(id)),
+                    Ok(Event::Incoming(Packet::PubAck(ack))) => Ok(MqttSeen::Acked(ack.pkid)),
+                    Ok(_) => continue,
+                    Err(err) => Err(describe(&err.to_string(), &place, 0)),
+                };
+                let ended = saw.is_err();
+                if tell.send(saw).await.is_err() || ended {
+                    break;
+                }
+            }
+        });
+        Ok(MqttPublisher { client, seen, task })
+    }
+}

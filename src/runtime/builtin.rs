@@ -438,6 +438,37 @@ impl BuiltinRuntime {
         Ok(())
     }
 
+    /// Starts an mqtt trigger's subscription: "connecting" until the broker confirms
+    /// the subscription.
+    fn start_mqtt(&self, id: IntegrationId, deployed: &mut Deployed) -> Result<(), RuntimeError> {
+        let Trigger::Mqtt { topic, qos, .. } = deployed.flow.trigger.clone() else {
+            return Err(RuntimeError("not an mqtt trigger".into()));
+        };
+        let super::flow::TriggerSource::Mqtt(target) = deployed.flow.source() else {
+            return Err(RuntimeError("the trigger's connection is not open".into()));
+        };
+        let subscribe = super::mqtt::Subscribe {
+            target,
+            topic,
+            qos,
+            // The integration's own session, the same on every server.
+            session: id.to_string().chars().take(8).collect(),
+            message_limit: self.message_limit,
+        };
+        let runner = self.runner(id, deployed);
+        let coming_up = deployed.coming_up.clone();
+        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
+            "connecting to MQTT at {}",
+            subscribe.target.place()
+        ));
+        let (drain, drained) = tokio::sync::watch::channel(false);
+        deployed.drain = Some(drain);
+        let subscribing =
+            tokio::spawn(subscribe.run(runner, self.fence.clone(), drained, coming_up));
+        self.watch(id, deployed, subscribing);
+        Ok(())
+    }
+
     /// Watches a flow's task: how it ended says whether (and why) it died.
     fn watch<T: Send + 'static>(
         &self,
@@ -647,10 +678,8 @@ impl Runtime for BuiltinRuntime {
                     connected.amqp.insert(name.to_owned(), Arc::new(target));
                 }
                 crate::domain::connection::ConnectionKind::Mqtt => {
-                    return Err(failed(format!(
-                        "a {} connection, which no step or trigger of this kind uses",
-                        connection.kind
-                    )));
+                    let target = source.brokers.mqtt(&connection).await.map_err(failed)?;
+                    connected.mqtt.insert(name.to_owned(), Arc::new(target));
                 }
             }
             built_with.push((name.to_owned(), connection.revision));
@@ -677,7 +706,8 @@ impl Runtime for BuiltinRuntime {
                 | Trigger::SqlPoll { .. }
                 | Trigger::Amqp { .. }
                 | Trigger::Nats { .. }
-                | Trigger::Redis { .. } => None,
+                | Trigger::Redis { .. }
+                | Trigger::Mqtt { .. } => None,
             };
             if let Some(path) = &hook
                 && let Some(owner) = inner.hooks.get(path)
@@ -770,6 +800,12 @@ impl Runtime for BuiltinRuntime {
                 }
                 Trigger::Nats { .. } => {
                     if let Err(err) = self.start_nats(id, &mut deployed) {
+                        inner.deployed.insert(id, deployed);
+                        return Err(err);
+                    }
+                }
+                Trigger::Mqtt { .. } => {
+                    if let Err(err) = self.start_mqtt(id, &mut deployed) {
                         inner.deployed.insert(id, deployed);
                         return Err(err);
                     }

@@ -198,6 +198,12 @@ enum CompiledStep {
         exchange: String,
         routing_key: TemplateRef,
     },
+    MqttPublish {
+        target: Arc<super::brokers::MqttTarget>,
+        topic: TemplateRef,
+        qos: u8,
+        retain: bool,
+    },
 }
 
 /// What a trigger that reads another system reads through.
@@ -213,6 +219,8 @@ pub enum TriggerSource {
     Nats(Arc<super::brokers::NatsTarget>),
     /// A redis trigger's server.
     Redis(Arc<super::brokers::RedisTarget>),
+    /// An mqtt trigger's broker.
+    Mqtt(Arc<super::brokers::MqttTarget>),
 }
 
 /// The connections a flow uses, opened, by name: resolved before it is built (opening
@@ -224,6 +232,7 @@ pub struct Connected {
     pub redis: HashMap<String, Arc<super::brokers::RedisTarget>>,
     pub nats: HashMap<String, Arc<super::brokers::NatsTarget>>,
     pub amqp: HashMap<String, Arc<super::brokers::AmqpTarget>>,
+    pub mqtt: HashMap<String, Arc<super::brokers::MqttTarget>>,
 }
 
 /// A transform template: literal JSON, with string leaves compiled.
@@ -406,6 +415,24 @@ fn compile_steps(
                 exchange: exchange.clone(),
                 routing_key: builder.add(&format!("{path}.routing_key"), routing_key.clone())?,
             },
+            Step::MqttPublish {
+                connection,
+                topic,
+                qos,
+                retain,
+            } => CompiledStep::MqttPublish {
+                target: connected
+                    .mqtt
+                    .get(connection)
+                    .cloned()
+                    .ok_or_else(|| BuildError {
+                        path: format!("{path}.connection"),
+                        message: format!("no MQTT connection is named {connection:?}"),
+                    })?,
+                topic: builder.add(&format!("{path}.topic"), topic.clone())?,
+                qos: *qos,
+                retain: *retain,
+            },
         });
     }
     Ok(steps)
@@ -449,6 +476,13 @@ impl CompiledFlow {
             Trigger::Nats { connection, .. } => TriggerSource::Nats(
                 connected
                     .nats
+                    .get(connection)
+                    .cloned()
+                    .ok_or_else(|| missing(connection))?,
+            ),
+            Trigger::Mqtt { connection, .. } => TriggerSource::Mqtt(
+                connected
+                    .mqtt
                     .get(connection)
                     .cloned()
                     .ok_or_else(|| missing(connection))?,
@@ -644,6 +678,33 @@ impl CompiledFlow {
                     index += 1;
                     continue;
                 }
+                CompiledStep::MqttPublish {
+                    target,
+                    topic,
+                    qos,
+                    retain,
+                } => {
+                    let mut budget = Budget::new(limits.output, deadline);
+                    let result = match self.render(topic, &run.body, &mut budget) {
+                        Ok(topic) if topic.is_empty() || topic.contains(['+', '#']) => Err(
+                            format!("the topic {topic:?} is empty or holds a wildcard (+ or #)"),
+                        ),
+                        Ok(topic) => {
+                            let payload = serde_json::to_vec(&run.body).unwrap_or_default();
+                            target
+                                .publish(&topic, *qos, *retain, payload)
+                                .await
+                                .map(|answer| StepResult::Continue {
+                                    detail: short(&format!("published to {topic}")),
+                                    body: Some(answer),
+                                })
+                        }
+                        Err(err) => Err(err),
+                    };
+                    run.apply(index, StepKind::MqttPublish.as_str(), result);
+                    index += 1;
+                    continue;
+                }
                 CompiledStep::Log { .. }
                 | CompiledStep::Transform { .. }
                 | CompiledStep::Filter { .. } => {}
@@ -795,7 +856,8 @@ impl CompiledFlow {
             | CompiledStep::Sql { .. }
             | CompiledStep::Redis { .. }
             | CompiledStep::NatsPublish { .. }
-            | CompiledStep::AmqpPublish { .. } => {
+            | CompiledStep::AmqpPublish { .. }
+            | CompiledStep::MqttPublish { .. } => {
                 Err("a step that waits for another system is not rendered".into())
             }
         }
@@ -1046,6 +1108,7 @@ impl CompiledStep {
             CompiledStep::Redis { .. } => StepKind::Redis,
             CompiledStep::NatsPublish { .. } => StepKind::NatsPublish,
             CompiledStep::AmqpPublish { .. } => StepKind::AmqpPublish,
+            CompiledStep::MqttPublish { .. } => StepKind::MqttPublish,
         }
         .as_str()
     }
@@ -1058,7 +1121,8 @@ impl CompiledStep {
             | CompiledStep::Sql { .. }
             | CompiledStep::Redis { .. }
             | CompiledStep::NatsPublish { .. }
-            | CompiledStep::AmqpPublish { .. } => true,
+            | CompiledStep::AmqpPublish { .. }
+            | CompiledStep::MqttPublish { .. } => true,
             CompiledStep::Log { .. }
             | CompiledStep::Transform { .. }
             | CompiledStep::Filter { .. } => false,

@@ -9,6 +9,7 @@ pub mod brokers;
 pub mod builtin;
 pub mod egress;
 pub mod flow;
+pub mod mqtt;
 pub mod nats;
 pub mod redis_trigger;
 pub mod schedule;

@@ -244,7 +244,8 @@ impl Service {
             | crate::domain::definition::Trigger::SqlPoll { .. }
             | crate::domain::definition::Trigger::Amqp { .. }
             | crate::domain::definition::Trigger::Nats { .. }
-            | crate::domain::definition::Trigger::Redis { .. } => Vec::new(),
+            | crate::domain::definition::Trigger::Redis { .. }
+            | crate::domain::definition::Trigger::Mqtt { .. } => Vec::new(),
         };
         if !definition.connections().is_empty() {
             errors.extend(self.connection_problems(definition).await?);

@@ -205,7 +205,8 @@ impl Service {
                 | crate::domain::definition::Trigger::SqlPoll { .. }
                 | crate::domain::definition::Trigger::Amqp { .. }
                 | crate::domain::definition::Trigger::Nats { .. }
-                | crate::domain::definition::Trigger::Redis { .. },
+                | crate::domain::definition::Trigger::Redis { .. }
+                | crate::domain::definition::Trigger::Mqtt { .. },
             )
             | None => None,
         };

@@ -344,3 +344,63 @@ impl Redis {
             .await;
     }
 }
+
+/// The `mosquitto` connection, as the API takes it.
+pub fn mqtt_connection() -> Value {
+    let (host, port) = address("TEST_MQTT_ADDRESS", "127.0.0.1:1883");
+    json!({ "name": "mosquitto", "kind": "mqtt",
+            "settings": { "host": host, "port": port, "client_id": format!("junction-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]) },
+            "allow_private": true })
+}
+
+/// A client of the machine's MQTT broker: publishes at QoS 1 and collects what its
+/// subscriptions receive.
+pub struct Mqtt {
+    pub client: rumqttc::AsyncClient,
+    pub received: tokio::sync::mpsc::UnboundedReceiver<(String, Value)>,
+    pub prefix: String,
+    _events: tokio::task::JoinHandle<()>,
+}
+
+impl Mqtt {
+    pub async fn connect() -> Self {
+        let (host, port) = address("TEST_MQTT_ADDRESS", "127.0.0.1:1883");
+        let prefix = format!("junction-test-{}", uuid::Uuid::new_v4().simple());
+        let options = rumqttc::MqttOptions::new(format!("{}-test", &prefix[..30]), host, port);
+        let (client, mut events) = rumqttc::AsyncClient::new(options, 100);
+        let (tell, received) = tokio::sync::mpsc::unbounded_channel();
+        let (connected, ready) = tokio::sync::oneshot::channel();
+        let mut connected = Some(connected);
+        let task = tokio::spawn(async move {
+            loop {
+                match events.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
+                        if let Some(connected) = connected.take() {
+                            let _ = connected.send(());
+                        }
+                    }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(publish))) => {
+                        let body = serde_json::from_slice(&publish.payload).unwrap_or(Value::Null);
+                        let _ = tell.send((publish.topic.clone(), body));
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        ready.await.unwrap();
+        Self {
+            client,
+            received,
+            prefix,
+            _events: task,
+        }
+    }
+
+    pub async fn publish(&self, topic: String, payload: Vec<u8>) {
+        self.client
+            .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+    }
+}

@@ -56,6 +56,8 @@ struct Editor {
     durable: RwSignal<String>,
     group: RwSignal<String>,
     channel: RwSignal<String>,
+    topic: RwSignal<String>,
+    qos: RwSignal<String>,
     steps: RwSignal<Vec<StepForm>>,
     next_key: RwSignal<u64>,
     raw_mode: RwSignal<bool>,
@@ -91,6 +93,8 @@ impl Editor {
             durable: RwSignal::new(String::new()),
             group: RwSignal::new(String::new()),
             channel: RwSignal::new(String::new()),
+            topic: RwSignal::new(String::new()),
+            qos: RwSignal::new("1".into()),
             steps: RwSignal::new(Vec::new()),
             next_key: RwSignal::new(1),
             raw_mode: RwSignal::new(false),
@@ -139,6 +143,8 @@ impl Editor {
         self.durable.set(form.durable);
         self.group.set(form.group);
         self.channel.set(form.channel);
+        self.topic.set(form.topic);
+        self.qos.set(form.qos);
         self.steps.set(form.steps);
         Ok(())
     }
@@ -175,6 +181,8 @@ impl Editor {
             durable: self.durable.get_untracked(),
             group: self.group.get_untracked(),
             channel: self.channel.get_untracked(),
+            topic: self.topic.get_untracked(),
+            qos: self.qos.get_untracked(),
             steps: self.steps.get_untracked(),
         }
         .to_value()

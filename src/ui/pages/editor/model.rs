@@ -37,6 +37,10 @@ pub struct StepForm {
     /// An amqp_publish step's exchange and routing key (a template).
     pub exchange: String,
     pub routing_key: String,
+    /// An mqtt_publish step's topic (a template), QoS (as typed) and retain flag.
+    pub topic: String,
+    pub qos: String,
+    pub retain: bool,
 }
 
 /// A flow as the form holds it.
@@ -76,6 +80,9 @@ pub struct FlowForm {
     /// A redis trigger's consumer group (with `stream`) or pub/sub channel.
     pub group: String,
     pub channel: String,
+    /// An mqtt trigger's topic filter and QoS (as typed).
+    pub topic: String,
+    pub qos: String,
     pub steps: Vec<StepForm>,
 }
 
@@ -93,7 +100,8 @@ impl StepForm {
             | StepKind::Sql
             | StepKind::Redis
             | StepKind::NatsPublish
-            | StepKind::AmqpPublish => String::new(),
+            | StepKind::AmqpPublish
+            | StepKind::MqttPublish => String::new(),
         };
         let params = match kind {
             StepKind::Sql => "[]".to_owned(),
@@ -103,7 +111,8 @@ impl StepForm {
             | StepKind::Transform
             | StepKind::Redis
             | StepKind::NatsPublish
-            | StepKind::AmqpPublish => String::new(),
+            | StepKind::AmqpPublish
+            | StepKind::MqttPublish => String::new(),
         };
         Self {
             key,
@@ -128,13 +137,17 @@ impl StepForm {
                 | StepKind::Transform
                 | StepKind::Sql
                 | StepKind::NatsPublish
-                | StepKind::AmqpPublish => String::new(),
+                | StepKind::AmqpPublish
+                | StepKind::MqttPublish => String::new(),
             },
             expire: String::new(),
             subject: "orders.{{ body.id }}".into(),
             jetstream: false,
             exchange: String::new(),
             routing_key: "orders-out".into(),
+            topic: "orders/{{ body.id }}".into(),
+            qos: "1".into(),
+            retain: false,
         }
     }
 
@@ -184,6 +197,11 @@ impl StepForm {
             jetstream: step["jetstream"].as_bool().unwrap_or(false),
             exchange: text("exchange"),
             routing_key: text("routing_key"),
+            topic: text("topic"),
+            qos: step["qos"]
+                .as_u64()
+                .map_or_else(|| "1".to_owned(), |n| n.to_string()),
+            retain: step["retain"].as_bool().unwrap_or(false),
         })
     }
 
@@ -242,6 +260,22 @@ impl StepForm {
                 object.insert("subject".into(), json!(self.subject.trim()));
                 if self.jetstream {
                     object.insert("jetstream".into(), json!(true));
+                }
+            }
+            StepKind::MqttPublish => {
+                object.insert("connection".into(), json!(self.connection.trim()));
+                object.insert("topic".into(), json!(self.topic.trim()));
+                match self.qos.trim().parse::<u64>() {
+                    Ok(n) => {
+                        object.insert("qos".into(), json!(n));
+                    }
+                    Err(_) => errors.push(FieldError::new(
+                        format!("steps[{index}].qos"),
+                        "must be 0 or 1",
+                    )),
+                }
+                if self.retain {
+                    object.insert("retain".into(), json!(true));
                 }
             }
             StepKind::AmqpPublish => {
@@ -362,6 +396,10 @@ impl FlowForm {
             durable: trigger["durable"].as_str().unwrap_or_default().to_owned(),
             group: trigger["group"].as_str().unwrap_or_default().to_owned(),
             channel: trigger["channel"].as_str().unwrap_or_default().to_owned(),
+            topic: trigger["topic"].as_str().unwrap_or_default().to_owned(),
+            qos: trigger["qos"]
+                .as_u64()
+                .map_or_else(|| "1".to_owned(), |n| n.to_string()),
             steps,
         })
     }
@@ -422,6 +460,18 @@ impl FlowForm {
                     "cursor": self.poll_cursor.trim(),
                     "every_seconds": every,
                     "start": start,
+                })
+            }
+            TriggerKind::Mqtt => {
+                let qos = self.qos.trim().parse::<u64>().unwrap_or_else(|_| {
+                    errors.push(FieldError::new("trigger.qos", "must be 0 or 1"));
+                    0
+                });
+                json!({
+                    "kind": "mqtt",
+                    "connection": self.poll_connection.trim(),
+                    "topic": self.topic.trim(),
+                    "qos": qos,
                 })
             }
             TriggerKind::Redis => {
@@ -554,7 +604,9 @@ mod tests {
                 { "kind": "nats_publish", "connection": "bus", "subject": "orders.{{ body.id }}",
                   "jetstream": true },
                 { "kind": "amqp_publish", "connection": "rabbit", "exchange": "",
-                  "routing_key": "orders-out" }
+                  "routing_key": "orders-out" },
+                { "kind": "mqtt_publish", "connection": "mosquitto", "topic": "out/{{ body.id }}",
+                  "qos": 1, "retain": true }
             ]
         })
     }
@@ -641,7 +693,7 @@ mod tests {
 
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(value, every_kind());
-        assert_eq!(key, 10, "each step got a key of its own");
+        assert_eq!(key, 11, "each step got a key of its own");
     }
 
     #[test]
@@ -708,6 +760,8 @@ mod tests {
             durable: String::new(),
             group: String::new(),
             channel: String::new(),
+            topic: String::new(),
+            qos: String::new(),
             steps: vec![template, http],
         };
 
@@ -733,7 +787,11 @@ mod tests {
             step.url = "http://127.0.0.1:9/x".into();
             if matches!(
                 kind,
-                StepKind::Sql | StepKind::Redis | StepKind::NatsPublish | StepKind::AmqpPublish
+                StepKind::Sql
+                    | StepKind::Redis
+                    | StepKind::NatsPublish
+                    | StepKind::AmqpPublish
+                    | StepKind::MqttPublish
             ) {
                 step.connection = "db".into();
             }
@@ -761,6 +819,8 @@ mod tests {
                 durable: String::new(),
                 group: String::new(),
                 channel: String::new(),
+                topic: String::new(),
+                qos: String::new(),
                 steps: vec![step],
             };
             let (value, errors) = form.to_value();

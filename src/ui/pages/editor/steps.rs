@@ -119,6 +119,28 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                         </Field>
                     </div>
                 }.into_any(),
+                TriggerKind::Mqtt => view! {
+                    <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
+                        <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Mqtt
+                            value=Signal::derive(move || editor.poll_connection.get())
+                            on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
+                    </Field>
+                    <div class="row">
+                        <Field label="Topic filter" id="trigger-topic" error=Signal::derive(editor.error_at("trigger.topic"))
+                            hint="e.g. sensors/+/temperature or orders/#; the flow gets {\"topic\": ..., \"payload\": ...}">
+                            <input id="trigger-topic" type="text" prop:value=move || editor.topic.get()
+                                on:input=move |ev| { editor.topic.set(event_target_value(&ev)); touch(); } />
+                        </Field>
+                        <Field label="QoS" id="trigger-qos" error=Signal::derive(editor.error_at("trigger.qos"))
+                            hint="1: kept by the broker while away, acknowledged once recorded; 0: at most once">
+                            <select id="trigger-qos" prop:value=move || editor.qos.get()
+                                on:change=move |ev| { editor.qos.set(event_target_value(&ev)); touch(); }>
+                                <option value="1">"1 (at least once)"</option>
+                                <option value="0">"0 (at most once)"</option>
+                            </select>
+                        </Field>
+                    </div>
+                }.into_any(),
                 TriggerKind::Redis => view! {
                     <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
                         <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Redis
@@ -374,6 +396,36 @@ fn StepFields(editor: Editor, key: u64, kind: StepKind) -> impl IntoView {
                             editor.dirty.set(true);
                         } />
                     <label for=field_id("jetstream")>"Wait for JetStream's acknowledgement"</label>
+                </div>
+            </div>
+        }.into_any(),
+        StepKind::MqttPublish => view! {
+            <Field label="Connection" id=field_id("connection") error=error("connection")>
+                <ConnectionPicker id=field_id("connection") value=Signal::derive(read(|s| s.connection.clone())) on_pick=Callback::new(pick) accepts=|kind| kind == ConnectionKind::Mqtt />
+            </Field>
+            <div class="row">
+                <Field label="Topic" id=field_id("topic") error=error("topic") hint="A template: orders/{{ body.id }}; the body goes as JSON">
+                    <input id=field_id("topic") type="text" prop:value=read(|s| s.topic.clone()) on:input=write(|s, v| s.topic = v) />
+                </Field>
+                <Field label="QoS" id=field_id("qos") error=error("qos") hint="1 waits for the broker's acknowledgement">
+                    <select id=field_id("qos") prop:value=read(|s| s.qos.clone()) on:change=write(|s, v| s.qos = v)>
+                        <option value="1">"1"</option>
+                        <option value="0">"0"</option>
+                    </select>
+                </Field>
+                <div class="field checkbox">
+                    <input id=field_id("retain") type="checkbox"
+                        prop:checked=move || editor.steps.with(|steps| steps.iter().find(|s| s.key == key).is_some_and(|s| s.retain))
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            editor.steps.update(|steps| {
+                                if let Some(step) = steps.iter_mut().find(|s| s.key == key) {
+                                    step.retain = on;
+                                }
+                            });
+                            editor.dirty.set(true);
+                        } />
+                    <label for=field_id("retain")>"Retain (the broker keeps the last message for new subscribers)"</label>
                 </div>
             </div>
         }.into_any(),
