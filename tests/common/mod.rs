@@ -6,6 +6,7 @@
 pub mod brokers;
 pub mod fixtures;
 pub mod process;
+pub mod proxy;
 pub mod runtime;
 pub mod targets;
 
