@@ -32,17 +32,6 @@ async fn two_servers_on_one_postgres_share_a_queue_and_together_record_every_mes
     two_servers_share_a_queue(FreshDatabase::spawn(common::Backend::Postgres).await).await;
 }
 
-async fn activity(app: &TestApp, id: &str) -> Vec<Value> {
-    let (_, _, page) = app
-        .api(
-            "GET",
-            &format!("/api/v1/integrations/{id}/activity?per_page=200"),
-            None,
-        )
-        .await;
-    page["items"].as_array().cloned().unwrap_or_default()
-}
-
 async fn a_queue_runs_the_flow_and_what_it_publishes_arrives(app: LiveApp) {
     let rabbit = Rabbit::connect().await;
     let (orders, out) = (rabbit.queue("orders"), rabbit.queue("out"));
@@ -70,10 +59,10 @@ async fn a_queue_runs_the_flow_and_what_it_publishes_arrives(app: LiveApp) {
     rabbit.publish(&orders, b"plain text").await;
 
     app.eventually("three messages are recorded", || async {
-        activity(&app, &id).await.len() == 3
+        app.activity(&id).await.len() == 3
     })
     .await;
-    let recorded = activity(&app, &id).await;
+    let recorded = app.activity(&id).await;
     let mut outcomes: Vec<&str> = recorded
         .iter()
         .map(|a| a["outcome"].as_str().unwrap())
@@ -166,7 +155,7 @@ async fn a_failed_run_goes_to_the_dead_letter_exchange_or_back_a_bounded_number_
     rabbit.publish(&kept, br#"{"id": 2}"#).await;
 
     app.eventually("the retried message ran three times", || async {
-        activity(&app, &retrying).await.len() == 3
+        app.activity(&retrying).await.len() == 3
     })
     .await;
     app.eventually("the failed message is a dead letter", || async {
@@ -174,7 +163,7 @@ async fn a_failed_run_goes_to_the_dead_letter_exchange_or_back_a_bounded_number_
     })
     .await;
     assert!(
-        activity(&app, &retrying)
+        app.activity(&retrying)
             .await
             .iter()
             .all(|a| a["outcome"] == "failed"),
@@ -184,7 +173,7 @@ async fn a_failed_run_goes_to_the_dead_letter_exchange_or_back_a_bounded_number_
         0,
         "given up after two redeliveries"
     );
-    assert_eq!(activity(&app, &dead_lettering).await.len(), 1);
+    assert_eq!(app.activity(&dead_lettering).await.len(), 1);
     assert_eq!(rabbit.get(&dead).await, Some(json!({ "id": 2 })));
     for queue in [&retried, &kept, &dead] {
         rabbit.delete(queue).await;
@@ -218,7 +207,7 @@ async fn publishing_v2_while_messages_flow_runs_each_message_in_exactly_one_vers
         })
     };
     app.eventually("v1 ran some messages", || async {
-        activity(&app, &id).await.len() >= 100
+        app.activity(&id).await.len() >= 100
     })
     .await;
 

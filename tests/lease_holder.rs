@@ -11,7 +11,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::brokers::{Mqtt, consuming_at, keeping_all, mqtt_connection, within_a_minute};
+use common::brokers::{
+    Mqtt, consuming_at, keeping_all, mqtt_connection, recorded_details, within_a_minute,
+};
 use common::process::Junction;
 use common::{Backend, TestDatabase};
 use serde_json::json;
@@ -41,22 +43,8 @@ async fn holder(database: &TestDatabase, id: &str) -> Option<String> {
 /// Each recorded step detail, with how often it was recorded.
 async fn details(server: &Junction, id: &str) -> BTreeMap<String, usize> {
     let mut seen = BTreeMap::new();
-    for page in 1.. {
-        let (_, answer) = server
-            .api(
-                "GET",
-                &format!("/api/v1/integrations/{id}/activity?page={page}&per_page=200"),
-                None,
-            )
-            .await;
-        let items = answer["items"].as_array().cloned().unwrap_or_default();
-        if items.is_empty() {
-            break;
-        }
-        for entry in items {
-            let detail = entry["steps"][0]["detail"].as_str().unwrap_or_default();
-            *seen.entry(detail.to_owned()).or_default() += 1;
-        }
+    for detail in recorded_details(server, id).await {
+        *seen.entry(detail).or_default() += 1;
     }
     seen
 }

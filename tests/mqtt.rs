@@ -9,24 +9,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::LiveApp;
 use common::brokers::{Mqtt, mqtt_connection};
-use common::{LiveApp, TestApp};
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_databases! {
     a_topic_runs_the_flow_with_the_topic_in_the_message: LiveApp,
     an_mqtt_publish_step_delivers_the_body: LiveApp,
-}
-
-async fn activity(app: &TestApp, id: &str) -> Vec<Value> {
-    let (_, _, page) = app
-        .api(
-            "GET",
-            &format!("/api/v1/integrations/{id}/activity?per_page=200"),
-            None,
-        )
-        .await;
-    page["items"].as_array().cloned().unwrap_or_default()
 }
 
 async fn a_topic_runs_the_flow_with_the_topic_in_the_message(app: LiveApp) {
@@ -57,10 +46,11 @@ async fn a_topic_runs_the_flow_with_the_topic_in_the_message(app: LiveApp) {
     .await;
 
     app.eventually("both messages are recorded", || async {
-        activity(&app, &id).await.len() == 2
+        app.activity(&id).await.len() == 2
     })
     .await;
-    let mut details: Vec<String> = activity(&app, &id)
+    let mut details: Vec<String> = app
+        .activity(&id)
         .await
         .iter()
         .map(|a| {

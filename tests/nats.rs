@@ -13,7 +13,7 @@ use common::brokers::{
     Nats, consuming_at, keeping_all, nats_connection, recorded_numbers, within_a_minute,
 };
 use common::process::Junction;
-use common::{FreshDatabase, LiveApp, TestApp};
+use common::{FreshDatabase, LiveApp};
 use serde_json::{Value, json};
 
 on_both_databases! {
@@ -26,17 +26,6 @@ on_both_databases! {
 async fn two_servers_on_one_postgres_share_a_durable_consumer() {
     two_servers_share_a_durable_consumer(FreshDatabase::spawn(common::Backend::Postgres).await)
         .await;
-}
-
-async fn activity(app: &TestApp, id: &str) -> Vec<Value> {
-    let (_, _, page) = app
-        .api(
-            "GET",
-            &format!("/api/v1/integrations/{id}/activity?per_page=200"),
-            None,
-        )
-        .await;
-    page["items"].as_array().cloned().unwrap_or_default()
 }
 
 async fn a_subject_runs_the_flow_with_the_subject_in_the_message(app: LiveApp) {
@@ -64,10 +53,11 @@ async fn a_subject_runs_the_flow_with_the_subject_in_the_message(app: LiveApp) {
     nats.client.flush().await.unwrap();
 
     app.eventually("both messages are recorded", || async {
-        activity(&app, &id).await.len() == 2
+        app.activity(&id).await.len() == 2
     })
     .await;
-    let mut details: Vec<String> = activity(&app, &id)
+    let mut details: Vec<String> = app
+        .activity(&id)
         .await
         .iter()
         .map(|a| {
@@ -107,11 +97,11 @@ async fn a_failed_jetstream_message_is_delivered_again_a_bounded_number_of_times
         .await;
 
     app.eventually("the message ran three times", || async {
-        activity(&app, &id).await.len() == 3
+        app.activity(&id).await.len() == 3
     })
     .await;
     assert!(
-        activity(&app, &id)
+        app.activity(&id)
             .await
             .iter()
             .all(|a| a["outcome"] == "failed")

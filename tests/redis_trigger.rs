@@ -13,7 +13,7 @@ use common::brokers::{
     Redis, consuming, keeping_all, recorded_numbers, redis_connection, within_a_minute,
 };
 use common::process::Junction;
-use common::{FreshDatabase, LiveApp, TestApp};
+use common::{FreshDatabase, LiveApp};
 use serde_json::{Value, json};
 
 on_both_databases! {
@@ -26,17 +26,6 @@ on_both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgres_share_a_consumer_group() {
     two_servers_share_a_group(FreshDatabase::spawn(common::Backend::Postgres).await).await;
-}
-
-async fn activity(app: &TestApp, id: &str) -> Vec<Value> {
-    let (_, _, page) = app
-        .api(
-            "GET",
-            &format!("/api/v1/integrations/{id}/activity?per_page=200"),
-            None,
-        )
-        .await;
-    page["items"].as_array().cloned().unwrap_or_default()
 }
 
 async fn a_stream_entry_runs_the_flow_and_is_acknowledged(app: LiveApp) {
@@ -60,10 +49,10 @@ async fn a_stream_entry_runs_the_flow_and_is_acknowledged(app: LiveApp) {
         .await;
 
     app.eventually("the entry is recorded", || async {
-        activity(&app, &id).await.len() == 1
+        app.activity(&id).await.len() == 1
     })
     .await;
-    let recorded = activity(&app, &id).await;
+    let recorded = app.activity(&id).await;
     assert_eq!(recorded[0]["trigger"], "redis");
     assert_eq!(recorded[0]["steps"][0]["detail"], "8 first order");
     app.eventually("and acknowledged", || async {
@@ -92,11 +81,11 @@ async fn a_failed_entry_comes_again_a_bounded_number_of_times(app: LiveApp) {
     redis.add(&stream, &[("id", "1")]).await;
 
     app.eventually("the entry ran three times", || async {
-        activity(&app, &id).await.len() == 3
+        app.activity(&id).await.len() == 3
     })
     .await;
     assert!(
-        activity(&app, &id)
+        app.activity(&id)
             .await
             .iter()
             .all(|a| a["outcome"] == "failed")
@@ -130,11 +119,11 @@ async fn a_channel_message_runs_the_flow_with_the_channel_in_it(app: LiveApp) {
     );
 
     app.eventually("the message is recorded", || async {
-        activity(&app, &id).await.len() == 1
+        app.activity(&id).await.len() == 1
     })
     .await;
     assert_eq!(
-        activity(&app, &id).await[0]["steps"][0]["detail"],
+        app.activity(&id).await[0]["steps"][0]["detail"],
         format!("{channel}: hello")
     );
 }

@@ -1488,6 +1488,31 @@ fn parse_trigger(value: &Value, errors: &mut Errors) -> Option<Trigger> {
     }
 }
 
+/// Where a publish step sends (a subject, a topic, a routing key): a template of
+/// `chars` characters without control characters. Spaces may sit inside `{{ }}`; what
+/// it renders to is checked when the message goes.
+fn destination(
+    fields: &Fields<'_>,
+    key: &str,
+    chars: std::ops::RangeInclusive<usize>,
+    what: &str,
+    errors: &mut Errors,
+) -> Option<String> {
+    let text = fields.text(key, errors)?;
+    let valid = chars.contains(&text.trim().chars().count()) && !text.chars().any(char::is_control);
+    if !valid {
+        errors.add(
+            &fields.at(key),
+            format!(
+                "must be {what} of {} to {} characters (a template)",
+                chars.start(),
+                chars.end()
+            ),
+        );
+    }
+    valid.then_some(text)
+}
+
 /// A NATS subject a trigger listens on: tokens of printable characters without
 /// spaces, separated by dots, with `*` and a last `>` as wildcards.
 fn nats_subject(fields: &Fields<'_>, errors: &mut Errors) -> Option<String> {
@@ -1753,18 +1778,7 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
         StepKind::MqttPublish => {
             fields.only(&["kind", "connection", "topic", "qos", "retain"], errors);
             let connection = connection_name(&fields, errors);
-            // A template: the rendered topic is checked when the message goes.
-            let topic = fields.text("topic", errors).and_then(|topic| {
-                let valid = (1..=1024).contains(&topic.trim().len())
-                    && !topic.chars().any(char::is_control);
-                if !valid {
-                    errors.add(
-                        &fields.at("topic"),
-                        "must be a topic of 1 to 1024 characters (a template)",
-                    );
-                }
-                valid.then_some(topic)
-            });
+            let topic = destination(&fields, "topic", 1..=1024, "a topic", errors);
             let qos = fields.number_or("qos", 0..=1, 1, errors);
             let retain = fields.flag("retain", errors);
             Some(Step::MqttPublish {
@@ -1778,17 +1792,8 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
             fields.only(&["kind", "connection", "exchange", "routing_key"], errors);
             let connection = connection_name(&fields, errors);
             let exchange = amqp_name(&fields, "exchange", true, errors);
-            // A template: checked for its length once rendered.
-            let routing_key = fields.text("routing_key", errors).and_then(|key| {
-                let valid = key.len() <= MAX_TEXT_CHARS && !key.chars().any(char::is_control);
-                if !valid {
-                    errors.add(
-                        &fields.at("routing_key"),
-                        "must be a routing key (a template) without control characters",
-                    );
-                }
-                valid.then_some(key)
-            });
+            let routing_key =
+                destination(&fields, "routing_key", 0..=1024, "a routing key", errors);
             Some(Step::AmqpPublish {
                 connection: connection?,
                 exchange: exchange?,
@@ -1798,19 +1803,7 @@ fn parse_step(value: &Value, path: &str, errors: &mut Errors) -> Option<Step> {
         StepKind::NatsPublish => {
             fields.only(&["kind", "connection", "subject", "jetstream"], errors);
             let connection = connection_name(&fields, errors);
-            let subject = fields.text("subject", errors).and_then(|subject| {
-                // A template: spaces may sit inside `{{ }}`; the rendered subject is
-                // checked for them when the message goes.
-                let valid = (1..=255).contains(&subject.trim().len())
-                    && !subject.chars().any(char::is_control);
-                if !valid {
-                    errors.add(
-                        &fields.at("subject"),
-                        "must be a subject of 1 to 255 characters (a template)",
-                    );
-                }
-                valid.then_some(subject)
-            });
+            let subject = destination(&fields, "subject", 1..=255, "a subject", errors);
             let jetstream = match fields.map.get("jetstream") {
                 None | Some(Value::Null) => Some(false),
                 Some(Value::Bool(jetstream)) => Some(*jetstream),

@@ -345,16 +345,10 @@ impl BuiltinRuntime {
             max_redeliveries,
             message_limit: self.message_limit,
         };
-        let runner = self.runner(id, deployed);
-        let coming_up = deployed.coming_up.clone();
-        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
-            "connecting to RabbitMQ at {}",
-            consume.target.place()
-        ));
-        let (drain, drained) = tokio::sync::watch::channel(false);
-        deployed.drain = Some(drain);
-        let consuming = tokio::spawn(consume.run(runner, drained, coming_up));
-        self.watch(id, deployed, consuming);
+        let connecting = format!("connecting to RabbitMQ at {}", consume.target.place());
+        self.start_consuming(id, deployed, connecting, move |t| {
+            consume.run(t.runner, t.drain, t.coming_up)
+        });
         Ok(())
     }
 
@@ -382,14 +376,10 @@ impl BuiltinRuntime {
             max_redeliveries,
             message_limit: self.message_limit,
         };
-        let runner = self.runner(id, deployed);
-        let coming_up = deployed.coming_up.clone();
-        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(format!("connecting to NATS at {}", listen.target.place()));
-        let (drain, drained) = tokio::sync::watch::channel(false);
-        deployed.drain = Some(drain);
-        let listening = tokio::spawn(listen.run(runner, self.fence.clone(), drained, coming_up));
-        self.watch(id, deployed, listening);
+        let connecting = format!("connecting to NATS at {}", listen.target.place());
+        self.start_consuming(id, deployed, connecting, move |t| {
+            listen.run(t.runner, t.fence, t.drain, t.coming_up)
+        });
         Ok(())
     }
 
@@ -427,14 +417,10 @@ impl BuiltinRuntime {
             max_redeliveries,
             message_limit: self.message_limit,
         };
-        let runner = self.runner(id, deployed);
-        let coming_up = deployed.coming_up.clone();
-        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(format!("connecting to Redis at {}", read.target.place()));
-        let (drain, drained) = tokio::sync::watch::channel(false);
-        deployed.drain = Some(drain);
-        let reading = tokio::spawn(read.run(runner, self.fence.clone(), drained, coming_up));
-        self.watch(id, deployed, reading);
+        let connecting = format!("connecting to Redis at {}", read.target.place());
+        self.start_consuming(id, deployed, connecting, move |t| {
+            read.run(t.runner, t.fence, t.drain, t.coming_up)
+        });
         Ok(())
     }
 
@@ -455,18 +441,37 @@ impl BuiltinRuntime {
             session: id.to_string().chars().take(8).collect(),
             message_limit: self.message_limit,
         };
+        let connecting = format!("connecting to MQTT at {}", subscribe.target.place());
+        self.start_consuming(id, deployed, connecting, move |t| {
+            subscribe.run(t.runner, t.fence, t.drain, t.coming_up)
+        });
+        Ok(())
+    }
+
+    /// Starts a broker's consumer task made by `consume`: `connecting` says what it
+    /// does until it takes messages; it drains when stopped and is watched.
+    fn start_consuming<F, Fut>(
+        &self,
+        id: IntegrationId,
+        deployed: &mut Deployed,
+        connecting: String,
+        consume: F,
+    ) where
+        F: FnOnce(Taking) -> Fut,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
         let runner = self.runner(id, deployed);
         let coming_up = deployed.coming_up.clone();
-        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
-            "connecting to MQTT at {}",
-            subscribe.target.place()
-        ));
+        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) = Some(connecting);
         let (drain, drained) = tokio::sync::watch::channel(false);
         deployed.drain = Some(drain);
-        let subscribing =
-            tokio::spawn(subscribe.run(runner, self.fence.clone(), drained, coming_up));
-        self.watch(id, deployed, subscribing);
-        Ok(())
+        let consuming = tokio::spawn(consume(Taking {
+            runner,
+            fence: self.fence.clone(),
+            drain: drained,
+            coming_up,
+        }));
+        self.watch(id, deployed, consuming);
     }
 
     /// Watches a flow's task: how it ended says whether (and why) it died.
@@ -506,6 +511,16 @@ impl BuiltinRuntime {
             }
         }));
     }
+}
+
+/// What a broker's consumer task is given: how to run and record a message, whether
+/// the lease is still this server's, when to drain, and where to say it is still
+/// connecting.
+struct Taking {
+    runner: Runner,
+    fence: crate::reconciler::fence::Fence,
+    drain: tokio::sync::watch::Receiver<bool>,
+    coming_up: Arc<Mutex<Option<String>>>,
 }
 
 /// What a flow's own task (a timer, a schedule, a poller, a consumer) needs to run a

@@ -127,9 +127,9 @@ impl Rabbit {
     }
 }
 
-/// The `n` of every message an integration's activity records, with how often.
-pub async fn recorded_numbers(server: &Junction, id: &str) -> BTreeMap<u64, usize> {
-    let mut seen = BTreeMap::new();
+/// The first step's detail of every message an integration's activity records.
+pub async fn recorded_details(server: &Junction, id: &str) -> Vec<String> {
+    let mut details = Vec::new();
     for page in 1.. {
         let (_, answer) = server
             .api(
@@ -142,13 +142,22 @@ pub async fn recorded_numbers(server: &Junction, id: &str) -> BTreeMap<u64, usiz
         if items.is_empty() {
             break;
         }
-        for entry in items {
-            if let Some(n) = entry["steps"][0]["detail"]
-                .as_str()
-                .and_then(|d| d.strip_prefix("n="))
-            {
-                *seen.entry(n.parse().unwrap()).or_default() += 1;
-            }
+        details.extend(
+            items
+                .iter()
+                .filter_map(|entry| entry["steps"][0]["detail"].as_str().map(str::to_owned)),
+        );
+    }
+    details
+}
+
+/// The `n` of every message an integration's activity records (its detail reads
+/// `n=N`), with how often.
+pub async fn recorded_numbers(server: &Junction, id: &str) -> BTreeMap<u64, usize> {
+    let mut seen = BTreeMap::new();
+    for detail in recorded_details(server, id).await {
+        if let Some(n) = detail.strip_prefix("n=").and_then(|n| n.parse().ok()) {
+            *seen.entry(n).or_default() += 1;
         }
     }
     seen

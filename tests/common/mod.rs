@@ -452,6 +452,18 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// The newest 200 entries of an integration's activity.
+    pub async fn activity(&self, id: &str) -> Vec<Value> {
+        let (_, _, page) = self
+            .api(
+                "GET",
+                &format!("/api/v1/integrations/{id}/activity?per_page=200"),
+                None,
+            )
+            .await;
+        page["items"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Polls until `check` holds, for at most 20 s; panics with `what` otherwise.
     pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
     where

@@ -475,21 +475,11 @@ impl FlowForm {
                 })
             }
             TriggerKind::Redis => {
-                let mut number = |text: &str, field: &str| match text.trim().parse::<u64>() {
-                    Ok(n) => json!(n),
-                    Err(_) => {
-                        errors.push(FieldError::new(
-                            format!("trigger.{field}"),
-                            "must be a whole number",
-                        ));
-                        json!(0)
-                    }
-                };
                 let mut redis = json!({
                     "kind": "redis",
                     "connection": self.poll_connection.trim(),
-                    "prefetch": number(&self.prefetch, "prefetch"),
-                    "max_redeliveries": number(&self.max_redeliveries, "max_redeliveries"),
+                    "prefetch": whole(&self.prefetch, "prefetch", &mut errors),
+                    "max_redeliveries": whole(&self.max_redeliveries, "max_redeliveries", &mut errors),
                 });
                 for (field, text) in [
                     ("stream", &self.stream),
@@ -503,22 +493,12 @@ impl FlowForm {
                 redis
             }
             TriggerKind::Nats => {
-                let mut number = |text: &str, field: &str| match text.trim().parse::<u64>() {
-                    Ok(n) => json!(n),
-                    Err(_) => {
-                        errors.push(FieldError::new(
-                            format!("trigger.{field}"),
-                            "must be a whole number",
-                        ));
-                        json!(0)
-                    }
-                };
                 let mut nats = json!({
                     "kind": "nats",
                     "connection": self.poll_connection.trim(),
                     "subject": self.subject.trim(),
-                    "prefetch": number(&self.prefetch, "prefetch"),
-                    "max_redeliveries": number(&self.max_redeliveries, "max_redeliveries"),
+                    "prefetch": whole(&self.prefetch, "prefetch", &mut errors),
+                    "max_redeliveries": whole(&self.max_redeliveries, "max_redeliveries", &mut errors),
                 });
                 if !self.stream.trim().is_empty() {
                     nats["stream"] = json!(self.stream.trim());
@@ -529,22 +509,12 @@ impl FlowForm {
                 nats
             }
             TriggerKind::Amqp => {
-                let mut number = |text: &str, field: &str| match text.trim().parse::<u64>() {
-                    Ok(n) => json!(n),
-                    Err(_) => {
-                        errors.push(FieldError::new(
-                            format!("trigger.{field}"),
-                            "must be a whole number",
-                        ));
-                        json!(0)
-                    }
-                };
                 let mut amqp = json!({
                     "kind": "amqp",
                     "connection": self.poll_connection.trim(),
                     "queue": self.queue.trim(),
-                    "prefetch": number(&self.prefetch, "prefetch"),
-                    "max_redeliveries": number(&self.max_redeliveries, "max_redeliveries"),
+                    "prefetch": whole(&self.prefetch, "prefetch", &mut errors),
+                    "max_redeliveries": whole(&self.max_redeliveries, "max_redeliveries", &mut errors),
                 });
                 if self.declare {
                     amqp["declare"] = json!(true);
@@ -562,6 +532,21 @@ impl FlowForm {
             .map(|(index, step)| step.to_value(index, &mut errors))
             .collect();
         (json!({ "trigger": trigger, "steps": steps }), errors)
+    }
+}
+
+/// A trigger's whole number as typed; text that is not one is an error at
+/// `trigger.FIELD` (and 0, which the server refuses too).
+fn whole(text: &str, field: &str, errors: &mut Vec<FieldError>) -> Value {
+    match text.trim().parse::<u64>() {
+        Ok(n) => json!(n),
+        Err(_) => {
+            errors.push(FieldError::new(
+                format!("trigger.{field}"),
+                "must be a whole number",
+            ));
+            json!(0)
+        }
     }
 }
 
@@ -612,76 +597,45 @@ mod tests {
     }
 
     #[test]
-    fn a_cron_trigger_round_trips_through_the_form() {
-        let definition = json!({
-            "trigger": { "kind": "cron", "schedule": "0 9 * * 1-5", "time_zone": "Europe/Berlin" },
-            "steps": []
-        });
-        let mut key = 1;
-        let form = FlowForm::from_value(&definition, &mut key).unwrap();
-        assert_eq!(form.to_value().0, definition);
-    }
-
-    #[test]
-    fn an_amqp_trigger_round_trips_through_the_form() {
-        let definition = json!({
-            "trigger": { "kind": "amqp", "connection": "rabbit", "queue": "orders",
-                         "declare": true, "prefetch": 50,
-                         "dead_letter_exchange": "orders-dead", "max_redeliveries": 3 },
-            "steps": []
-        });
-        let mut key = 1;
-        let form = FlowForm::from_value(&definition, &mut key).unwrap();
-        let (value, errors) = form.to_value();
-        assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(value, definition);
-        assert_eq!(Definition::parse(&value).unwrap().to_value(), definition);
-    }
-
-    #[test]
-    fn a_jetstream_trigger_round_trips_through_the_form() {
-        let definition = json!({
-            "trigger": { "kind": "nats", "connection": "bus", "subject": "orders.>",
-                         "stream": "ORDERS", "durable": "junction", "prefetch": 10,
-                         "max_redeliveries": 5 },
-            "steps": []
-        });
-        let mut key = 1;
-        let form = FlowForm::from_value(&definition, &mut key).unwrap();
-        let (value, errors) = form.to_value();
-        assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(value, definition);
-        assert_eq!(Definition::parse(&value).unwrap().to_value(), definition);
-    }
-
-    #[test]
-    fn a_redis_stream_trigger_round_trips_through_the_form() {
-        let definition = json!({
-            "trigger": { "kind": "redis", "connection": "cache", "stream": "orders",
-                         "group": "junction", "prefetch": 10, "max_redeliveries": 5 },
-            "steps": []
-        });
-        let mut key = 1;
-        let form = FlowForm::from_value(&definition, &mut key).unwrap();
-        let (value, errors) = form.to_value();
-        assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(value, definition);
-        assert_eq!(Definition::parse(&value).unwrap().to_value(), definition);
-    }
-
-    #[test]
-    fn a_sql_poll_trigger_round_trips_through_the_form() {
-        let definition = json!({
-            "trigger": { "kind": "sql_poll", "connection": "orders-db",
-                         "query": "SELECT * FROM orders WHERE id > $1 ORDER BY id",
-                         "cursor": "id", "every_seconds": 5, "start": 0 },
-            "steps": []
-        });
-        let mut key = 1;
-        let form = FlowForm::from_value(&definition, &mut key).unwrap();
-        let (value, errors) = form.to_value();
-        assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(value, definition);
+    fn every_kind_of_trigger_round_trips_through_the_form() {
+        let triggers = [
+            json!({ "kind": "webhook", "path": "orders" }),
+            json!({ "kind": "timer", "every_seconds": 60 }),
+            json!({ "kind": "cron", "schedule": "0 9 * * 1-5", "time_zone": "Europe/Berlin" }),
+            json!({ "kind": "sql_poll", "connection": "orders-db",
+                    "query": "SELECT * FROM orders WHERE id > $1 ORDER BY id",
+                    "cursor": "id", "every_seconds": 5, "start": 0 }),
+            json!({ "kind": "amqp", "connection": "rabbit", "queue": "orders", "declare": true,
+                    "prefetch": 50, "dead_letter_exchange": "orders-dead",
+                    "max_redeliveries": 3 }),
+            json!({ "kind": "nats", "connection": "bus", "subject": "orders.>",
+                    "stream": "ORDERS", "durable": "junction", "prefetch": 10,
+                    "max_redeliveries": 5 }),
+            json!({ "kind": "redis", "connection": "cache", "stream": "orders",
+                    "group": "junction", "prefetch": 10, "max_redeliveries": 5 }),
+            json!({ "kind": "mqtt", "connection": "mosquitto", "topic": "sensors/#", "qos": 1 }),
+        ];
+        let mut kinds = std::collections::HashSet::new();
+        for trigger in triggers {
+            let definition = json!({ "trigger": trigger, "steps": [] });
+            let mut key = 1;
+            let form = FlowForm::from_value(&definition, &mut key).unwrap();
+            let (value, errors) = form.to_value();
+            assert!(errors.is_empty(), "{trigger}: {errors:?}");
+            assert_eq!(value, definition);
+            let parsed = Definition::parse(&value).unwrap();
+            assert_eq!(
+                parsed.to_value(),
+                definition,
+                "canonical as the server keeps it"
+            );
+            kinds.insert(parsed.trigger.kind());
+        }
+        assert_eq!(
+            kinds.len(),
+            TriggerKind::ALL.len(),
+            "every kind is in the list"
+        );
     }
 
     #[test]

@@ -58,11 +58,7 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                     <NextRuns schedule=Signal::derive(move || editor.schedule.get()) time_zone=Signal::derive(move || editor.time_zone.get()) />
                 }.into_any(),
                 TriggerKind::SqlPoll => view! {
-                    <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
-                        <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind.sql_dialect().is_some()
-                            value=Signal::derive(move || editor.poll_connection.get())
-                            on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
-                    </Field>
+                    <TriggerConnection editor accepts=|kind| kind.sql_dialect().is_some() />
                     <Field label="Query" id="trigger-query" error=Signal::derive(editor.error_at("trigger.query"))
                         hint="$1 (? in MySQL and SQLite) is the cursor: SELECT * FROM orders WHERE id > $1 ORDER BY id">
                         <textarea id="trigger-query" class="code" rows="3" spellcheck="false" prop:value=move || editor.poll_query.get()
@@ -84,11 +80,7 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                     </div>
                 }.into_any(),
                 TriggerKind::Nats => view! {
-                    <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
-                        <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Nats
-                            value=Signal::derive(move || editor.poll_connection.get())
-                            on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
-                    </Field>
+                    <TriggerConnection editor accepts=|kind| kind == ConnectionKind::Nats />
                     <Field label="Subject" id="trigger-subject" error=Signal::derive(editor.error_at("trigger.subject"))
                         hint="e.g. orders.> ; the flow gets {\"subject\": ..., \"payload\": ...}">
                         <input id="trigger-subject" type="text" prop:value=move || editor.subject.get()
@@ -107,24 +99,12 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                         </Field>
                     </div>
                     <div class="row">
-                        <Field label="Prefetch" id="trigger-prefetch" error=Signal::derive(editor.error_at("trigger.prefetch"))
-                            hint="Messages in flight at most">
-                            <input id="trigger-prefetch" type="text" inputmode="numeric" prop:value=move || editor.prefetch.get()
-                                on:input=move |ev| { editor.prefetch.set(event_target_value(&ev)); touch(); } />
-                        </Field>
-                        <Field label="Redeliveries" id="trigger-redeliveries" error=Signal::derive(editor.error_at("trigger.max_redeliveries"))
-                            hint="JetStream: how often a failed message is tried again">
-                            <input id="trigger-redeliveries" type="text" inputmode="numeric" prop:value=move || editor.max_redeliveries.get()
-                                on:input=move |ev| { editor.max_redeliveries.set(event_target_value(&ev)); touch(); } />
-                        </Field>
+                        <PrefetchField editor />
+                        <RedeliveriesField editor hint="JetStream: how often a failed message is tried again" />
                     </div>
                 }.into_any(),
                 TriggerKind::Mqtt => view! {
-                    <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
-                        <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Mqtt
-                            value=Signal::derive(move || editor.poll_connection.get())
-                            on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
-                    </Field>
+                    <TriggerConnection editor accepts=|kind| kind == ConnectionKind::Mqtt />
                     <div class="row">
                         <Field label="Topic filter" id="trigger-topic" error=Signal::derive(editor.error_at("trigger.topic"))
                             hint="e.g. sensors/+/temperature or orders/#; the flow gets {\"topic\": ..., \"payload\": ...}">
@@ -142,11 +122,7 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                     </div>
                 }.into_any(),
                 TriggerKind::Redis => view! {
-                    <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
-                        <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Redis
-                            value=Signal::derive(move || editor.poll_connection.get())
-                            on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
-                    </Field>
+                    <TriggerConnection editor accepts=|kind| kind == ConnectionKind::Redis />
                     <p class="hint">"A stream read by a consumer group (every server, acknowledged once recorded), or a pub/sub channel (one server, nothing kept)."</p>
                     <div class="row">
                         <Field label="Stream" id="trigger-stream" error=Signal::derive(editor.error_at("trigger.stream"))>
@@ -163,24 +139,12 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                         </Field>
                     </div>
                     <div class="row">
-                        <Field label="Prefetch" id="trigger-prefetch" error=Signal::derive(editor.error_at("trigger.prefetch"))
-                            hint="Messages in flight at most">
-                            <input id="trigger-prefetch" type="text" inputmode="numeric" prop:value=move || editor.prefetch.get()
-                                on:input=move |ev| { editor.prefetch.set(event_target_value(&ev)); touch(); } />
-                        </Field>
-                        <Field label="Redeliveries" id="trigger-redeliveries" error=Signal::derive(editor.error_at("trigger.max_redeliveries"))
-                            hint="Stream: how often a failed entry is added again">
-                            <input id="trigger-redeliveries" type="text" inputmode="numeric" prop:value=move || editor.max_redeliveries.get()
-                                on:input=move |ev| { editor.max_redeliveries.set(event_target_value(&ev)); touch(); } />
-                        </Field>
+                        <PrefetchField editor />
+                        <RedeliveriesField editor hint="Stream: how often a failed entry is added again" />
                     </div>
                 }.into_any(),
                 TriggerKind::Amqp => view! {
-                    <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
-                        <ConnectionPicker id="trigger-connection".to_owned() accepts=|kind| kind == ConnectionKind::Amqp
-                            value=Signal::derive(move || editor.poll_connection.get())
-                            on_pick=Callback::new(move |name| { editor.poll_connection.set(name); touch(); }) />
-                    </Field>
+                    <TriggerConnection editor accepts=|kind| kind == ConnectionKind::Amqp />
                     <div class="row">
                         <Field label="Queue" id="trigger-queue" error=Signal::derive(editor.error_at("trigger.queue"))>
                             <input id="trigger-queue" type="text" prop:value=move || editor.queue.get()
@@ -193,21 +157,13 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                         </div>
                     </div>
                     <div class="row">
-                        <Field label="Prefetch" id="trigger-prefetch" error=Signal::derive(editor.error_at("trigger.prefetch"))
-                            hint="Messages in flight at most; acknowledged once their run is recorded">
-                            <input id="trigger-prefetch" type="text" inputmode="numeric" prop:value=move || editor.prefetch.get()
-                                on:input=move |ev| { editor.prefetch.set(event_target_value(&ev)); touch(); } />
-                        </Field>
+                        <PrefetchField editor />
                         <Field label="Dead-letter exchange" id="trigger-dlx" error=Signal::derive(editor.error_at("trigger.dead_letter_exchange"))
                             hint="Where failed messages go; empty: back to the queue">
                             <input id="trigger-dlx" type="text" prop:value=move || editor.dead_letter_exchange.get()
                                 on:input=move |ev| { editor.dead_letter_exchange.set(event_target_value(&ev)); touch(); } />
                         </Field>
-                        <Field label="Redeliveries" id="trigger-redeliveries" error=Signal::derive(editor.error_at("trigger.max_redeliveries"))
-                            hint="How often a failed message is tried again">
-                            <input id="trigger-redeliveries" type="text" inputmode="numeric" prop:value=move || editor.max_redeliveries.get()
-                                on:input=move |ev| { editor.max_redeliveries.set(event_target_value(&ev)); touch(); } />
-                        </Field>
+                        <RedeliveriesField editor hint="How often a failed message is tried again" />
                     </div>
                 }.into_any(),
             }}
@@ -233,6 +189,42 @@ pub(super) fn FlowFields(editor: Editor, new_kind: RwSignal<StepKind>) -> impl I
                 touch();
             }>"Add step"</button>
         </div>
+    }
+}
+
+/// The connection a trigger reads through, from those of the kinds it `accepts`.
+#[component]
+fn TriggerConnection(editor: Editor, accepts: fn(ConnectionKind) -> bool) -> impl IntoView {
+    view! {
+        <Field label="Connection" id="trigger-connection" error=Signal::derive(editor.error_at("trigger.connection"))>
+            <ConnectionPicker id="trigger-connection".to_owned() accepts
+                value=Signal::derive(move || editor.poll_connection.get())
+                on_pick=Callback::new(move |name| { editor.poll_connection.set(name); editor.dirty.set(true); }) />
+        </Field>
+    }
+}
+
+/// How many messages a broker's trigger takes at once.
+#[component]
+fn PrefetchField(editor: Editor) -> impl IntoView {
+    view! {
+        <Field label="Prefetch" id="trigger-prefetch" error=Signal::derive(editor.error_at("trigger.prefetch"))
+            hint="Messages in flight at most; acknowledged once their run is recorded">
+            <input id="trigger-prefetch" type="text" inputmode="numeric" prop:value=move || editor.prefetch.get()
+                on:input=move |ev| { editor.prefetch.set(event_target_value(&ev)); editor.dirty.set(true); } />
+        </Field>
+    }
+}
+
+/// How often a broker's trigger tries a failed message again.
+#[component]
+fn RedeliveriesField(editor: Editor, hint: &'static str) -> impl IntoView {
+    view! {
+        <Field label="Redeliveries" id="trigger-redeliveries" error=Signal::derive(editor.error_at("trigger.max_redeliveries"))
+            hint=hint>
+            <input id="trigger-redeliveries" type="text" inputmode="numeric" prop:value=move || editor.max_redeliveries.get()
+                on:input=move |ev| { editor.max_redeliveries.set(event_target_value(&ev)); editor.dirty.set(true); } />
+        </Field>
     }
 }
 
