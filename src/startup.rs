@@ -151,7 +151,8 @@ impl Application {
         let (stop, stopping) = watch::channel(false);
         let service = Service::new(store.clone(), reconciler.waker(), config.session_policy())
             .stopped_by(stopping)
-            .with_connectors(connectors, http, brokers, protected_paths(config));
+            .with_connectors(connectors, http, brokers, protected_paths(config))
+            .with_runtime(runtime.clone() as Arc<dyn Runtime>);
         first_admin(config, &service).await?;
         let state = AppState {
             leptos_options: leptos_options(config, addr),

@@ -1,6 +1,7 @@
 //! A broker that goes away: the consumer ends with the cause, the integration goes to
-//! Error saying so, and the retry policy connects it again once the broker is back,
-//! after which messages run again. Through a proxy the test cuts, in front of the
+//! Error saying so, the detail page says "connecting" while an attempt waits for the
+//! broker, and the retry policy connects it again once the broker is back, after
+//! which messages run again. Through a proxy the test cuts, in front of the
 //! machine's RabbitMQ. On SQLite and PostgreSQL.
 #![cfg(feature = "ssr")]
 #![allow(clippy::unwrap_used)]
@@ -54,6 +55,13 @@ async fn a_broker_that_goes_away_is_an_error_with_the_cause_and_comes_back(app: 
             && now["reconcile"]["last_error"]
                 .as_str()
                 .is_some_and(|error| error.contains("RabbitMQ"))
+    })
+    .await;
+    // Unanswered, the next attempt waits: the page says what it is doing.
+    proxy.hold();
+    app.eventually("the page says it is connecting", || async {
+        let (_, page) = app.get_page(&format!("/integrations/{id}")).await;
+        page.contains("connecting to RabbitMQ at 127.0.0.1:")
     })
     .await;
     proxy.restore();

@@ -331,6 +331,10 @@ pub struct DetailPage {
     /// For flows on a cron schedule: the schedule, and the next five times it runs.
     #[serde(default)]
     pub schedule: Option<(String, Vec<String>)>,
+    /// What the flow is doing before it takes messages (connecting to its broker),
+    /// as this server's runtime knows it.
+    #[serde(default)]
+    pub coming_up: Option<String>,
     pub activity: Page<super::activity::ActivityEntry>,
     /// The last hour's messages per minute, by outcome.
     pub chart: super::activity::ActivityChart,

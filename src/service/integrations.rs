@@ -214,10 +214,19 @@ impl Service {
             .activity(who, id, PageRequest::new(Some(1), Some(20)))
             .await?;
         let chart = self.store.activity_chart(id).await?;
+        let coming_up = self
+            .runtime
+            .as_ref()
+            .and_then(|runtime| runtime.status(id))
+            .and_then(|status| match status.health {
+                crate::runtime::Health::Progressing(why) => Some(why),
+                crate::runtime::Health::Running | crate::runtime::Health::Died(_) => None,
+            });
         Ok(DetailPage {
             detail,
             webhook_url,
             schedule,
+            coming_up,
             activity,
             chart,
         })

@@ -126,6 +126,8 @@ pub struct Service {
     brokers: Option<crate::runtime::brokers::Brokers>,
     /// Directories a connection may not point into (Junction's own files).
     protected_paths: std::sync::Arc<Vec<std::path::PathBuf>>,
+    /// What runs flows here: asked what a flow coming up is doing.
+    runtime: Option<std::sync::Arc<dyn crate::runtime::Runtime>>,
 }
 
 impl Service {
@@ -141,7 +143,14 @@ impl Service {
             http: None,
             brokers: None,
             protected_paths: Default::default(),
+            runtime: None,
         }
+    }
+
+    /// The same service, telling what a flow coming up in `runtime` is doing.
+    pub fn with_runtime(mut self, runtime: std::sync::Arc<dyn crate::runtime::Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
     }
 
     /// The same service, testing connections through the runtime's connectors, and

@@ -12,6 +12,9 @@ use tokio::sync::watch;
 pub struct Proxy {
     pub port: u16,
     up: Arc<AtomicBool>,
+    /// Down, and holding new connections open without an answer (as a firewall that
+    /// drops packets) rather than closing them.
+    holding: Arc<AtomicBool>,
     /// Bumped to drop every open connection.
     cut: watch::Sender<u64>,
 }
@@ -22,22 +25,33 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
+        let holding = Arc::new(AtomicBool::new(false));
         let (cut, cuts) = watch::channel(0u64);
         let accepting = up.clone();
+        let held = holding.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
+                let Ok((inbound, _)) = listener.accept().await else {
                     continue;
                 };
                 if !accepting.load(Ordering::SeqCst) {
+                    if held.load(Ordering::SeqCst) {
+                        // Held open, unanswered, until the next cut.
+                        let mut cuts = cuts.clone();
+                        cuts.borrow_and_update();
+                        tokio::spawn(async move {
+                            let _ = cuts.changed().await;
+                            drop(inbound);
+                        });
+                    }
                     // Down: the connection is closed at once.
-                    drop(inbound);
                     continue;
                 }
                 let target = target.clone();
                 let mut cuts = cuts.clone();
                 // Only a cut after this connection came drops it.
                 cuts.borrow_and_update();
+                let mut inbound = inbound;
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(&target).await else {
                         return;
@@ -49,7 +63,12 @@ impl Proxy {
                 });
             }
         });
-        Self { port, up, cut }
+        Self {
+            port,
+            up,
+            holding,
+            cut,
+        }
     }
 
     /// Drops every connection and refuses new ones.
@@ -58,8 +77,16 @@ impl Proxy {
         self.cut.send_modify(|n| *n += 1);
     }
 
-    /// Takes connections again.
+    /// Down, and new connections are held open unanswered.
+    pub fn hold(&self) {
+        self.holding.store(true, Ordering::SeqCst);
+        self.up.store(false, Ordering::SeqCst);
+    }
+
+    /// Takes connections again (those held are dropped).
     pub fn restore(&self) {
+        self.holding.store(false, Ordering::SeqCst);
         self.up.store(true, Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
     }
 }

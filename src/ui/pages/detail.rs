@@ -83,7 +83,7 @@ fn Detail(data: Signal<DetailPage>) -> impl IntoView {
                     i.current_state,
                     i.target_state,
                     i.reconcile.phase.map(|p| format!(" ({})", p.label())).unwrap_or_default(),
-                ))}
+                ) + &data.with(|d| d.coming_up.clone()).map(|why| format!(": {why}")).unwrap_or_default())}
             </p>
         </Show>
         <Show when=failing>
