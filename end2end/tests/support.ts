@@ -21,7 +21,8 @@ export type Step =
   | { kind: "transform"; template: string }
   | { kind: "filter"; condition: string }
   | { kind: "http"; url: string }
-  | { kind: "sql"; connection: string; query: string; params?: string };
+  | { kind: "sql"; connection: string; query: string; params?: string }
+  | { kind: "amqp_publish"; connection: string; exchange: string; routing_key: string };
 
 const LABELS = {
   log: "Log",
@@ -29,6 +30,7 @@ const LABELS = {
   filter: "Filter",
   http: "HTTP request",
   sql: "SQL statement",
+  amqp_publish: "RabbitMQ publish (AMQP)",
 } as const;
 
 /** Adds a step at the end of the editor's flow and fills it in, as a person would. */
@@ -53,6 +55,11 @@ export async function addStep(page: Page, number: number, step: Step): Promise<v
       await group.getByLabel("Connection").selectOption(step.connection);
       await group.getByLabel("Statement").fill(step.query);
       if (step.params) await group.getByLabel("Parameters (JSON list)").fill(step.params);
+      break;
+    case "amqp_publish":
+      await group.getByLabel("Connection").selectOption(step.connection);
+      await group.getByLabel("Exchange").fill(step.exchange);
+      await group.getByLabel("Routing key").fill(step.routing_key);
       break;
   }
 }
