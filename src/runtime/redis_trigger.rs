@@ -179,7 +179,8 @@ impl Read {
         let mut claim_from = "0-0".to_owned();
         let mut next_claim = tokio::time::Instant::now();
         let ended = loop {
-            if *drain.borrow() {
+            // Told to drain, or whoever could tell it is gone.
+            if *drain.borrow() || drain.has_changed().is_err() {
                 break Ok(());
             }
             while let Some(done) = in_flight.try_join_next() {
