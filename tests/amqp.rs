@@ -9,14 +9,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::brokers::{
-    Rabbit, consuming, keeping_all, rabbit_connection, recorded_numbers, within_a_minute,
+    Rabbit, a_switch_runs_each_message_in_one_version, consuming, keeping_all, rabbit_connection,
+    recorded_numbers, within_a_minute,
 };
 use common::process::Junction;
-use common::{FreshDatabase, LiveApp, TestApp};
+use common::{FreshDatabase, LiveApp};
 use lapin::types::FieldTable;
 use serde_json::{Value, json};
 
@@ -185,101 +185,20 @@ async fn publishing_v2_while_messages_flow_runs_each_message_in_exactly_one_vers
     let queue = rabbit.queue("switching");
     app.api("POST", "/api/v1/connections", Some(rabbit_connection()))
         .await;
-    let logging = |version: u32| {
-        json!({
-            "trigger": { "kind": "amqp", "connection": "rabbit", "queue": queue,
-                         "declare": true, "prefetch": 20 },
-            "steps": [{ "kind": "log", "message": format!("v{version} n={{{{ body.n }}}}") }]
-        })
-    };
-    let id = app.running("switching", logging(1)).await;
-    let base = format!("/api/v1/integrations/{id}");
-    let publisher = {
-        let queue = queue.clone();
-        tokio::spawn(async move {
-            let rabbit = Rabbit::connect().await;
-            for n in 0..600 {
-                rabbit
-                    .publish(&queue, json!({ "n": n }).to_string().as_bytes())
-                    .await;
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        })
-    };
-    app.eventually("v1 ran some messages", || async {
-        app.activity(&id).await.len() >= 100
-    })
-    .await;
-
-    let (_, headers, _) = app.api("GET", &base, None).await;
-    let etag = headers["etag"].to_str().unwrap().to_owned();
-    app.api_with(
-        "PUT",
-        &format!("{base}/draft"),
-        Some(json!({ "definition": logging(2) })),
-        &[("if-match", &etag)],
-    )
-    .await;
-    app.api("POST", &format!("{base}/publish"), None).await;
-    publisher.await.unwrap();
-
-    app.eventually("all 600 messages are recorded", || async {
-        all_activity(&app, &id).await.len() >= 600
-    })
-    .await;
-    let recorded = all_activity(&app, &id).await;
-    let mut runs: BTreeMap<u64, Vec<(i64, String)>> = BTreeMap::new();
-    for entry in &recorded {
-        let detail = entry["steps"][0]["detail"].as_str().unwrap();
-        let (version, n) = detail.split_once(" n=").unwrap();
-        let started = chrono::DateTime::parse_from_rfc3339(entry["started_at"].as_str().unwrap())
-            .unwrap()
-            .timestamp_millis();
-        runs.entry(n.parse().unwrap())
-            .or_default()
-            .push((started, version.to_owned()));
-    }
-    assert_eq!(runs.len(), 600, "every message ran");
-    let twice: Vec<_> = runs.iter().filter(|(_, r)| r.len() > 1).collect();
-    assert!(twice.is_empty(), "none ran twice: {twice:?}");
-    let last_v1 = runs
-        .values()
-        .flatten()
-        .filter(|(_, v)| v == "v1")
-        .map(|(t, _)| *t)
-        .max();
-    let first_v2 = runs
-        .values()
-        .flatten()
-        .filter(|(_, v)| v == "v2")
-        .map(|(t, _)| *t)
-        .min();
-    assert!(first_v2.is_some(), "v2 ran the later messages");
-    assert!(
-        last_v1 <= first_v2,
-        "after the switch only v2 runs: v1 last at {last_v1:?}, v2 first at {first_v2:?}"
-    );
-    rabbit.delete(&queue).await;
-}
-
-/// Every entry of an integration's activity, page by page.
-async fn all_activity(app: &TestApp, id: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    for page in 1.. {
-        let (_, _, answer) = app
-            .api(
-                "GET",
-                &format!("/api/v1/integrations/{id}/activity?page={page}&per_page=200"),
-                None,
-            )
-            .await;
-        let items = answer["items"].as_array().cloned().unwrap_or_default();
-        if items.is_empty() {
-            break;
+    let trigger = json!({ "kind": "amqp", "connection": "rabbit", "queue": queue,
+                          "declare": true, "prefetch": 20 });
+    let publishing = queue.clone();
+    a_switch_runs_each_message_in_one_version(&app, trigger, "body.n", 600, async move {
+        let rabbit = Rabbit::connect().await;
+        for n in 0..600 {
+            rabbit
+                .publish(&publishing, json!({ "n": n }).to_string().as_bytes())
+                .await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        all.extend(items);
-    }
-    all
+    })
+    .await;
+    rabbit.delete(&queue).await;
 }
 
 fn amqp_trigger(queue: &str) -> Value {

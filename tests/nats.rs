@@ -10,7 +10,8 @@
 mod common;
 
 use common::brokers::{
-    Nats, consuming_at, keeping_all, nats_connection, recorded_numbers, within_a_minute,
+    Nats, a_switch_runs_each_message_in_one_version, consuming_at, keeping_all, nats_connection,
+    recorded_numbers, within_a_minute,
 };
 use common::process::Junction;
 use common::{FreshDatabase, LiveApp};
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 on_both_databases! {
     a_subject_runs_the_flow_with_the_subject_in_the_message: LiveApp,
     a_failed_jetstream_message_is_delivered_again_a_bounded_number_of_times: LiveApp,
+    publishing_v2_while_jetstream_messages_flow_runs_each_in_exactly_one_version: LiveApp,
     a_server_killed_mid_way_loses_no_jetstream_message: FreshDatabase,
 }
 
@@ -106,6 +108,34 @@ async fn a_failed_jetstream_message_is_delivered_again_a_bounded_number_of_times
             .iter()
             .all(|a| a["outcome"] == "failed")
     );
+    nats.delete().await;
+}
+
+async fn publishing_v2_while_jetstream_messages_flow_runs_each_in_exactly_one_version(
+    app: LiveApp,
+) {
+    let nats = Nats::connect().await;
+    nats.stream().await;
+    app.api("POST", "/api/v1/connections", Some(nats_connection()))
+        .await;
+    let subject = format!("{}.numbers", nats.prefix);
+    let publishing = Nats::connect().await;
+    let to = subject.clone();
+    a_switch_runs_each_message_in_one_version(
+        &app,
+        jetstream_trigger(&nats),
+        "body.payload.n",
+        400,
+        async move {
+            for n in 0..400u64 {
+                publishing
+                    .publish_acked(to.clone(), json!({ "n": n }).to_string().into_bytes())
+                    .await;
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        },
+    )
+    .await;
     nats.delete().await;
 }
 

@@ -22,6 +22,8 @@ use crate::reconciler::fence::Fence;
 /// How long JetStream waits for an acknowledgement before it delivers a message to
 /// another consumer (a server that died mid-run).
 const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How long one pull request stays open on the server.
+const PULL_EXPIRES: Duration = Duration::from_secs(3);
 /// How long the connection may stay down before the consumer gives up (and the
 /// integration goes to Error, for the retry policy); the client reconnects by
 /// itself within it.
@@ -145,6 +147,10 @@ impl Listen {
                 let mut messages = consumer
                     .stream()
                     .max_messages_per_batch(usize::from(self.prefetch))
+                    // Short-lived pulls: one left open by a consumer that stopped sends
+                    // its messages nowhere until the acknowledgement wait returns them.
+                    .expires(PULL_EXPIRES)
+                    .heartbeat(PULL_EXPIRES / 3)
                     .messages()
                     .await
                     .map_err(|err| format!("cannot consume {stream:?}: {err}"))?;

@@ -413,3 +413,94 @@ impl Mqtt {
             .unwrap();
     }
 }
+
+/// Publishes `count` messages (each `{"n": N}`, by `publish`) while a flow with
+/// `trigger` runs v1, switches to v2 once v1 has run some, and checks that every
+/// message ran exactly once, and every v1 run started before the first v2 run.
+pub async fn a_switch_runs_each_message_in_one_version(
+    app: &super::TestApp,
+    trigger: Value,
+    payload_at: &str,
+    count: u64,
+    publish: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let logging = |version: u32| {
+        json!({
+            "trigger": trigger,
+            "steps": [{ "kind": "log", "message": format!("v{version} n={{{{ {payload_at} }}}}") }]
+        })
+    };
+    let id = app.running("switching", logging(1)).await;
+    let base = format!("/api/v1/integrations/{id}");
+    let publisher = tokio::spawn(publish);
+    app.eventually("v1 ran some messages", || async {
+        app.activity(&id).await.len() >= 100
+    })
+    .await;
+
+    let (_, headers, _) = app.api("GET", &base, None).await;
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    app.api_with(
+        "PUT",
+        &format!("{base}/draft"),
+        Some(json!({ "definition": logging(2) })),
+        &[("if-match", &etag)],
+    )
+    .await;
+    app.api("POST", &format!("{base}/publish"), None).await;
+    publisher.await.unwrap();
+
+    // Long enough for a broker's acknowledgement wait (30 s): a message a stopped
+    // consumer had been sent comes back after it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while (app.all_activity(&id).await.len() as u64) < count {
+        if std::time::Instant::now() >= deadline {
+            let all = app.all_activity(&id).await;
+            let v2 = all
+                .iter()
+                .filter(|e| {
+                    e["steps"][0]["detail"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with("v2")
+                })
+                .count();
+            let (_, _, now) = app.api("GET", &base, None).await;
+            panic!(
+                "not every message was recorded: {} of {count}, {v2} by v2; now {now}",
+                all.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut runs: BTreeMap<u64, Vec<(i64, String)>> = BTreeMap::new();
+    for entry in app.all_activity(&id).await {
+        let detail = entry["steps"][0]["detail"].as_str().unwrap();
+        let (version, n) = detail.split_once(" n=").unwrap();
+        let started = chrono::DateTime::parse_from_rfc3339(entry["started_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
+        runs.entry(n.parse().unwrap())
+            .or_default()
+            .push((started, version.to_owned()));
+    }
+    assert_eq!(runs.len() as u64, count, "every message ran");
+    let twice: Vec<_> = runs.iter().filter(|(_, r)| r.len() > 1).collect();
+    assert!(twice.is_empty(), "none ran twice: {twice:?}");
+    let started = |wanted: &'static str| -> Vec<i64> {
+        runs.values()
+            .flatten()
+            .filter(|(_, version)| version == wanted)
+            .map(|(at, _)| *at)
+            .collect()
+    };
+    let (last_v1, first_v2) = (
+        started("v1").into_iter().max(),
+        started("v2").into_iter().min(),
+    );
+    assert!(first_v2.is_some(), "v2 ran the later messages");
+    assert!(
+        last_v1 <= first_v2,
+        "after the switch only v2 runs: v1 last at {last_v1:?}, v2 first at {first_v2:?}"
+    );
+}

@@ -464,6 +464,26 @@ impl TestApp {
         page["items"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Every entry of an integration's activity, page by page.
+    pub async fn all_activity(&self, id: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let (_, _, answer) = self
+                .api(
+                    "GET",
+                    &format!("/api/v1/integrations/{id}/activity?page={page}&per_page=200"),
+                    None,
+                )
+                .await;
+            let items = answer["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                break;
+            }
+            all.extend(items);
+        }
+        all
+    }
+
     /// Polls until `check` holds, for at most 20 s; panics with `what` otherwise.
     pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
     where
