@@ -62,7 +62,7 @@ test("a person connects RabbitMQ, and a queue's messages run a flow another flow
   await openHydrated(page, "/connections");
   await page.getByLabel("Kind").selectOption("amqp");
   await page.getByLabel("Name").fill(connection);
-  await page.getByLabel("Host").fill("127.0.0.1");
+  await page.getByLabel("Host", { exact: true }).fill("127.0.0.1");
   await page.getByLabel("Port").fill("5672");
   await page.getByLabel("Virtual host").fill("/");
   await page.getByLabel("User", { exact: true }).fill("guest");
@@ -77,14 +77,14 @@ test("a person connects RabbitMQ, and a queue's messages run a flow another flow
   await page.getByLabel("Name", { exact: true }).fill(consumer);
   await page.getByLabel("Starts on").selectOption("amqp");
   await page.getByLabel("Connection").selectOption(connection);
-  await page.getByLabel("Queue").fill(queue);
+  await page.getByLabel("Queue", { exact: true }).fill(queue);
   await page.getByLabel("Declare the queue (durable) if it is not there").check();
   await page.getByLabel("Prefetch").fill("5");
   await addStep(page, 1, { kind: "log", message: "order {{ body.id }} from the queue" });
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page).toHaveURL(/\/integrations\/[0-9a-f-]+\/edit$/);
   await expect(page.getByRole("heading", { name: `Edit ${consumer}` })).toBeVisible();
-  await expect(page.getByLabel("Queue")).toHaveValue(queue);
+  await expect(page.getByLabel("Queue", { exact: true })).toHaveValue(queue);
   await publish(page);
   await expect(page.getByTestId("current-state")).toHaveText("Active");
   const consumerId = integrationId(page);
