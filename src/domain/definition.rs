@@ -469,6 +469,20 @@ impl Trigger {
         }
     }
 
+    /// The webhook path, for a webhook trigger.
+    pub fn webhook_path(&self) -> Option<&str> {
+        match self {
+            Trigger::Webhook { path, .. } => Some(path),
+            Trigger::Timer { .. }
+            | Trigger::Cron { .. }
+            | Trigger::SqlPoll { .. }
+            | Trigger::Amqp { .. }
+            | Trigger::Nats { .. }
+            | Trigger::Redis { .. }
+            | Trigger::Mqtt { .. } => None,
+        }
+    }
+
     /// Where this trigger's messages are taken: on every server where the broker
     /// shares work among consumers (a webhook's calls, an AMQP queue, a JetStream
     /// durable consumer), else on the lease holder only.
@@ -1008,16 +1022,7 @@ impl Definition {
 
     /// The webhook path, for flows a webhook starts.
     pub fn webhook_path(&self) -> Option<&str> {
-        match &self.trigger {
-            Trigger::Webhook { path, .. } => Some(path),
-            Trigger::Timer { .. }
-            | Trigger::Cron { .. }
-            | Trigger::SqlPoll { .. }
-            | Trigger::Amqp { .. }
-            | Trigger::Nats { .. }
-            | Trigger::Redis { .. }
-            | Trigger::Mqtt { .. } => None,
-        }
+        self.trigger.webhook_path()
     }
 }
 

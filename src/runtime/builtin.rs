@@ -714,16 +714,7 @@ impl Runtime for BuiltinRuntime {
                 Some((built, flow, with)) if *built == version => (flow.clone(), with.clone()),
                 _ => return Err(RuntimeError(format!("{version} was not built"))),
             };
-            let hook = match &flow.trigger {
-                Trigger::Webhook { path, .. } => Some(path.clone()),
-                Trigger::Timer { .. }
-                | Trigger::Cron { .. }
-                | Trigger::SqlPoll { .. }
-                | Trigger::Amqp { .. }
-                | Trigger::Nats { .. }
-                | Trigger::Redis { .. }
-                | Trigger::Mqtt { .. } => None,
-            };
+            let hook = flow.trigger.webhook_path().map(str::to_owned);
             if let Some(path) = &hook
                 && let Some(owner) = inner.hooks.get(path)
                 && owner.id != id

@@ -74,17 +74,7 @@ async fn measure(
         "settings": { "host": host, "port": port, "vhost": "/", "user": "guest" },
         "secrets": { "password": "guest" }, "allow_private": true,
     });
-    let made = client
-        .post(format!("{base}/api/v1/connections"))
-        .json(&connection)
-        .send()
-        .await?;
-    if made.status() != 201 {
-        return Err(fail(format!(
-            "cannot make the connection: {}",
-            made.text().await?
-        )));
-    }
+    make_connection(client, base, &connection).await?;
     let definition = json!({
         "trigger": { "kind": "amqp", "connection": "bench-rabbit", "queue": flow_in,
                      "prefetch": PREFETCH },

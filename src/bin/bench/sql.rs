@@ -45,17 +45,7 @@ async fn measure(
         "secrets": { "password": url.password().unwrap_or_default() },
         "allow_private": true,
     });
-    let made = client
-        .post(format!("{base}/api/v1/connections"))
-        .json(&connection)
-        .send()
-        .await?;
-    if made.status() != 201 {
-        return Err(fail(format!(
-            "cannot make the connection: {}",
-            made.text().await?
-        )));
-    }
+    make_connection(client, base, &connection).await?;
     let definition = json!({
         "trigger": { "kind": "webhook", "path": "bench-sql" },
         "steps": [{ "kind": "sql", "connection": "bench-orders",

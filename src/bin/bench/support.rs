@@ -29,6 +29,26 @@ pub(super) async fn create(
     Ok(response.json().await?)
 }
 
+/// Makes a connection through the API (as its JSON form).
+pub(super) async fn make_connection(
+    client: &reqwest::Client,
+    base: &str,
+    connection: &Value,
+) -> Result<(), Failure> {
+    let made = client
+        .post(format!("{base}/api/v1/connections"))
+        .json(connection)
+        .send()
+        .await?;
+    if made.status() != 201 {
+        return Err(fail(format!(
+            "cannot make the connection: {}",
+            made.text().await?
+        )));
+    }
+    Ok(())
+}
+
 /// Creates an integration through the API and publishes it; answers its id.
 pub(super) async fn create_published(
     client: &reqwest::Client,
