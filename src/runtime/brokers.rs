@@ -30,20 +30,9 @@ impl Brokers {
         let attempt = async {
             match &connection.settings {
                 Settings::Amqp {
-                    host,
-                    port,
-                    vhost,
-                    user,
-                } => self.test_amqp(connection, host, *port, vhost, user).await,
-                Settings::Mqtt {
-                    host,
-                    port,
-                    client_id,
-                    user,
-                } => {
-                    self.test_mqtt(connection, host, *port, client_id, user.as_deref())
-                        .await
-                }
+                    host, port, vhost, ..
+                } => self.test_amqp(connection, host, *port, vhost).await,
+                Settings::Mqtt { host, port, .. } => self.test_mqtt(connection, host, *port).await,
                 Settings::Nats { url, user } => {
                     self.test_nats(connection, url, user.as_deref()).await
                 }
@@ -74,29 +63,8 @@ impl Brokers {
         host: &str,
         port: u16,
         vhost: &str,
-        user: &str,
     ) -> Result<String, String> {
-        use lapin::uri::{AMQPAuthority, AMQPScheme, AMQPUri, AMQPUserInfo};
-        let ip = self
-            .policy
-            .resolve(host, port, connection.allow_private)
-            .await?;
-        let uri = AMQPUri {
-            scheme: AMQPScheme::AMQP,
-            authority: AMQPAuthority {
-                userinfo: AMQPUserInfo {
-                    username: user.to_owned(),
-                    password: secret(connection, "password"),
-                },
-                host: ip.to_string(),
-                port,
-            },
-            vhost: vhost.to_owned(),
-            query: Default::default(),
-        };
-        let amqp = lapin::Connection::connect_uri(uri, lapin::ConnectionProperties::default())
-            .await
-            .map_err(|err| describe(&err.to_string(), host, port))?;
+        let amqp = self.amqp(connection).await?.connect().await?;
         let _ = amqp.close(200, "tested".into()).await;
         Ok(format!(
             "connected: RabbitMQ (AMQP) at {host}:{port}, virtual host {vhost}"
@@ -108,22 +76,13 @@ impl Brokers {
         connection: &OpenConnection,
         host: &str,
         port: u16,
-        client_id: &str,
-        user: Option<&str>,
     ) -> Result<String, String> {
-        use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
-        let ip = self
-            .policy
-            .resolve(host, port, connection.allow_private)
-            .await?;
+        use rumqttc::{AsyncClient, Event, Packet};
         // A client id of its own: a broker disconnects the older of two clients with
         // one id, which would be the running trigger's.
-        let mut options = MqttOptions::new(format!("{client_id}-test"), ip.to_string(), port);
+        let mut options = self.mqtt(connection).await?.options("test");
         options.set_clean_session(true);
         options.set_keep_alive(Duration::from_secs(5));
-        if let Some(user) = user {
-            options.set_credentials(user, secret(connection, "password"));
-        }
         let (client, mut events) = AsyncClient::new(options, 1);
         loop {
             match events.poll().await {
@@ -191,17 +150,10 @@ impl Brokers {
         port: u16,
         db: u8,
     ) -> Result<String, String> {
-        let ip = self
-            .policy
-            .resolve(host, port, connection.allow_private)
-            .await?;
-        let mut url =
-            url::Url::parse(&format!("redis://{ip}:{port}/{db}")).map_err(|err| err.to_string())?;
-        if let Some(password) = connection.secrets.get("password").filter(|p| !p.is_empty()) {
-            let _ = url.set_password(Some(password));
-        }
-        let client = redis::Client::open(url.as_str()).map_err(|err| err.to_string())?;
-        let mut redis = client
+        let mut redis = self
+            .redis(connection)
+            .await?
+            .client()
             .get_multiplexed_async_connection()
             .await
             .map_err(|err| describe(&err.to_string(), host, port))?;
