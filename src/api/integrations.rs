@@ -296,15 +296,8 @@ async fn act(id: &str, action: Action) -> Result<IntegrationSummary, AppError> {
 /// The scheme and host the browser used, for links that are copied elsewhere.
 #[cfg(feature = "ssr")]
 async fn origin() -> String {
-    let host = leptos_axum::extract::<axum::http::HeaderMap>()
+    let headers = leptos_axum::extract::<axum::http::HeaderMap>()
         .await
-        .ok()
-        .and_then(|headers| {
-            headers
-                .get(axum::http::header::HOST)
-                .and_then(|host| host.to_str().ok())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-    format!("http://{host}")
+        .unwrap_or_default();
+    super::origin_of(&headers)
 }

@@ -179,3 +179,14 @@ mod server {
 
 #[cfg(feature = "ssr")]
 pub use server::*;
+
+/// The scheme and host a request was made to, for links copied elsewhere and for the
+/// address an export says it came from.
+#[cfg(feature = "ssr")]
+pub fn origin_of(headers: &axum::http::HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or("127.0.0.1:3000");
+    format!("http://{host}")
+}

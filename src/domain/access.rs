@@ -64,6 +64,10 @@ pub enum Operation {
     ReadAudit,
     /// Create, change, test and delete connections (their secrets stay write-only).
     ManageConnections,
+    /// Bring integrations and their versions in from an export.
+    Import,
+    /// Send a version to another Junction through a `junction` connection.
+    Promote,
     /// Let a connection reach private and loopback addresses (where databases usually
     /// are), past the egress policy's default; or point one at a file on the server.
     OpenConnectionEgress,
@@ -81,6 +85,8 @@ impl Operation {
             Operation::ManageAnyTokens,
             Operation::ReadAudit,
             Operation::ManageConnections,
+            Operation::Import,
+            Operation::Promote,
             Operation::OpenConnectionEgress,
         ]);
         all
@@ -98,6 +104,8 @@ impl Operation {
             Operation::ManageAnyTokens => "manage other users' API tokens".to_owned(),
             Operation::ReadAudit => "read the audit log".to_owned(),
             Operation::ManageConnections => "manage connections".to_owned(),
+            Operation::Import => "import integrations".to_owned(),
+            Operation::Promote => "promote versions to another server".to_owned(),
             Operation::OpenConnectionEgress => {
                 "let a connection reach private addresses or server files".to_owned()
             }
@@ -109,7 +117,11 @@ impl Operation {
 pub fn allows(role: Role, operation: Operation) -> bool {
     let least = match operation {
         Operation::Read | Operation::ManageOwnTokens => Role::Viewer,
-        Operation::Create | Operation::Blueprint | Operation::ManageConnections => Role::Editor,
+        Operation::Create
+        | Operation::Blueprint
+        | Operation::ManageConnections
+        | Operation::Import
+        | Operation::Promote => Role::Editor,
         Operation::Act(kind) => match kind {
             ActionKind::Publish
             | ActionKind::Stop
@@ -164,6 +176,8 @@ mod tests {
         (O::ManageAnyTokens,           Role::Admin),
         (O::ReadAudit,                 Role::Admin),
         (O::ManageConnections,         Role::Editor),
+        (O::Import,                    Role::Editor),
+        (O::Promote,                   Role::Editor),
         (O::OpenConnectionEgress,      Role::Admin),
     ];
 

@@ -852,6 +852,44 @@ impl Definition {
         found
     }
 
+    /// Renames the connections this definition uses, as `renamed` maps them (an
+    /// import's mapping from the names on the exporting server to names here); names
+    /// not in the map stay.
+    pub fn rename_connections(&mut self, renamed: &BTreeMap<String, String>) {
+        let rename = |connection: &mut String| {
+            if let Some(new) = renamed.get(connection.as_str()) {
+                connection.clone_from(new);
+            }
+        };
+        match &mut self.trigger {
+            Trigger::SqlPoll { connection, .. }
+            | Trigger::Amqp { connection, .. }
+            | Trigger::Nats { connection, .. }
+            | Trigger::Redis { connection, .. }
+            | Trigger::Mqtt { connection, .. } => rename(connection),
+            Trigger::Webhook { .. } | Trigger::Timer { .. } | Trigger::Cron { .. } => {}
+        }
+        for step in &mut self.steps {
+            match step {
+                Step::Sql { connection, .. }
+                | Step::Redis { connection, .. }
+                | Step::NatsPublish { connection, .. }
+                | Step::AmqpPublish { connection, .. }
+                | Step::MqttPublish { connection, .. }
+                | Step::Http {
+                    connection: Some(connection),
+                    ..
+                } => rename(connection),
+                Step::Log { .. }
+                | Step::Transform { .. }
+                | Step::Filter { .. }
+                | Step::Http {
+                    connection: None, ..
+                } => {}
+            }
+        }
+    }
+
     /// Checks what a definition asks of its connections against those there are
     /// (`kind_of` answers a connection's kind by name): each exists and is of the kind
     /// its step needs (a SQL database, or an HTTP service for an `http` step), and a

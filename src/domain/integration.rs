@@ -210,6 +210,18 @@ pub struct Publication {
     pub note: Option<String>,
     /// SHA-256 of the canonical definition: equal hashes, identical flows.
     pub content_hash: String,
+    /// For a version brought from another server: from where, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<Imported>,
+}
+
+/// Where an imported version came from: the exporting server's address, and when it
+/// was imported here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Imported {
+    pub from: String,
+    #[serde(with = "crate::json::utc")]
+    pub at: DateTime<Utc>,
 }
 
 /// A version of some integration.
@@ -422,6 +434,7 @@ mod tests {
                     by: "ada".into(),
                     note: Some("faster".into()),
                     content_hash: "abc".into(),
+                    imported: None,
                 }),
                 based_on: Some(number(2)),
                 source: None,

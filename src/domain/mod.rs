@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod name;
 pub mod reconcile;
 pub mod token;
+pub mod transfer;
 pub mod url_secrets;
 pub mod user;
 pub mod version;

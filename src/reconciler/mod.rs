@@ -701,7 +701,19 @@ impl Reconciler {
                 let result = match (phase, definitions.get(&id)) {
                     (_, None) => Err("the stored flow was not read".to_owned()),
                     (_, Some(Err(err))) => Err(err.to_string()),
-                    (Phase::Validating | Phase::Stopping, Some(Ok(_))) => Ok(()),
+                    (Phase::Validating, Some(Ok(definition))) => {
+                        // An imported version whose own secrets were left out of the
+                        // export would send the mask in their place.
+                        match crate::domain::transfer::left_out_secrets(definition).as_slice() {
+                            [] => Ok(()),
+                            places => Err(format!(
+                                "{version} came from another server without its secrets ({}): \
+                                 restore it as the draft, set them, and publish",
+                                places.join(", ")
+                            )),
+                        }
+                    }
+                    (Phase::Stopping, Some(Ok(_))) => Ok(()),
                     (Phase::Building, Some(Ok(definition))) => self
                         .runtime
                         .build(id, version, definition)

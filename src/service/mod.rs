@@ -7,11 +7,13 @@ mod auth;
 mod connections;
 pub mod input;
 mod integrations;
+mod transfer;
 mod users;
 
 pub use auth::{SessionCheck, SessionClaim, SessionPolicy, SignInLimiter, TOKEN_PREFIX};
 pub use connections::TestResult;
 pub use integrations::{BlueprintRequest, CreateRequest, DraftRequest, ListRequest};
+pub use transfer::{ExportOptions, ImportReport, ImportRequest};
 pub use users::{UserChange, UserRequest};
 
 use crate::domain::access::{self, Operation, Role};
@@ -231,6 +233,7 @@ impl From<StoreError> for AppError {
             StoreError::MaskedSecrets(fields) => AppError::ValidationFailed {
                 fields: input::under_definition(fields).collect(),
             },
+            StoreError::ImportRefused(fields) => AppError::ValidationFailed { fields },
             StoreError::InvalidTransition(refusal) => refusal.into(),
             StoreError::RevisionMismatch { expected, current } => AppError::RevisionMismatch {
                 expected_revision: expected,

@@ -66,7 +66,7 @@ impl Store {
             }
         };
         let mut tx = self.begin_write().await?;
-        let id = insert_integration(&mut tx, new, actor, "created").await?;
+        let id = insert_integration(&mut tx, IntegrationId::new(), new, actor, "created").await?;
         insert_draft(&mut tx, id, definition, None, None).await?;
         let summary = self.summary_in(&mut tx, id).await?;
         tx.commit().await?;
@@ -88,7 +88,7 @@ impl Store {
             "created from {} of integration {}",
             source.number, source.integration_id
         );
-        let id = insert_integration(&mut tx, new, actor, &reason).await?;
+        let id = insert_integration(&mut tx, IntegrationId::new(), new, actor, &reason).await?;
         insert_draft(&mut tx, id, &source_version, None, Some(source)).await?;
         let summary = self.summary_in(&mut tx, id).await?;
         tx.commit().await?;
@@ -421,7 +421,7 @@ impl Store {
         })
     }
 
-    async fn summary_in(
+    pub(super) async fn summary_in(
         &self,
         tx: &mut Transaction<'static, Any>,
         id: IntegrationId,
@@ -450,13 +450,14 @@ fn describe(version: Option<VersionNumber>) -> String {
     version.map_or_else(|| "no version".to_owned(), |number| number.to_string())
 }
 
-async fn insert_integration(
+/// Adds an integration in Draft under `id` (fresh, or the one an import keeps).
+pub(super) async fn insert_integration(
     tx: &mut Transaction<'static, Any>,
+    id: IntegrationId,
     new: &NewIntegration,
     actor: &Actor,
     reason: &str,
 ) -> Result<IntegrationId, StoreError> {
-    let id = IntegrationId::new();
     let now = now_ms();
     sqlx::query(
         "INSERT INTO integrations
@@ -477,7 +478,7 @@ async fn insert_integration(
     Ok(id)
 }
 
-async fn bump_revision(
+pub(super) async fn bump_revision(
     tx: &mut Transaction<'static, Any>,
     row: &LockedRow,
 ) -> Result<(), StoreError> {

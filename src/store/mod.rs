@@ -12,6 +12,7 @@ pub mod routes;
 mod rows;
 pub mod sessions;
 pub mod tokens;
+pub mod transfer;
 pub mod transitions;
 pub mod users;
 pub mod versions;
@@ -69,6 +70,9 @@ pub enum StoreError {
     /// The definition sent back secrets as masks that match no stored secret.
     #[error("masked secrets with nothing stored behind them: {0:?}")]
     MaskedSecrets(Vec<crate::error::FieldError>),
+    /// An import that would break the history here; nothing was written.
+    #[error("the import was refused: {0:?}")]
+    ImportRefused(Vec<crate::error::FieldError>),
     #[error("a stored row is not what this version of Junction expects: {0}")]
     Corrupt(String),
     #[error(transparent)]

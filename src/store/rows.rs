@@ -7,6 +7,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{StoreError, time_from_ms};
 use crate::domain::definition::Definition;
+use crate::domain::integration::Imported;
 use crate::domain::lifecycle::{State, TargetState};
 use crate::domain::reconcile::{Phase, ReconcileStatus};
 use crate::domain::version::VersionNumber;
@@ -42,7 +43,7 @@ pub(super) const RETURNING_SUMMARY: &str = "RETURNING *, (SELECT d.number FROM v
       AND d.discarded_at IS NULL) AS draft_version";
 
 pub(super) const VERSION_COLUMNS: &str = "number, based_on, source_integration_id, source_version,
-    created_at, updated_at, published_at, published_by, note, content_hash";
+    created_at, updated_at, published_at, published_by, note, content_hash, imported_from, imported_at";
 
 pub(super) async fn summary(
     conn: &mut AnyConnection,
@@ -140,6 +141,16 @@ pub(super) fn version_summary_from_row(row: &AnyRow) -> Result<VersionSummary, S
             content_hash: row
                 .try_get::<Option<String>, _>("content_hash")?
                 .unwrap_or_default(),
+            imported: match (
+                row.try_get::<Option<String>, _>("imported_from")?,
+                row.try_get::<Option<i64>, _>("imported_at")?,
+            ) {
+                (Some(from), Some(at)) => Some(Imported {
+                    from,
+                    at: time_from_ms(at)?,
+                }),
+                _ => None,
+            },
         }),
         None => None,
     };

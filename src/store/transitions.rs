@@ -2,6 +2,7 @@
 //! database's triggers recorded it.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::rows::{optional_number, summary};
 use super::{Store, StoreError, time_from_ms};
@@ -33,19 +34,33 @@ impl Store {
         .await?;
         let items = rows
             .iter()
-            .map(|row| {
-                Ok(Transition {
-                    id: row.try_get("id")?,
-                    version: optional_number(row, "version")?,
-                    field: row.try_get("field")?,
-                    from: row.try_get("from_value")?,
-                    to: row.try_get("to_value")?,
-                    actor: row.try_get("actor")?,
-                    reason: row.try_get("reason")?,
-                    at: time_from_ms(row.try_get("at")?)?,
-                })
-            })
+            .map(transition_from_row)
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Page::new(items, page, u64::try_from(total).unwrap_or(0)))
     }
+
+    /// The whole transition log of an integration, oldest first (for an export).
+    pub async fn all_transitions(&self, id: IntegrationId) -> Result<Vec<Transition>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, version, field, from_value, to_value, actor, reason, at
+             FROM transitions WHERE integration_id = $1 ORDER BY id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(transition_from_row).collect()
+    }
+}
+
+fn transition_from_row(row: &AnyRow) -> Result<Transition, StoreError> {
+    Ok(Transition {
+        id: row.try_get("id")?,
+        version: optional_number(row, "version")?,
+        field: row.try_get("field")?,
+        from: row.try_get("from_value")?,
+        to: row.try_get("to_value")?,
+        actor: row.try_get("actor")?,
+        reason: row.try_get("reason")?,
+        at: time_from_ms(row.try_get("at")?)?,
+    })
 }

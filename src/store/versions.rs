@@ -224,33 +224,52 @@ pub(super) async fn freeze_draft(
 /// short secret can be guessed offline). Without secrets it is the plain SHA-256 of
 /// the canonical definition, as before secrets were fingerprinted.
 pub fn content_hash(key: &[u8], stored_definition: &str) -> String {
-    use hmac::Mac;
     let parsed = serde_json::from_str(stored_definition)
         .ok()
         .and_then(|value| Definition::parse(&value).ok());
-    let mut hasher = Sha256::new();
     match parsed {
-        Some(definition) => {
-            let secrets = definition.secrets();
-            hasher.update(definition.masked().canonical_json().as_bytes());
-            if !secrets.is_empty() {
-                // HMAC takes a key of any length: this always holds.
-                if let Ok(mut fingerprint) = hmac::Hmac::<Sha256>::new_from_slice(key) {
-                    let text = serde_json::to_string(&secrets).unwrap_or_default();
-                    fingerprint.update(text.as_bytes());
-                    hasher.update(b"\nsecrets:");
-                    hasher.update(fingerprint.finalize().into_bytes());
-                }
-            }
-        }
+        Some(definition) => hash_of(
+            &definition.masked(),
+            secrets_fingerprint(key, &definition).as_deref(),
+        ),
         // A stored definition that does not read is hashed as it is.
-        None => hasher.update(stored_definition.as_bytes()),
+        None => hex(&Sha256::digest(stored_definition.as_bytes())),
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+}
+
+/// The keyed fingerprint of a flow's own secrets that its content hash covers
+/// (HMAC-SHA256 under the server's key, so it reveals nothing of them); `None` for a
+/// flow without secrets. An export carries it, so that an importing server can check
+/// the hash of a flow whose secrets were left out.
+pub fn secrets_fingerprint(key: &[u8], definition: &Definition) -> Option<Vec<u8>> {
+    use hmac::Mac;
+    let secrets = definition.secrets();
+    if secrets.is_empty() {
+        return None;
+    }
+    // HMAC takes a key of any length: this always holds.
+    let mut fingerprint = hmac::Hmac::<Sha256>::new_from_slice(key).ok()?;
+    fingerprint.update(
+        serde_json::to_string(&secrets)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    Some(fingerprint.finalize().into_bytes().to_vec())
+}
+
+/// The content hash of a masked flow and its secrets' fingerprint.
+pub fn hash_of(masked: &Definition, fingerprint: Option<&[u8]>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(masked.canonical_json().as_bytes());
+    if let Some(fingerprint) = fingerprint {
+        hasher.update(b"\nsecrets:");
+        hasher.update(fingerprint);
+    }
+    hex(&hasher.finalize())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 pub(super) async fn is_frozen(

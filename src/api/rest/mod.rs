@@ -7,6 +7,7 @@ mod connections;
 pub mod events;
 mod integrations;
 mod model;
+mod transfer;
 mod users;
 
 use axum::Json;
@@ -58,6 +59,12 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations/{id}/versions/{a}/diff/{b}", get(i::diff))
         .route("/integrations/{id}/transitions", get(i::transitions))
         .route("/integrations/{id}/activity", get(i::activity))
+        .route("/integrations/{id}/export", get(transfer::export))
+        .route("/export", get(transfer::export_all))
+        .route(
+            "/import",
+            post(transfer::import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BODY)),
+        )
         .route(
             "/connections",
             get(connections::list).post(connections::create),
@@ -133,7 +140,8 @@ async fn method_not_allowed() -> ApiError {
         users::list, users::add, users::change, account::me, account::list_tokens,
         account::create_token, account::revoke_token, account::audit,
         connections::list, connections::create, connections::read, connections::replace,
-        connections::delete, connections::test,
+        connections::delete, connections::test, transfer::export, transfer::export_all,
+        transfer::import,
     ),
     components(schemas(
         IntegrationJson, ReconcileJson, VersionJson, VersionRefJson, TransitionJson, ActivityJson,
@@ -141,7 +149,8 @@ async fn method_not_allowed() -> ApiError {
         FieldErrorJson, PageJson<IntegrationJson>, PageJson<VersionJson>,
         PageJson<TransitionJson>, PageJson<ActivityJson>, UserJson, UserBody, UserPatchBody,
         MeJson, TokenJson, NewTokenJson, TokenBody, AuditJson, ConnectionBody, ConnectionJson,
-        crate::service::TestResult, crate::domain::connection::SecretState,
+        crate::service::TestResult, crate::domain::connection::SecretState, ExportJson,
+        ImportBody, ImportJson, ImportedJson,
     )),
     modifiers(&SecuritySchemes),
     security(("bearer" = [])),
@@ -361,6 +370,9 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
 
 /// The largest request body the API reads.
 pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The largest import document: a long history of large flows.
+pub const MAX_IMPORT_BODY: usize = 16 * 1024 * 1024;
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let message = match &rejection {

@@ -90,6 +90,12 @@ pub struct VersionJson {
     pub note: Option<String>,
     /// SHA-256 of the canonical definition.
     pub content_hash: Option<String>,
+    /// For a version imported from another server: its address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
+    /// When it was imported here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub definition: Option<Value>,
 }
@@ -116,6 +122,14 @@ impl From<VersionSummary> for VersionJson {
             published_at: published.as_ref().map(|p| p.at),
             published_by: published.as_ref().map(|p| p.by.clone()),
             note: published.as_ref().and_then(|p| p.note.clone()),
+            imported_from: published
+                .as_ref()
+                .and_then(|p| p.imported.as_ref())
+                .map(|i| i.from.clone()),
+            imported_at: published
+                .as_ref()
+                .and_then(|p| p.imported.as_ref())
+                .map(|i| i.at),
             content_hash: published.map(|p| p.content_hash),
             definition: None,
         }
@@ -476,6 +490,91 @@ impl From<crate::domain::connection::ConnectionView> for ConnectionJson {
             revision: view.revision,
             updated_at: view.updated_at,
             updated_by: view.updated_by,
+        }
+    }
+}
+
+/// An export: a format version, where and when it was made, and each integration
+/// with its published versions (flows with secrets left out, notes, authors, times,
+/// content hashes), its draft, the connections it names (name and kind only) and,
+/// when asked for, its transition log. `POST /api/v1/import` reads it back.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExportJson {
+    /// Always `junction-export`.
+    pub format: String,
+    /// 1.
+    pub format_version: u64,
+    pub exported_from: String,
+    pub exported_at: DateTime<Utc>,
+    /// Each `{id, name, description, versions: [{number, definition, note,
+    /// published_by, published_at, content_hash, secrets_fingerprint?}], draft?:
+    /// {number, definition}, connections: [{name, kind}], transitions?: [...]}`.
+    pub integrations: Vec<Value>,
+}
+
+/// An import: the export document, how to map the connections its flows name to
+/// connections here, and where it goes.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    /// The document `GET .../export` answered.
+    pub document: Value,
+    /// Connection names in the document → connection names here, e.g.
+    /// `{"orders-db": "orders-db-prod"}`; a name left out must exist here as it is.
+    #[serde(default)]
+    pub connections: std::collections::BTreeMap<String, String>,
+    /// Append to this integration rather than the one with the document's id (a
+    /// document with one integration).
+    #[serde(default)]
+    #[schema(format = Uuid)]
+    pub into: Option<String>,
+    /// The name, if the integration is new here (else the document's).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Then make this version the active one: the integration runs it. Without it,
+    /// nothing starts.
+    #[serde(default)]
+    pub activate: Option<i64>,
+}
+
+/// What an import did, per integration.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ImportJson {
+    pub integrations: Vec<ImportedJson>,
+}
+
+/// What an import did to one integration.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ImportedJson {
+    pub integration: IntegrationJson,
+    /// The integration is new here.
+    pub created: bool,
+    /// Versions added, oldest first.
+    pub added: Vec<i64>,
+    /// Versions that were here already, identical.
+    pub unchanged: Vec<i64>,
+    pub draft_added: Option<i64>,
+    /// Why the document's draft was not added.
+    pub draft_skipped: Option<String>,
+    /// Places in added versions whose own secrets the export left out: those versions
+    /// do not run until they are set (restore as draft, set, publish).
+    pub secrets_left_out: Vec<String>,
+    /// What happened, in a sentence.
+    pub summary: String,
+}
+
+impl From<crate::service::ImportReport> for ImportedJson {
+    fn from(report: crate::service::ImportReport) -> Self {
+        let summary = report.summary();
+        Self {
+            integration: report.integration.into(),
+            created: report.created,
+            added: report.added.iter().map(|n| n.get()).collect(),
+            unchanged: report.unchanged.iter().map(|n| n.get()).collect(),
+            draft_added: report.draft_added.map(|n| n.get()),
+            draft_skipped: report.draft_skipped,
+            secrets_left_out: report.secrets_left_out,
+            summary,
         }
     }
 }

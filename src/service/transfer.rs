@@ -1,0 +1,479 @@
+//! Export and import: an integration with its numbered history, as a document that
+//! another server reads. Secrets never leave: flows are masked, connections appear
+//! by name and kind. An import checks the whole document (format, fields, flows,
+//! hashes, connections here) before it writes, and writes all or nothing.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Principal, Service};
+use crate::domain::access::Operation;
+use crate::domain::connection::ConnectionKind;
+use crate::domain::definition::Definition;
+use crate::domain::lifecycle::{ActionKind, TargetState};
+use crate::domain::transfer::{
+    ConnectionMap, ConnectionRef, ExportDocument, ExportedDraft, ExportedIntegration,
+    ExportedVersion, FORMAT, FORMAT_VERSION, Incoming, left_out_secrets, read_document,
+};
+use crate::domain::version::VersionNumber;
+use crate::domain::{IntegrationId, IntegrationName, IntegrationSummary};
+use crate::error::{AppError, FieldError};
+use crate::store::transfer::{ImportOutcome, ImportPlan};
+
+/// What an export holds besides the integrations.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExportOptions {
+    /// Include each integration's transition log.
+    pub transitions: bool,
+    /// Only published versions up to this one, and no draft (what a promotion sends).
+    pub up_to: Option<VersionNumber>,
+}
+
+/// An import as asked for.
+#[derive(Debug, Default)]
+pub struct ImportRequest<'a> {
+    /// The document, as JSON.
+    pub document: Option<&'a Value>,
+    /// Connection names of the exporting server → names here.
+    pub connections: ConnectionMap,
+    /// Into this integration, rather than the one with the document's id.
+    pub into: Option<IntegrationId>,
+    /// The name of the integration when it is new here.
+    pub name: Option<&'a str>,
+    /// Then make this version the active one (the integration runs it).
+    pub activate: Option<VersionNumber>,
+}
+
+/// What an import did to one integration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportReport {
+    pub integration: IntegrationSummary,
+    /// New here.
+    pub created: bool,
+    /// Versions added, oldest first.
+    pub added: Vec<VersionNumber>,
+    /// Versions that were here already, identical.
+    pub unchanged: Vec<VersionNumber>,
+    pub draft_added: Option<VersionNumber>,
+    /// Why the document's draft was not added.
+    pub draft_skipped: Option<String>,
+    /// The places in added versions whose secrets the export left out: those versions
+    /// do not run here until they are set (restore as draft, set, publish).
+    pub secrets_left_out: Vec<String>,
+}
+
+impl ImportReport {
+    /// One line for people: "created Orders with v1, v2, v3 (stopped)".
+    pub fn summary(&self) -> String {
+        let list = |numbers: &[VersionNumber]| {
+            numbers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let name = &self.integration.name;
+        let mut text = match (self.created, self.added.as_slice()) {
+            (true, []) => format!("created {name}"),
+            (true, added) => format!("created {name} with {}", list(added)),
+            (false, []) => format!("{name} already had every version: nothing changed"),
+            (false, added) => format!("added {} to {name}", list(added)),
+        };
+        if let Some(draft) = self.draft_added {
+            text.push_str(&format!("; draft {draft}"));
+        }
+        if !self.secrets_left_out.is_empty() {
+            text.push_str(&format!(
+                "; secrets to set before it runs: {}",
+                self.secrets_left_out.join(", ")
+            ));
+        }
+        text
+    }
+}
+
+impl Service {
+    /// One integration as an export document.
+    pub async fn export(
+        &self,
+        who: &Principal,
+        id: IntegrationId,
+        origin: &str,
+        options: ExportOptions,
+    ) -> Result<ExportDocument, AppError> {
+        who.may(Operation::Read)?;
+        let kinds = self.connection_kinds().await?;
+        let integration = self.export_one(id, &kinds, options).await?;
+        Ok(document(origin, vec![integration]))
+    }
+
+    /// Every integration that is not unpublished, as one export document.
+    pub async fn export_all(
+        &self,
+        who: &Principal,
+        origin: &str,
+        options: ExportOptions,
+    ) -> Result<ExportDocument, AppError> {
+        who.may(Operation::Read)?;
+        let kinds = self.connection_kinds().await?;
+        let mut integrations = Vec::new();
+        for summary in self.store.list_integrations().await? {
+            if summary.target_state != TargetState::Deleted {
+                integrations.push(self.export_one(summary.id, &kinds, options).await?);
+            }
+        }
+        integrations.reverse();
+        Ok(document(origin, integrations))
+    }
+
+    async fn connection_kinds(&self) -> Result<BTreeMap<String, ConnectionKind>, AppError> {
+        Ok(self
+            .store
+            .connections()
+            .await?
+            .into_iter()
+            .map(|connection| (connection.name, connection.kind))
+            .collect())
+    }
+
+    async fn export_one(
+        &self,
+        id: IntegrationId,
+        kinds: &BTreeMap<String, ConnectionKind>,
+        options: ExportOptions,
+    ) -> Result<ExportedIntegration, AppError> {
+        let rows = self.store.export_rows(id).await?;
+        let mut named = BTreeSet::new();
+        let mut versions = Vec::new();
+        for (version, kept_fingerprint) in rows.versions {
+            if options
+                .up_to
+                .is_some_and(|last| version.summary.number > last)
+            {
+                continue;
+            }
+            let Some(published) = version.summary.published else {
+                continue;
+            };
+            let definition = stored_flow(&version.definition)?;
+            named.extend(
+                definition
+                    .connections()
+                    .into_iter()
+                    .map(|(_, n)| n.to_owned()),
+            );
+            versions.push(ExportedVersion {
+                number: version.summary.number,
+                definition: definition.masked().to_value(),
+                note: published.note,
+                published_by: published.by,
+                published_at: published.at,
+                content_hash: published.content_hash,
+                secrets_fingerprint: kept_fingerprint
+                    .or_else(|| self.store.secrets_fingerprint(&definition)),
+            });
+        }
+        if let Some(last) = options.up_to
+            && !versions.iter().any(|version| version.number == last)
+        {
+            return Err(AppError::NotFound {
+                what: format!("published version {last} of integration {id}"),
+            });
+        }
+        let draft = match (rows.draft, options.up_to) {
+            (Some(draft), None) => {
+                let definition = stored_flow(&draft.definition)?;
+                named.extend(
+                    definition
+                        .connections()
+                        .into_iter()
+                        .map(|(_, n)| n.to_owned()),
+                );
+                Some(ExportedDraft {
+                    number: draft.summary.number,
+                    definition: definition.masked().to_value(),
+                })
+            }
+            (Some(_), Some(_)) | (None, _) => None,
+        };
+        let transitions = match options.transitions {
+            true => Some(self.store.all_transitions(id).await?),
+            false => None,
+        };
+        Ok(ExportedIntegration {
+            id,
+            name: rows.integration.name.to_string(),
+            description: rows.integration.description.clone(),
+            versions,
+            draft,
+            connections: named
+                .into_iter()
+                .map(|name| ConnectionRef {
+                    kind: kinds.get(&name).map(|kind| kind.as_str().to_owned()),
+                    name,
+                })
+                .collect(),
+            transitions,
+        })
+    }
+
+    /// Imports a document: every integration in it, all or nothing. Nothing starts
+    /// unless `activate` asks for it.
+    pub async fn import(
+        &self,
+        who: &Principal,
+        request: ImportRequest<'_>,
+    ) -> Result<Vec<ImportReport>, AppError> {
+        who.may(Operation::Import)?;
+        if request.activate.is_some() {
+            who.may(Operation::Act(ActionKind::Activate))?;
+        }
+        let Some(value) = request.document else {
+            return Err(AppError::field(
+                "document",
+                "an export document is required",
+            ));
+        };
+        let (_, mut incoming) =
+            read_document(value).map_err(|errors| AppError::ValidationFailed {
+                fields: errors
+                    .into_iter()
+                    .map(|error| FieldError::new(format!("document.{}", error.path), error.message))
+                    .collect(),
+            })?;
+        let origin = value
+            .get("exported_from")
+            .and_then(Value::as_str)
+            .unwrap_or("another server")
+            .chars()
+            .take(300)
+            .collect::<String>();
+        let mut errors = Vec::new();
+        if incoming.len() != 1 {
+            for (field, given) in [
+                ("into", request.into.is_some()),
+                ("name", request.name.is_some()),
+                ("activate", request.activate.is_some()),
+            ] {
+                if given {
+                    errors.push(FieldError::new(
+                        field,
+                        format!(
+                            "applies to a document with one integration; this one has {}",
+                            incoming.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        let name = match request.name.map(IntegrationName::parse) {
+            Some(Ok(name)) => Some(name),
+            Some(Err(err)) => {
+                errors.push(FieldError::new("name", err));
+                None
+            }
+            None => None,
+        };
+        // Hashes first: they speak for the document as it was exported.
+        let mut hashes = Vec::new();
+        for (index, integration) in incoming.iter().enumerate() {
+            let mut kept = Vec::new();
+            for version in &integration.versions {
+                let fingerprint = match version.definition.secrets().is_empty() {
+                    true => None,
+                    false => version.secrets_fingerprint.as_deref(),
+                };
+                let expected =
+                    crate::store::versions::hash_of(&version.definition.masked(), fingerprint);
+                if expected != version.content_hash {
+                    errors.push(FieldError::new(
+                        format!("document.{}.content_hash", version.at),
+                        "does not match the version's flow: the document was changed after it \
+                         was exported",
+                    ));
+                }
+                kept.push(fingerprint.map(crate::store::versions::hex));
+            }
+            hashes.push((index, kept));
+        }
+        let (problems, renamed) = self
+            .map_connections(&mut incoming, &request.connections)
+            .await?;
+        errors.extend(problems);
+        if !errors.is_empty() {
+            return Err(AppError::ValidationFailed { fields: errors });
+        }
+        let mut plans = Vec::new();
+        let mut left_out = Vec::new();
+        for (integration, (_, fingerprints)) in incoming.iter().zip(hashes) {
+            let mut stored = Vec::new();
+            let mut secrets = Vec::new();
+            for (version, fingerprint) in integration.versions.iter().zip(fingerprints) {
+                // A flow whose connections the mapping renamed is another flow here,
+                // hashed by this server; otherwise it keeps the exporting server's hash.
+                stored.push(match renamed.contains(&version.at) {
+                    true => (self.store.content_hash(&version.definition), None),
+                    false => (version.content_hash.clone(), fingerprint),
+                });
+                secrets.extend(
+                    left_out_secrets(&version.definition)
+                        .into_iter()
+                        .map(|place| format!("{}: {place}", version.number)),
+                );
+            }
+            left_out.push(secrets);
+            plans.push(ImportPlan {
+                incoming: integration,
+                hashes: stored,
+                into: request.into,
+                name: name.clone(),
+                origin: &origin,
+                activate: request.activate,
+                actor: who.actor(),
+            });
+        }
+        let outcomes = self.store.import(&plans).await?;
+        self.notify();
+        Ok(outcomes
+            .into_iter()
+            .zip(left_out)
+            .map(|(outcome, secrets)| report(outcome, secrets))
+            .collect())
+    }
+
+    /// Renames the connections the flows name as `map` says, and checks that each
+    /// one is here, of the kind its step needs. A connection that is missing is named
+    /// once, with how to map it. Answers the problems, and where a flow changed.
+    async fn map_connections(
+        &self,
+        incoming: &mut [Incoming],
+        map: &ConnectionMap,
+    ) -> Result<(Vec<FieldError>, BTreeSet<String>), AppError> {
+        let mut renamed = BTreeSet::new();
+        let kinds = self.connection_kinds().await?;
+        let mut errors = Vec::new();
+        let mut named = BTreeSet::new();
+        let mut missing = BTreeMap::new();
+        for (index, integration) in incoming.iter_mut().enumerate() {
+            let known: BTreeMap<String, Option<String>> = integration
+                .connections
+                .iter()
+                .map(|c| (c.name.clone(), c.kind.clone()))
+                .collect();
+            let mut flows: Vec<(String, &mut Definition)> = integration
+                .versions
+                .iter_mut()
+                .map(|version| (version.at.clone(), &mut version.definition))
+                .collect();
+            if let Some((_, draft)) = &mut integration.draft {
+                flows.push((format!("integrations[{index}].draft"), draft));
+            }
+            for (at, definition) in flows {
+                for (_, name) in definition.connections() {
+                    named.insert(name.to_owned());
+                }
+                let before = definition.clone();
+                definition.rename_connections(map);
+                if *definition != before {
+                    renamed.insert(at.clone());
+                }
+                for (place, name) in definition.connections() {
+                    match kinds.get(name) {
+                        None => {
+                            let from = map
+                                .iter()
+                                .find(|(_, to)| to.as_str() == name)
+                                .map_or(name, |(from, _)| from.as_str());
+                            missing
+                                .entry(from.to_owned())
+                                .or_insert_with(|| known.get(from).cloned().flatten());
+                        }
+                        Some(_) => {
+                            // Of the kind the step needs: the same check an edit gets.
+                            errors.extend(
+                                definition
+                                    .check_connections(&|name| kinds.get(name).copied())
+                                    .into_iter()
+                                    .filter(|error| error.path == place)
+                                    .map(|error| {
+                                        FieldError::new(
+                                            format!("document.{at}.definition.{}", error.path),
+                                            error.message,
+                                        )
+                                    }),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for (from, to) in map {
+            if !named.contains(from) {
+                errors.push(FieldError::new(
+                    format!("connections.{from}"),
+                    format!("no flow in the document names a connection {from:?}"),
+                ));
+            } else if !kinds.contains_key(to) {
+                errors.push(FieldError::new(
+                    format!("connections.{from}"),
+                    format!("there is no connection named {to:?} here"),
+                ));
+                missing.remove(from);
+            }
+        }
+        for (name, kind) in missing {
+            let kind = kind.map_or_else(String::new, |kind| format!(" {kind}"));
+            errors.push(FieldError::new(
+                format!("connections.{name}"),
+                format!(
+                    "the flows use the{kind} connection {name:?}, and there is none by that name \
+                     here: make one, or map it to one that is (\"connections\": {{{name:?}: \
+                     \"<name here>\"}})"
+                ),
+            ));
+        }
+        errors.dedup();
+        Ok((errors, renamed))
+    }
+}
+
+fn document(origin: &str, integrations: Vec<ExportedIntegration>) -> ExportDocument {
+    ExportDocument {
+        format: FORMAT.to_owned(),
+        format_version: FORMAT_VERSION,
+        exported_from: origin.to_owned(),
+        exported_at: Utc::now(),
+        integrations,
+    }
+}
+
+fn stored_flow(value: &Value) -> Result<Definition, AppError> {
+    Definition::parse(value).map_err(|errors| {
+        super::internal(&std::io::Error::other(format!(
+            "a stored flow does not parse: {errors:?}"
+        )))
+    })
+}
+
+fn report(outcome: ImportOutcome, secrets: Vec<String>) -> ImportReport {
+    let added: BTreeSet<String> = outcome.added.iter().map(ToString::to_string).collect();
+    ImportReport {
+        integration: outcome.integration,
+        created: outcome.created,
+        secrets_left_out: secrets
+            .into_iter()
+            .filter(|place| {
+                place
+                    .split(':')
+                    .next()
+                    .is_some_and(|number| added.contains(number))
+            })
+            .collect(),
+        added: outcome.added,
+        unchanged: outcome.unchanged,
+        draft_added: outcome.draft_added,
+        draft_skipped: outcome.draft_skipped,
+    }
+}
