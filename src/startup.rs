@@ -387,6 +387,12 @@ fn router(
     let hooks = Router::new().route("/hooks/{path}", post(crate::api::hooks::call_webhook));
     Router::new()
         .merge(crate::api::rest::routes())
+        .route(
+            crate::api::import_form::PATH,
+            post(crate::api::import_form::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::api::rest::MAX_IMPORT_BODY + 64 * 1024,
+            )),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), render_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

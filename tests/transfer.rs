@@ -237,6 +237,7 @@ on_both_databases! {
     an_export_of_everything_leaves_out_the_unpublished: LiveApp,
     a_viewer_exports_but_may_not_import: TestApp,
     an_import_starts_nothing_until_asked_to_activate: LiveApp,
+    a_promotion_makes_the_remote_history_end_with_the_version_and_is_recorded: TestApp,
 }
 
 fn backend_of(app: &TestApp) -> Backend {
@@ -539,4 +540,124 @@ async fn an_import_starts_nothing_until_asked_to_activate(a: LiveApp) {
                 })
     })
     .await;
+}
+
+/// A `junction` connection on `from` to `to`, signed in as `to`'s administrator.
+async fn remote(from: &TestApp, name: &str, to: &TestApp, token: &str) {
+    let (status, _, body) = from
+        .api(
+            "POST",
+            "/api/v1/connections",
+            Some(json!({ "name": name, "kind": "junction",
+                         "settings": { "url": format!("http://{}", to.addr) },
+                         "secrets": { "token": token },
+                         "allow_private": true })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+async fn promote(app: &TestApp, id: &str, number: i64, body: Value) -> Value {
+    let (status, _, promotion) = app
+        .api(
+            "POST",
+            &format!("/api/v1/integrations/{id}/versions/{number}/promote"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 200, "{promotion}");
+    promotion
+}
+
+async fn a_promotion_makes_the_remote_history_end_with_the_version_and_is_recorded(a: TestApp) {
+    let b = TestApp::spawn(backend_of(&a)).await;
+    remote(&a, "prod", &b, &b.token).await;
+    remote(&a, "prod-wrong-token", &b, "jct_not-a-token").await;
+    let (_, _, tested) = a.api("POST", "/api/v1/connections/prod/test", None).await;
+    assert_eq!(tested["ok"], true, "{tested}");
+    assert!(
+        tested["message"]
+            .as_str()
+            .unwrap()
+            .contains("as admin (admin)"),
+        "{tested}"
+    );
+    let (_, _, refused) = a
+        .api("POST", "/api/v1/connections/prod-wrong-token/test", None)
+        .await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    let (_, _, listed) = a.api("GET", "/api/v1/connections/prod", None).await;
+    assert!(
+        !listed.to_string().contains(&b.token),
+        "the token was shown: {listed}"
+    );
+
+    let id = create(&a, "Payments", flow("one")).await;
+    a.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
+        .await;
+    let first = promote(&a, &id, 1, json!({ "remote": "prod" })).await;
+    assert_eq!(first["ok"], true, "{first}");
+    publish(&a, &id, flow("two"), "second").await;
+    publish(&a, &id, flow("three"), "third").await;
+
+    let promoted = promote(&a, &id, 3, json!({ "remote": "prod", "activate": true })).await;
+    assert_eq!(promoted["ok"], true, "{promoted}");
+    assert!(
+        promoted["answer"]
+            .as_str()
+            .unwrap()
+            .contains("added v2, v3"),
+        "{promoted}"
+    );
+    let on_b = history(&b, &id).await;
+    assert_eq!(on_b.last().unwrap().0, 3);
+    assert_eq!(on_b, history(&a, &id).await);
+    let (_, _, remote_state) = b
+        .api("GET", &format!("/api/v1/integrations/{id}"), None)
+        .await;
+    assert_eq!(remote_state["active_version"], 3);
+    assert_eq!(remote_state["target_state"], "active");
+
+    // The remote's history goes its own way: the next promotion is refused there,
+    // and the refusal is recorded here.
+    publish(&b, &id, flow("four-b"), "hotfix on prod").await;
+    publish(&a, &id, flow("four-a"), "fourth").await;
+    let refused = promote(&a, &id, 4, json!({ "remote": "prod" })).await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert!(
+        refused["answer"]
+            .as_str()
+            .unwrap()
+            .contains("v4 exists here with another flow"),
+        "{refused}"
+    );
+    let wrong = promote(&a, &id, 3, json!({ "remote": "prod-wrong-token" })).await;
+    assert_eq!(wrong["ok"], false, "{wrong}");
+    assert!(wrong["answer"].as_str().unwrap().contains("401"), "{wrong}");
+
+    let (_, _, recorded) = a
+        .api(
+            "GET",
+            &format!("/api/v1/integrations/{id}/promotions"),
+            None,
+        )
+        .await;
+    let outcomes: Vec<(i64, bool)> = recorded
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["version"].as_i64().unwrap(), p["ok"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(outcomes, [(3, false), (4, false), (3, true), (1, true)]);
+    assert!(!recorded.to_string().contains(&b.token));
+
+    let (status, _, unknown) = a
+        .api(
+            "POST",
+            &format!("/api/v1/integrations/{id}/versions/3/promote"),
+            Some(json!({ "remote": "payments-db" })),
+        )
+        .await;
+    assert_eq!(status, 422, "{unknown}");
+    assert_eq!(paths(&unknown), ["remote"]);
 }

@@ -94,6 +94,7 @@ impl ConnectionForm {
                 host_port(json!({ "db": number(&self.db) })),
                 Some("password"),
             ),
+            "junction" => (json!({ "url": self.url.trim() }), Some("token")),
             _ => {
                 let mut settings =
                     json!({ "base_url": self.base_url.trim(), "auth": self.auth.trim() });

@@ -235,6 +235,34 @@ pub async fn new_from_version(
     service.blueprint(&who, request).await
 }
 
+/// Sends version N to another Junction through a `junction` connection (`remote`);
+/// with `activate`, the remote runs it. Answers the recorded promotion, whether the
+/// remote took it or not.
+#[server(endpoint = "promote_version")]
+pub async fn promote_version(
+    id: String,
+    version: String,
+    remote: String,
+    activate: Option<String>,
+) -> Result<crate::domain::transfer::Promotion, AppError> {
+    let (service, who) = super::service()?;
+    let request = crate::service::PromoteRequest {
+        remote: remote.trim(),
+        activate: activate.is_some_and(|value| value == "true" || value == "on"),
+        connections: Default::default(),
+    };
+    let origin = origin().await;
+    service
+        .promote(
+            &who,
+            integration_id(&id)?,
+            version_field(&version)?,
+            &origin,
+            request,
+        )
+        .await
+}
+
 /// A page of integrations for the list: filtered by state (a state name, or empty for
 /// all but the unpublished) and by a piece of the name.
 #[server(endpoint = "find_integrations")]

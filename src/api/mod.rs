@@ -10,6 +10,8 @@ pub mod boundary;
 pub mod connections;
 #[cfg(feature = "ssr")]
 pub mod hooks;
+#[cfg(feature = "ssr")]
+pub mod import_form;
 pub mod integrations;
 #[cfg(feature = "ssr")]
 pub mod limits;

@@ -33,10 +33,13 @@ pub enum ConnectionKind {
     Nats,
     /// Redis.
     Redis,
+    /// Another Junction server, which versions are promoted to: its address and an
+    /// API token of a user there (secret `token`).
+    Junction,
 }
 
 impl ConnectionKind {
-    pub const ALL: [ConnectionKind; 8] = [
+    pub const ALL: [ConnectionKind; 9] = [
         ConnectionKind::Postgres,
         ConnectionKind::Mysql,
         ConnectionKind::Sqlite,
@@ -45,6 +48,7 @@ impl ConnectionKind {
         ConnectionKind::Mqtt,
         ConnectionKind::Nats,
         ConnectionKind::Redis,
+        ConnectionKind::Junction,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +61,7 @@ impl ConnectionKind {
             ConnectionKind::Mqtt => "mqtt",
             ConnectionKind::Nats => "nats",
             ConnectionKind::Redis => "redis",
+            ConnectionKind::Junction => "junction",
         }
     }
 
@@ -71,6 +76,7 @@ impl ConnectionKind {
             ConnectionKind::Mqtt => "MQTT broker",
             ConnectionKind::Nats => "NATS",
             ConnectionKind::Redis => "Redis",
+            ConnectionKind::Junction => "Junction server",
         }
     }
 
@@ -88,7 +94,8 @@ impl ConnectionKind {
             | ConnectionKind::Amqp
             | ConnectionKind::Mqtt
             | ConnectionKind::Nats
-            | ConnectionKind::Redis => None,
+            | ConnectionKind::Redis
+            | ConnectionKind::Junction => None,
         }
     }
 
@@ -100,7 +107,10 @@ impl ConnectionKind {
             ConnectionKind::Amqp => Some(5672),
             ConnectionKind::Mqtt => Some(1883),
             ConnectionKind::Redis => Some(6379),
-            ConnectionKind::Sqlite | ConnectionKind::Http | ConnectionKind::Nats => None,
+            ConnectionKind::Sqlite
+            | ConnectionKind::Http
+            | ConnectionKind::Nats
+            | ConnectionKind::Junction => None,
         }
     }
 }
@@ -251,6 +261,10 @@ pub enum Settings {
         port: u16,
         db: u8,
     },
+    /// Another Junction: its address (secret `token`, an API token of a user there).
+    Junction {
+        url: String,
+    },
 }
 
 impl Settings {
@@ -274,6 +288,7 @@ impl Settings {
                 Some(_) => &["password"],
                 None => &["token"],
             },
+            Settings::Junction { .. } => &["token"],
         }
     }
 
@@ -287,7 +302,7 @@ impl Settings {
             | Settings::Mqtt { .. }
             | Settings::Nats { .. }
             | Settings::Redis { .. } => &[],
-            Settings::Http { .. } => self.secret_names(),
+            Settings::Http { .. } | Settings::Junction { .. } => self.secret_names(),
         }
     }
 
@@ -298,7 +313,10 @@ impl Settings {
             | Settings::Amqp { host, port, .. }
             | Settings::Mqtt { host, port, .. }
             | Settings::Redis { host, port, .. } => Some((host, *port)),
-            Settings::Sqlite { .. } | Settings::Http { .. } | Settings::Nats { .. } => None,
+            Settings::Sqlite { .. }
+            | Settings::Http { .. }
+            | Settings::Nats { .. }
+            | Settings::Junction { .. } => None,
         }
     }
 
@@ -362,6 +380,7 @@ impl Settings {
             Settings::Redis { host, port, db } => {
                 serde_json::json!({ "host": host, "port": port, "db": db })
             }
+            Settings::Junction { url } => serde_json::json!({ "url": url }),
         }
     }
 }
@@ -786,6 +805,29 @@ fn parse_settings(
                 port: port?,
                 db: db?,
             })
+        }
+        ConnectionKind::Junction => {
+            unknown_fields(map, "settings.", &["url"], errors);
+            let url = text(map, "url", errors).and_then(|url| match url::Url::parse(&url) {
+                Ok(parsed)
+                    if matches!(parsed.scheme(), "http" | "https")
+                        && parsed.host_str().is_some()
+                        && parsed.username().is_empty()
+                        && parsed.password().is_none()
+                        && parsed.query().is_none() =>
+                {
+                    Some(url.trim_end_matches('/').to_owned())
+                }
+                Ok(_) | Err(_) => {
+                    errors.push(FieldError::new(
+                        "settings.url",
+                        "must be the http(s) address of a Junction server, without credentials \
+                         (the token goes in secrets)",
+                    ));
+                    None
+                }
+            });
+            Some(Settings::Junction { url: url? })
         }
         ConnectionKind::Http => {
             unknown_fields(
@@ -1236,6 +1278,9 @@ mod tests {
                 port: 6379,
                 db: 3,
             },
+            Settings::Junction {
+                url: "https://prod.example".into(),
+            },
         ] {
             let kind = match settings {
                 Settings::Database { .. } => ConnectionKind::Postgres,
@@ -1245,6 +1290,7 @@ mod tests {
                 Settings::Mqtt { .. } => ConnectionKind::Mqtt,
                 Settings::Nats { .. } => ConnectionKind::Nats,
                 Settings::Redis { .. } => ConnectionKind::Redis,
+                Settings::Junction { .. } => ConnectionKind::Junction,
             };
             assert_eq!(
                 settings_from_stored(kind, &settings.to_value()),

@@ -332,6 +332,13 @@ pub struct History {
     pub allowed_actions: Vec<ActionKind>,
     pub versions: Page<HistoryVersion>,
     pub transitions: Page<Transition>,
+    /// The latest promotions of its versions to other servers, newest first.
+    #[serde(default)]
+    pub promotions: Vec<super::transfer::Promotion>,
+    /// The `junction` connections a version may be promoted through (none for those
+    /// who may not promote).
+    #[serde(default)]
+    pub remotes: Vec<String>,
 }
 
 /// Everything the detail page shows.

@@ -327,6 +327,25 @@ fn unhex(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// A version sent to another Junction, and what that server answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promotion {
+    pub id: i64,
+    pub version: VersionNumber,
+    /// The `junction` connection it went through, and the address it had then.
+    pub remote: String,
+    pub remote_url: String,
+    /// Whether the remote was asked to run it.
+    pub activate: bool,
+    /// Whether the remote took it.
+    pub ok: bool,
+    /// What the remote answered (or why it could not be reached).
+    pub answer: String,
+    pub actor: String,
+    #[serde(with = "crate::json::utc")]
+    pub at: DateTime<Utc>,
+}
+
 /// How an import maps the connections a document names to connections here:
 /// `{"orders-db": "orders-db-prod"}`. A name left out stays the same.
 pub type ConnectionMap = BTreeMap<String, String>;

@@ -39,12 +39,13 @@ impl Brokers {
                 Settings::Redis { host, port, db } => {
                     self.test_redis(connection, host, *port, *db).await
                 }
-                Settings::Database { .. } | Settings::Sqlite { .. } | Settings::Http { .. } => {
-                    Err(format!(
-                        "{} is a {} connection, not a message broker",
-                        connection.name, connection.kind
-                    ))
-                }
+                Settings::Database { .. }
+                | Settings::Sqlite { .. }
+                | Settings::Http { .. }
+                | Settings::Junction { .. } => Err(format!(
+                    "{} is a {} connection, not a message broker",
+                    connection.name, connection.kind
+                )),
             }
         };
         match tokio::time::timeout(TEST_TIMEOUT, attempt).await {
@@ -204,7 +205,8 @@ pub fn is_broker(kind: ConnectionKind) -> bool {
         ConnectionKind::Postgres
         | ConnectionKind::Mysql
         | ConnectionKind::Sqlite
-        | ConnectionKind::Http => false,
+        | ConnectionKind::Http
+        | ConnectionKind::Junction => false,
     }
 }
 

@@ -696,6 +696,13 @@ impl Runtime for BuiltinRuntime {
                     let target = source.brokers.mqtt(&connection).await.map_err(failed)?;
                     connected.mqtt.insert(name.to_owned(), Arc::new(target));
                 }
+                // Parsing and check_connections keep it out of flows; a stored flow
+                // that names one anyway is told why.
+                crate::domain::connection::ConnectionKind::Junction => {
+                    return Err(failed(
+                        "a Junction server is where versions are promoted, not something a flow reaches".into(),
+                    ));
+                }
             }
             built_with.push((name.to_owned(), connection.revision));
         }

@@ -388,6 +388,46 @@ impl HttpConnection {
     }
 }
 
+/// Another Junction server, as a `junction` connection reaches it: its address and a
+/// user's API token there.
+pub struct JunctionRemote {
+    pub url: String,
+    token: String,
+    pub allow_private: bool,
+}
+
+impl std::fmt::Debug for JunctionRemote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("JunctionRemote")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JunctionRemote {
+    pub fn open(connection: &crate::store::connections::OpenConnection) -> Result<Self, String> {
+        let crate::domain::connection::Settings::Junction { url } = &connection.settings else {
+            return Err(format!(
+                "{} is a {} connection, not a Junction server",
+                connection.name, connection.kind
+            ));
+        };
+        Ok(Self {
+            url: url.clone(),
+            token: connection.secrets.get("token").cloned().unwrap_or_default(),
+            allow_private: connection.allow_private,
+        })
+    }
+
+    fn headers(&self) -> std::collections::BTreeMap<String, String> {
+        std::collections::BTreeMap::from([
+            ("authorization".to_owned(), format!("Bearer {}", self.token)),
+            ("accept".to_owned(), "application/json".to_owned()),
+        ])
+    }
+}
+
 /// How flows make HTTP requests: through the policy, whatever the URL.
 #[derive(Clone, Debug)]
 pub struct HttpEgress {
@@ -432,6 +472,58 @@ impl HttpEgress {
             401 | 403 => Err(format!("{base_url} refused the credentials ({status})")),
             _ => Ok(format!("connected: {base_url} answered {status}")),
         }
+    }
+
+    /// Tests a `junction` connection: who its token signs in as on the remote server.
+    pub async fn test_junction(
+        &self,
+        connection: &crate::store::connections::OpenConnection,
+    ) -> Result<String, String> {
+        let remote = JunctionRemote::open(connection)?;
+        let (status, answer) = self
+            .call_junction(&remote, reqwest::Method::GET, "/api/v1/me", None)
+            .await?;
+        match status {
+            200 => Ok(format!(
+                "connected: {} as {} ({})",
+                remote.url,
+                answer["name"].as_str().unwrap_or("?"),
+                answer["role"].as_str().unwrap_or("?")
+            )),
+            _ => Err(format!(
+                "{} answered {status}: {}",
+                remote.url,
+                remote_message(&answer)
+            )),
+        }
+    }
+
+    /// Calls another Junction's API with the connection's token: the status and the
+    /// JSON answer (`null` when it is not JSON), within 60 s.
+    pub async fn call_junction(
+        &self,
+        remote: &JunctionRemote,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), String> {
+        let url = format!("{}{path}", remote.url);
+        let response = self
+            .send_reaching(
+                remote.allow_private,
+                method,
+                &url,
+                &remote.headers(),
+                body,
+                std::time::Duration::from_secs(60),
+            )
+            .await?;
+        let status = response.status().as_u16();
+        let bytes = self.read_answer(response, &shown_url(&url)).await?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        ))
     }
 
     /// The answer's body, read as it streams in and given up on as soon as it passes
@@ -633,6 +725,13 @@ impl reqwest::dns::Resolve for EgressResolver {
             Ok(addrs)
         })
     }
+}
+
+/// What another Junction's error answer says, for people.
+pub fn remote_message(answer: &serde_json::Value) -> String {
+    answer["error"]["message"]
+        .as_str()
+        .map_or_else(|| "no answer in Junction's shape".to_owned(), str::to_owned)
 }
 
 #[cfg(test)]

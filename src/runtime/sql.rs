@@ -212,7 +212,8 @@ impl Connectors {
                     | ConnectionKind::Amqp
                     | ConnectionKind::Mqtt
                     | ConnectionKind::Nats
-                    | ConnectionKind::Redis => {
+                    | ConnectionKind::Redis
+                    | ConnectionKind::Junction => {
                         use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
                         let mut options = MySqlConnectOptions::new()
                             .host(&connect_to)
@@ -244,7 +245,8 @@ impl Connectors {
                 | Settings::Amqp { .. }
                 | Settings::Mqtt { .. }
                 | Settings::Nats { .. }
-                | Settings::Redis { .. },
+                | Settings::Redis { .. }
+                | Settings::Junction { .. },
                 _,
             )
             | (
@@ -254,7 +256,8 @@ impl Connectors {
                 | ConnectionKind::Amqp
                 | ConnectionKind::Mqtt
                 | ConnectionKind::Nats
-                | ConnectionKind::Redis,
+                | ConnectionKind::Redis
+                | ConnectionKind::Junction,
             )
             | (Settings::Sqlite { .. }, _) => Err(format!(
                 "{} is an {} connection, not a SQL database",
@@ -291,7 +294,7 @@ fn place(settings: &Settings) -> String {
         | Settings::Redis { host, port, .. } => format!("{host}:{port}"),
         Settings::Sqlite { path } => path.clone(),
         Settings::Http { base_url, .. } => base_url.clone(),
-        Settings::Nats { url, .. } => url.clone(),
+        Settings::Nats { url, .. } | Settings::Junction { url } => url.clone(),
     }
 }
 

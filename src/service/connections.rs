@@ -219,6 +219,10 @@ impl Service {
                 Some(brokers) => brokers.test(&connection).await,
                 None => Err("this server reaches no message brokers".into()),
             },
+            ConnectionKind::Junction => match &self.http {
+                Some(http) => http.test_junction(&connection).await,
+                None => Err("this server makes no HTTP requests".into()),
+            },
         };
         let result = match tested {
             Ok(message) => TestResult { ok: true, message },

@@ -283,6 +283,8 @@ impl Service {
             transitions: self
                 .transitions(who, id, PageRequest::new(log_page, Some(25)))
                 .await?,
+            promotions: self.store.promotions(id, 20).await?,
+            remotes: self.remotes(who).await?,
         })
     }
 

@@ -13,7 +13,7 @@ mod users;
 pub use auth::{SessionCheck, SessionClaim, SessionPolicy, SignInLimiter, TOKEN_PREFIX};
 pub use connections::TestResult;
 pub use integrations::{BlueprintRequest, CreateRequest, DraftRequest, ListRequest};
-pub use transfer::{ExportOptions, ImportReport, ImportRequest};
+pub use transfer::{ExportOptions, ImportReport, ImportRequest, PromoteRequest};
 pub use users::{UserChange, UserRequest};
 
 use crate::domain::access::{self, Operation, Role};

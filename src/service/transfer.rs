@@ -15,12 +15,12 @@ use crate::domain::definition::Definition;
 use crate::domain::lifecycle::{ActionKind, TargetState};
 use crate::domain::transfer::{
     ConnectionMap, ConnectionRef, ExportDocument, ExportedDraft, ExportedIntegration,
-    ExportedVersion, FORMAT, FORMAT_VERSION, Incoming, left_out_secrets, read_document,
+    ExportedVersion, FORMAT, FORMAT_VERSION, Incoming, Promotion, left_out_secrets, read_document,
 };
 use crate::domain::version::VersionNumber;
 use crate::domain::{IntegrationId, IntegrationName, IntegrationSummary};
 use crate::error::{AppError, FieldError};
-use crate::store::transfer::{ImportOutcome, ImportPlan};
+use crate::store::transfer::{ImportOutcome, ImportPlan, NewPromotion};
 
 /// What an export holds besides the integrations.
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,6 +44,15 @@ pub struct ImportRequest<'a> {
     pub name: Option<&'a str>,
     /// Then make this version the active one (the integration runs it).
     pub activate: Option<VersionNumber>,
+}
+
+/// A promotion as asked for: which version, to which `junction` connection, whether
+/// the remote should run it, and how the flows' connections are named there.
+#[derive(Debug, Default)]
+pub struct PromoteRequest<'a> {
+    pub remote: &'a str,
+    pub activate: bool,
+    pub connections: ConnectionMap,
 }
 
 /// What an import did to one integration.
@@ -340,6 +349,109 @@ impl Service {
             .into_iter()
             .zip(left_out)
             .map(|(outcome, secrets)| report(outcome, secrets))
+            .collect())
+    }
+
+    /// Sends a version (with the history before it) to another Junction, which imports
+    /// it, and runs it if asked; records what the remote answered, accepted or not.
+    pub async fn promote(
+        &self,
+        who: &Principal,
+        id: IntegrationId,
+        number: VersionNumber,
+        origin: &str,
+        request: PromoteRequest<'_>,
+    ) -> Result<Promotion, AppError> {
+        who.may(Operation::Promote)?;
+        let options = ExportOptions {
+            transitions: false,
+            up_to: Some(number),
+        };
+        let document = self.export(who, id, origin, options).await?;
+        let connection = match self.store.open_connection(request.remote).await {
+            Ok(connection) => connection,
+            Err(crate::store::StoreError::NotFound(_)) => {
+                return Err(AppError::field(
+                    "remote",
+                    format!("no connection is named {:?}", request.remote),
+                ));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let remote = crate::runtime::egress::JunctionRemote::open(&connection)
+            .map_err(|why| AppError::field("remote", why))?;
+        let Some(http) = &self.http else {
+            return Err(AppError::Unavailable {
+                message: "this server makes no HTTP requests".into(),
+            });
+        };
+        let mut body =
+            serde_json::json!({ "document": document, "connections": request.connections });
+        if request.activate {
+            body["activate"] = Value::from(number.get());
+        }
+        let called = http
+            .call_junction(
+                &remote,
+                reqwest::Method::POST,
+                "/api/v1/import",
+                Some(&body),
+            )
+            .await;
+        let (ok, answer) = match called {
+            Ok((200 | 201, answer)) => (
+                true,
+                answer["integrations"][0]["summary"]
+                    .as_str()
+                    .map_or_else(|| "imported".to_owned(), str::to_owned),
+            ),
+            Ok((status, answer)) => (
+                false,
+                format!(
+                    "refused ({status}): {}",
+                    crate::runtime::egress::remote_message(&answer)
+                ),
+            ),
+            Err(why) => (false, why),
+        };
+        tracing::info!(integration = %id, version = %number, remote = %request.remote, ok, "promoted");
+        Ok(self
+            .store
+            .record_promotion(&NewPromotion {
+                integration: id,
+                version: number,
+                remote: request.remote,
+                remote_url: &remote.url,
+                activate: request.activate,
+                ok,
+                answer: &answer,
+                actor: who.actor(),
+            })
+            .await?)
+    }
+
+    /// The latest promotions of an integration's versions, newest first.
+    pub async fn promotions(
+        &self,
+        who: &Principal,
+        id: IntegrationId,
+    ) -> Result<Vec<Promotion>, AppError> {
+        who.may(Operation::Read)?;
+        self.store.summary(id).await?;
+        Ok(self.store.promotions(id, 100).await?)
+    }
+
+    /// The `junction` connections versions can be promoted through, for those who may.
+    pub async fn remotes(&self, who: &Principal) -> Result<Vec<String>, AppError> {
+        if who.may(Operation::Promote).is_err() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .connection_kinds()
+            .await?
+            .into_iter()
+            .filter(|(_, kind)| *kind == ConnectionKind::Junction)
+            .map(|(name, _)| name)
             .collect())
     }
 

@@ -11,8 +11,8 @@ use super::integrations::{bump_revision, insert_integration};
 use super::rows::{RETURNING_SUMMARY, VERSION_COLUMNS, summary_from_row, version_summary_from_row};
 use super::{Store, StoreError, now_ms};
 use crate::domain::definition::Definition;
-use crate::domain::lifecycle::{Action, NamedVersion, TargetState, decide};
-use crate::domain::transfer::Incoming;
+use crate::domain::lifecycle::{Action, NamedVersion, State, TargetState, decide};
+use crate::domain::transfer::{Incoming, Promotion};
 use crate::domain::version::VersionNumber;
 use crate::domain::{
     Actor, IntegrationId, IntegrationName, IntegrationSummary, NewIntegration, Version,
@@ -62,6 +62,19 @@ pub struct ImportOutcome {
     pub draft_added: Option<VersionNumber>,
     /// Why the document's draft was not added, if it had one.
     pub draft_skipped: Option<String>,
+}
+
+/// A promotion as it is recorded: what went where, and how it went.
+#[derive(Debug)]
+pub struct NewPromotion<'a> {
+    pub integration: IntegrationId,
+    pub version: VersionNumber,
+    pub remote: &'a str,
+    pub remote_url: &'a str,
+    pub activate: bool,
+    pub ok: bool,
+    pub answer: &'a str,
+    pub actor: &'a Actor,
 }
 
 /// What a version number holds here.
@@ -116,6 +129,56 @@ impl Store {
     /// The content hash this server gives a flow as stored.
     pub fn content_hash(&self, definition: &Definition) -> String {
         super::versions::content_hash(&self.hash_key, &definition.canonical_json())
+    }
+
+    /// Records a promotion of a version to another server.
+    pub async fn record_promotion(
+        &self,
+        promotion: &NewPromotion<'_>,
+    ) -> Result<Promotion, StoreError> {
+        let _gate = self.write_gate().await;
+        let answer: String = promotion.answer.chars().take(2000).collect();
+        let answer = if answer.is_empty() {
+            "(no answer)".to_owned()
+        } else {
+            answer
+        };
+        let row = sqlx::query(
+            "INSERT INTO promotions
+                (integration_id, version, remote, remote_url, activate, ok, answer, actor, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             RETURNING id, version, remote, remote_url, activate, ok, answer, actor, at",
+        )
+        .bind(promotion.integration.to_string())
+        .bind(promotion.version.get())
+        .bind(promotion.remote)
+        .bind(promotion.remote_url.chars().take(2000).collect::<String>())
+        .bind(i64::from(promotion.activate))
+        .bind(i64::from(promotion.ok))
+        .bind(&answer)
+        .bind(promotion.actor.as_str())
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        self.changed(promotion.integration);
+        promotion_from_row(&row)
+    }
+
+    /// The latest promotions of an integration's versions, newest first.
+    pub async fn promotions(
+        &self,
+        id: IntegrationId,
+        limit: u32,
+    ) -> Result<Vec<Promotion>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, version, remote, remote_url, activate, ok, answer, actor, at
+             FROM promotions WHERE integration_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(id.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(promotion_from_row).collect()
     }
 
     /// Writes an import of one or more integrations, all or nothing.
@@ -262,37 +325,39 @@ impl Store {
             ));
         }
         let row = self.lock(tx, id).await?;
-        let first_publication =
-            row.target_state == TargetState::Draft && newest_published.is_some();
-        let change = if first_publication {
-            // Never published here before: it comes in stopped at its newest version
-            // (the reconciler records it Inactive), or running the one asked for.
-            Some(match plan.activate {
-                Some(number) => (
-                    TargetState::Active,
+        // Never run here: a first import (target Draft), or one the reconciler has not
+        // recorded Inactive yet. Actions wait for that; an import need not.
+        let never_ran = row.current_state == State::Draft && newest_published.is_some();
+        let change =
+            if never_ran && (row.target_state == TargetState::Draft || plan.activate.is_some()) {
+                // It comes in stopped at its newest version (the reconciler records it
+                // Inactive), or running the one asked for.
+                Some(match plan.activate {
+                    Some(number) => (
+                        TargetState::Active,
+                        number,
+                        format!("{reason}, activated {number}"),
+                    ),
+                    None => (
+                        TargetState::Inactive,
+                        newest_published.unwrap_or(VersionNumber::FIRST),
+                        reason.clone(),
+                    ),
+                })
+            } else if let Some(number) = plan.activate {
+                let change = decide(
+                    &Action::Activate(number),
+                    row.situation(),
+                    Some(NamedVersion::Published),
+                )?;
+                Some((
+                    change.target.unwrap_or(row.target_state),
                     number,
                     format!("{reason}, activated {number}"),
-                ),
-                None => (
-                    TargetState::Inactive,
-                    newest_published.unwrap_or(VersionNumber::FIRST),
-                    reason.clone(),
-                ),
-            })
-        } else if let Some(number) = plan.activate {
-            let change = decide(
-                &Action::Activate(number),
-                row.situation(),
-                Some(NamedVersion::Published),
-            )?;
-            Some((
-                change.target.unwrap_or(row.target_state),
-                number,
-                format!("{reason}, activated {number}"),
-            ))
-        } else {
-            None
-        };
+                ))
+            } else {
+                None
+            };
         let integration = match change {
             Some((target, number, why)) => {
                 let sql = format!(
@@ -329,6 +394,21 @@ impl Store {
             draft_skipped,
         })
     }
+}
+
+fn promotion_from_row(row: &sqlx::any::AnyRow) -> Result<Promotion, StoreError> {
+    Ok(Promotion {
+        id: row.try_get("id")?,
+        version: VersionNumber::new(row.try_get("version")?)
+            .map_err(|err| StoreError::Corrupt(err.to_string()))?,
+        remote: row.try_get("remote")?,
+        remote_url: row.try_get("remote_url")?,
+        activate: row.try_get::<i64, _>("activate")? != 0,
+        ok: row.try_get::<i64, _>("ok")? != 0,
+        answer: row.try_get("answer")?,
+        actor: row.try_get("actor")?,
+        at: super::time_from_ms(row.try_get("at")?)?,
+    })
 }
 
 fn refused(path: &str, message: String) -> StoreError {

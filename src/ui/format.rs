@@ -54,6 +54,19 @@ fn decimal(value: i64, unit: i64, places: u32) -> String {
     )
 }
 
+/// A name as a file name: lower case letters and digits, words joined by `-`.
+pub fn slug(name: &str) -> String {
+    let words: Vec<String> = name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    match words.is_empty() {
+        true => "integration".to_owned(),
+        false => words.join("-"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +92,11 @@ mod tests {
         assert_eq!(duration_us(1_000_000), "1.00 s");
         assert_eq!(duration_us(1_005_000), "1.01 s");
         assert_eq!(duration_us(61_234_567), "61.23 s");
+    }
+
+    #[test]
+    fn a_name_becomes_a_file_name() {
+        assert_eq!(slug("Orders from v3 (2)"), "orders-from-v3-2");
+        assert_eq!(slug("  ** "), "integration");
     }
 }

@@ -60,6 +60,11 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations/{id}/transitions", get(i::transitions))
         .route("/integrations/{id}/activity", get(i::activity))
         .route("/integrations/{id}/export", get(transfer::export))
+        .route("/integrations/{id}/promotions", get(transfer::promotions))
+        .route(
+            "/integrations/{id}/versions/{n}/promote",
+            post(transfer::promote),
+        )
         .route("/export", get(transfer::export_all))
         .route(
             "/import",
@@ -141,7 +146,7 @@ async fn method_not_allowed() -> ApiError {
         account::create_token, account::revoke_token, account::audit,
         connections::list, connections::create, connections::read, connections::replace,
         connections::delete, connections::test, transfer::export, transfer::export_all,
-        transfer::import,
+        transfer::import, transfer::promote, transfer::promotions,
     ),
     components(schemas(
         IntegrationJson, ReconcileJson, VersionJson, VersionRefJson, TransitionJson, ActivityJson,
@@ -150,7 +155,7 @@ async fn method_not_allowed() -> ApiError {
         PageJson<TransitionJson>, PageJson<ActivityJson>, UserJson, UserBody, UserPatchBody,
         MeJson, TokenJson, NewTokenJson, TokenBody, AuditJson, ConnectionBody, ConnectionJson,
         crate::service::TestResult, crate::domain::connection::SecretState, ExportJson,
-        ImportBody, ImportJson, ImportedJson,
+        ImportBody, ImportJson, ImportedJson, PromoteBody, PromotionJson,
     )),
     modifiers(&SecuritySchemes),
     security(("bearer" = [])),

@@ -578,3 +578,48 @@ impl From<crate::service::ImportReport> for ImportedJson {
         }
     }
 }
+
+/// A promotion: version N goes to the Junction a `junction` connection reaches.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteBody {
+    /// The `junction` connection.
+    pub remote: String,
+    /// The remote then runs it.
+    #[serde(default)]
+    pub activate: bool,
+    /// Connection names here → names on the remote, where they differ.
+    #[serde(default)]
+    pub connections: std::collections::BTreeMap<String, String>,
+}
+
+/// A recorded promotion and what the remote answered.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PromotionJson {
+    pub id: i64,
+    pub version: i64,
+    pub remote: String,
+    pub remote_url: String,
+    pub activate: bool,
+    /// Whether the remote took it.
+    pub ok: bool,
+    pub answer: String,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+impl From<crate::domain::transfer::Promotion> for PromotionJson {
+    fn from(p: crate::domain::transfer::Promotion) -> Self {
+        Self {
+            id: p.id,
+            version: p.version.get(),
+            remote: p.remote,
+            remote_url: p.remote_url,
+            activate: p.activate,
+            ok: p.ok,
+            answer: p.answer,
+            actor: p.actor,
+            at: p.at,
+        }
+    }
+}

@@ -7,13 +7,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::path_id;
-use super::{ApiError, ApiJson, ApiQuery, Caller, ErrorBody, ExportJson, ImportBody, ImportJson};
+use super::{
+    ApiError, ApiJson, ApiQuery, Caller, ErrorBody, ExportJson, ImportBody, ImportJson,
+    PromoteBody, PromotionJson,
+};
+use super::{path_id, path_version};
 use crate::domain::IntegrationId;
 use crate::domain::transfer::ExportDocument;
 use crate::domain::version::VersionNumber;
 use crate::error::AppError;
-use crate::service::{ExportOptions, ImportRequest, Service};
+use crate::service::{ExportOptions, ImportRequest, PromoteRequest, Service};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -107,4 +110,43 @@ pub async fn import(
         integrations: reports.into_iter().map(Into::into).collect(),
     };
     Ok((status, Json(json)).into_response())
+}
+
+/// Promote version N to another Junction: it gets the history up to N appended
+/// (imported), and runs it with `activate`. The promotion is recorded here with the
+/// remote's answer; `ok` says whether the remote took it.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/versions/{n}/promote", tag = "integrations",
+    params(("id" = String, Path, format = Uuid), ("n" = i64, Path, minimum = 1)), request_body = PromoteBody,
+    responses((status = 200, body = PromotionJson), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn promote(
+    State(service): State<Service>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    Path((id, n)): Path<(String, String)>,
+    ApiJson(body): ApiJson<PromoteBody>,
+) -> Result<Json<PromotionJson>, ApiError> {
+    let id = path_id(&id)?;
+    let number = path_version(id, &n)?;
+    let request = PromoteRequest {
+        remote: body.remote.trim(),
+        activate: body.activate,
+        connections: body.connections,
+    };
+    let origin = crate::api::origin_of(&headers);
+    let promotion = service.promote(&who, id, number, &origin, request).await?;
+    Ok(Json(promotion.into()))
+}
+
+/// The latest promotions of an integration's versions, newest first.
+#[utoipa::path(get, path = "/api/v1/integrations/{id}/promotions", tag = "integrations",
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = Vec<PromotionJson>), (status = 404, body = ErrorBody)))]
+pub async fn promotions(
+    State(service): State<Service>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<PromotionJson>>, ApiError> {
+    let list = service.promotions(&who, path_id(&id)?).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
 }

@@ -109,7 +109,9 @@ fn ConnectionRow(
             ),
             ConnectionKind::Sqlite => settings["path"].as_str().unwrap_or_default().to_owned(),
             ConnectionKind::Http => settings["base_url"].as_str().unwrap_or_default().to_owned(),
-            ConnectionKind::Nats => settings["url"].as_str().unwrap_or_default().to_owned(),
+            ConnectionKind::Nats | ConnectionKind::Junction => {
+                settings["url"].as_str().unwrap_or_default().to_owned()
+            }
             ConnectionKind::Amqp | ConnectionKind::Mqtt | ConnectionKind::Redis => format!(
                 "{}:{}",
                 settings["host"].as_str().unwrap_or_default(),
@@ -252,6 +254,7 @@ fn ConnectionEditor(
         ("http", "bearer") => "Token",
         ("http", "header") => "Header value",
         ("nats", _) if user.get().trim().is_empty() => "Token",
+        ("junction", _) => "API token",
         _ => "Password",
     };
     let secret_hint = if secret_set {
@@ -293,8 +296,9 @@ fn ConnectionEditor(
                     <TextField label="Client id" name="form[client_id]" value=client_id error=field("settings.client_id")
                         hint="The broker keeps the session under it" />
                 </Show>
-                <Show when=is(&["nats"])>
-                    <TextField label="URL" name="form[url]" value=url error=field("settings.url") />
+                <Show when=is(&["nats", "junction"])>
+                    <TextField label="URL" name="form[url]" value=url error=field("settings.url")
+                        hint="NATS: nats://host:4222; a Junction server: its address, e.g. https://junction.example" />
                 </Show>
                 <Show when=is(&["redis"])>
                     <TextField label="Database number" name="form[db]" value=db error=field("settings.db") />

@@ -7,7 +7,9 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::api::integrations::{NewFromVersion, RestoreVersion, diff_versions, get_history};
+use crate::api::integrations::{
+    NewFromVersion, PromoteVersion, RestoreVersion, diff_versions, get_history,
+};
 use crate::domain::lifecycle::ActionKind;
 use crate::domain::version::VersionNumber;
 use crate::domain::{History, HistoryVersion};
@@ -99,6 +101,9 @@ fn HistoryView(data: Signal<History>) -> impl IntoView {
     });
     let (selected_a, selected_b) = compare().map_or((None, None), |(a, b)| (Some(a), Some(b)));
     let detail_href = format!("/integrations/{id}");
+    // The API answers the browser's session too; `download` saves it as a file.
+    let export_href = format!("/api/v1/integrations/{id}/export?transitions=true");
+    let export_file = move || format!("{}.junction.json", format::slug(&name()));
     view! {
         <Title text=move || format!("History of {}", name()) />
         <nav class="crumbs" aria-label="Breadcrumb"><A href="/">"Integrations"</A>" / "<a href=detail_href>{name}</a>" /"</nav>
@@ -107,8 +112,15 @@ fn HistoryView(data: Signal<History>) -> impl IntoView {
             <div class="head-badges">
                 <VersionBadge version=Signal::derive(move || integration.with(|i| i.active_version)) />
                 <StateBadges integration />
+                <a class="button" href=export_href download=export_file
+                    title="Every version with its notes, authors and hashes, as a file another Junction imports (secrets left out)">
+                    "Export"
+                </a>
             </div>
         </div>
+        {query.with_untracked(|q| q.get("imported")).map(|summary| view! {
+            <p class="notice" role="status">{format!("Imported: {summary}.")}</p>
+        })}
         <section class="card" aria-labelledby="versions-heading">
             <h2 id="versions-heading">"Versions"</h2>
             <table class="table" aria-label="Versions">
@@ -133,6 +145,25 @@ fn HistoryView(data: Signal<History>) -> impl IntoView {
             </table>
             <Pager page=paging.0 per_page=paging.1 total=paging.2 href=page_href label="Version pages" />
         </section>
+        <Show when=move || data.with(|h| !h.promotions.is_empty())>
+            <section class="card" aria-labelledby="promotions-heading">
+                <h2 id="promotions-heading">"Promotions"</h2>
+                <table class="table compact" aria-label="Promotions">
+                    <thead><tr><th scope="col">"When"</th><th scope="col">"Version"</th><th scope="col">"To"</th><th scope="col">"By"</th><th scope="col">"Answer"</th></tr></thead>
+                    <tbody>
+                        {move || data.with(|h| h.promotions.clone()).into_iter().map(|p| view! {
+                            <tr data-testid="promotion-row">
+                                <td><time datetime=format::machine_time(&p.at)>{format::time(&p.at)}</time></td>
+                                <td>{p.version.to_string()}{p.activate.then_some(" (to run)")}</td>
+                                <td>{p.remote.clone()}<div class="muted small">{p.remote_url.clone()}</div></td>
+                                <td>{p.actor.clone()}</td>
+                                <td class:alert=!p.ok>{if p.ok { "taken: " } else { "not taken: " }}{p.answer.clone()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        </Show>
         <section class="card" aria-labelledby="compare-heading">
             <h2 id="compare-heading">"Compare two versions"</h2>
             <form method="get" class="compare">
@@ -190,6 +221,10 @@ fn VersionRow(
     let live = use_live();
     let navigate = use_navigate();
     let restore = ServerAction::<RestoreVersion>::new();
+    let promote = ServerAction::<PromoteVersion>::new();
+    let remotes = move || data.with(|h| h.remotes.clone());
+    let remote = RwSignal::new(String::new());
+    let run_there = RwSignal::new(false);
     let copy = ServerAction::<NewFromVersion>::new();
     let message = RwSignal::new(None::<String>);
     Effect::new(move |_| match restore.value().get() {
@@ -199,6 +234,17 @@ fn VersionRow(
     });
     Effect::new(move |_| match copy.value().get() {
         Some(Ok(created)) => navigate(&format!("/integrations/{}", created.id), Default::default()),
+        Some(Err(err)) => message.set(Some(err.to_string())),
+        None => {}
+    });
+    Effect::new(move |_| match promote.value().get() {
+        Some(Ok(promotion)) => {
+            message.set(Some(match promotion.ok {
+                true => format!("Promoted to {}: {}", promotion.remote, promotion.answer),
+                false => format!("Not promoted to {}: {}", promotion.remote, promotion.answer),
+            }));
+            live.update(|n| *n = n.wrapping_add(1));
+        }
         Some(Err(err)) => message.set(Some(err.to_string())),
         None => {}
     });
@@ -218,7 +264,12 @@ fn VersionRow(
                 {summary.based_on.map(|b| view! { <div class="muted small">{format!("from {b}")}</div> })}
                 {summary.source.clone().map(|s| view! { <div class="muted small">{format!("blueprint of {} {}", s.integration_id, s.number)}</div> })}
             </th>
-            <td>{published.as_ref().map(|p| format!("{} by {}", format::time(&p.at), p.by)).unwrap_or_else(|| "not yet (draft)".into())}</td>
+            <td>
+                {published.as_ref().map(|p| format!("{} by {}", format::time(&p.at), p.by)).unwrap_or_else(|| "not yet (draft)".into())}
+                {published.as_ref().and_then(|p| p.imported.clone()).map(|i| view! {
+                    <div class="muted small">{format!("imported from {} at {}", i.from, format::time(&i.at))}</div>
+                })}
+            </td>
             <td>{published.as_ref().and_then(|p| p.note.clone()).unwrap_or_default()}</td>
             <td>
                 {published.as_ref().map(|p| view! { <code title=p.content_hash.clone()>{format::short_hash(&p.content_hash)}</code> })}
@@ -262,6 +313,38 @@ fn VersionRow(
                         <input type="hidden" name="version" value=number.get().to_string() />
                         <button type="submit">"New integration from this version"</button>
                     </PostForm>
+                    <Show when=move || !remotes().is_empty()>
+                        <PostForm
+                            url=PromoteVersion::url()
+                            class="inline promote"
+                            on_submit=move || {
+                                let chosen = match remote.get_untracked() {
+                                    name if name.is_empty() => remotes().first().cloned().unwrap_or_default(),
+                                    name => name,
+                                };
+                                promote.dispatch(PromoteVersion {
+                                    id: id.get_value(),
+                                    version: number.get().to_string(),
+                                    remote: chosen,
+                                    activate: run_there.get_untracked().then(|| "true".to_owned()),
+                                });
+                            }
+                        >
+                            <input type="hidden" name="id" value=move || id.get_value() />
+                            <input type="hidden" name="version" value=number.get().to_string() />
+                            <label>"Promote to "
+                                <select name="remote" on:change=move |ev| remote.set(event_target_value(&ev))>
+                                    {move || remotes().into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
+                                </select>
+                            </label>
+                            <label class="checkbox">
+                                <input type="checkbox" name="activate" value="true"
+                                    on:change=move |ev| run_there.set(event_target_checked(&ev)) />
+                                " and run it there"
+                            </label>
+                            <button type="submit" disabled=move || promote.pending().get()>"Promote"</button>
+                        </PostForm>
+                    </Show>
                 })}
                 <p class="alert" role="alert">{move || message.get()}</p>
             </td>

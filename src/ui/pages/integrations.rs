@@ -76,7 +76,10 @@ pub fn IntegrationsPage() -> impl IntoView {
                     })}
                 </Suspense>
             </section>
-            <NewIntegrationForm create />
+            <div class="stack">
+                <NewIntegrationForm create />
+                <ImportForm />
+            </div>
         </div>
     }
 }
@@ -249,3 +252,55 @@ fn NewIntegrationForm(create: ServerAction<CreateIntegration>) -> impl IntoView 
         </section>
     }
 }
+
+/// Imports an export file (from this or another Junction): a plain multipart form,
+/// posted to `api::import_form`, which sends the browser to the imported
+/// integration's history, or back here with what went wrong.
+#[component]
+fn ImportForm() -> impl IntoView {
+    let query = use_query_map();
+    let (error, imported) = query.with_untracked(|query| {
+        (
+            query
+                .get("import_error")
+                .and_then(|json| crate::json::parse::<AppError>(&json).ok()),
+            query.get("imported"),
+        )
+    });
+    let problems = error.map(|err| match err {
+        AppError::ValidationFailed { fields } => fields
+            .into_iter()
+            .map(|field| format!("{}: {}", field.path, field.message))
+            .collect::<Vec<_>>(),
+        other => vec![other.to_string()],
+    });
+    view! {
+        <section class="card" aria-labelledby="import-heading">
+            <h2 id="import-heading">"Import"</h2>
+            <p class="muted small">
+                "An export file from a history page, of this or another Junction: each "
+                "integration comes with its versions, numbers, notes and authors, and "
+                "starts nothing."
+            </p>
+            <form method="post" action=IMPORT_PATH enctype="multipart/form-data" class="stacked">
+                <label for="import-document">"Export file"</label>
+                <input id="import-document" name="document" type="file" accept=".json,application/json" required />
+                <label for="import-connections">"Connection mapping"</label>
+                <textarea id="import-connections" name="connections" rows="2"
+                    placeholder="orders-db=orders-db-prod"></textarea>
+                <p class="muted small">"Where a connection is named differently here: name-there=name-here, one per line."</p>
+                {problems.map(|problems| view! {
+                    <div class="alert" role="alert">
+                        <p>"Nothing was imported:"</p>
+                        <ul>{problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}</ul>
+                    </div>
+                })}
+                {imported.map(|count| view! { <p class="notice" role="status">{format!("Imported {count} integrations.")}</p> })}
+                <button type="submit">"Import"</button>
+            </form>
+        </section>
+    }
+}
+
+/// Where the import form posts (`api::import_form`).
+pub const IMPORT_PATH: &str = "/integrations/import";
