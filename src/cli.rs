@@ -62,6 +62,11 @@ async fn execute(config: &Config, command: &Command) -> Result<String, String> {
                     .map(|()| format!("set the password of {name}"))
             }
         },
+        // main.rs sends these to `client`: they need a server, not the database.
+        Command::Login { .. } | Command::Integrations { .. } => {
+            store.close().await;
+            return Err("this command talks to a server: see junction --help".into());
+        }
         Command::Secrets { action } => match action {
             SecretsCommand::Rotate => {
                 let rotated = rotate(&store, config).await;

@@ -157,6 +157,21 @@ pub struct Config {
     /// A command instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// For the client commands (`login`, `integrations ...`): the Junction server to
+    /// talk to [default: the one `login` signed in to].
+    #[arg(long, global = true, env = "JUNCTION_SERVER")]
+    pub server: Option<String>,
+
+    /// For the client commands: answer JSON (the API's answers) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// For the client commands: where `login` keeps the server and token [default:
+    /// $XDG_CONFIG_HOME/junction/client.json, or ~/.config/junction/client.json].
+    /// The token may come from JUNCTION_TOKEN instead.
+    #[arg(long, global = true, env = "JUNCTION_CLIENT_CONFIG")]
+    pub client_config: Option<PathBuf>,
 }
 
 /// What `junction` does instead of serving.
@@ -171,6 +186,117 @@ pub enum Command {
     Secrets {
         #[command(subcommand)]
         action: SecretsCommand,
+    },
+    /// Client: sign in to a server (`--server URL`) with a name and password (read
+    /// from standard input), and keep an API token for the other client commands.
+    Login {
+        /// The user name [default: asked on standard input].
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Client: integrations on a server, through its API.
+    Integrations {
+        #[command(subcommand)]
+        action: IntegrationsCommand,
+    },
+}
+
+impl Command {
+    /// Whether it talks to a server's API rather than to the database.
+    pub fn is_client(&self) -> bool {
+        match self {
+            Command::Login { .. } | Command::Integrations { .. } => true,
+            Command::Users { .. } | Command::Secrets { .. } => false,
+        }
+    }
+}
+
+/// What the client does with integrations. `INTEGRATION` is an id or a name.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum IntegrationsCommand {
+    /// Lists integrations, newest first.
+    List {
+        /// Only this current state (draft, active, inactive, error, deleted).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only names containing this.
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Shows one integration.
+    Show { integration: String },
+    /// Creates an integration (in Draft), with the flow in FILE if given.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// A JSON file with the flow's definition.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Publishes the draft (or the active version again) and runs it.
+    Publish {
+        integration: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Stops it.
+    Stop { integration: String },
+    /// Starts it again with the same version.
+    Start { integration: String },
+    /// Makes version N the active one, and runs it.
+    Activate {
+        integration: String,
+        version: String,
+    },
+    /// Lists its versions, newest first.
+    History { integration: String },
+    /// Shows what changed between two versions.
+    Diff {
+        integration: String,
+        from: String,
+        to: String,
+    },
+    /// Writes an export (one integration, or all without INTEGRATION) to standard
+    /// output or a file.
+    Export {
+        integration: Option<String>,
+        /// Include the transition log.
+        #[arg(long)]
+        transitions: bool,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Imports an export file. Nothing starts unless --activate asks.
+    Import {
+        file: PathBuf,
+        /// A connection named differently here: NAME_THERE=NAME_HERE (repeatable).
+        #[arg(long = "map", value_name = "THERE=HERE")]
+        map: Vec<String>,
+        /// Append to this integration (an id) instead of the document's.
+        #[arg(long)]
+        into: Option<String>,
+        /// The name, if it is new here.
+        #[arg(long)]
+        name: Option<String>,
+        /// Then make this version the active one.
+        #[arg(long)]
+        activate: Option<String>,
+    },
+    /// Sends version N to another Junction (a `junction` connection on the server).
+    Promote {
+        integration: String,
+        version: String,
+        /// The `junction` connection.
+        #[arg(long)]
+        to: String,
+        /// The remote then runs it.
+        #[arg(long)]
+        activate: bool,
+        /// A connection named differently there: NAME_HERE=NAME_THERE (repeatable).
+        #[arg(long = "map", value_name = "HERE=THERE")]
+        map: Vec<String>,
     },
 }
 

@@ -1,5 +1,6 @@
 //! The server: configuration from flags and environment, then `startup::serve`, or a
-//! command (`junction users ...`) instead.
+//! command (`junction users ...` on the database, `junction integrations ...` against a
+//! server's API) instead.
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     match config.command.clone() {
         None => junction::startup::serve(config).await,
+        Some(command) if command.is_client() => junction::client::run(&config, &command).await,
         Some(command) => junction::cli::run(&config, &command).await,
     }
 }
