@@ -51,6 +51,7 @@ on_both_databases! {
     names_are_unique_whatever_the_case_among_integrations_not_unpublished: TestApp,
     an_integration_cannot_be_born_published: TestApp,
     only_the_reconciler_function_writes_the_current_state_and_it_is_logged: TestApp,
+    only_a_published_version_is_marked_imported_with_where_from_and_when: TestApp,
 }
 
 async fn a_published_versions_flow_cannot_be_changed(app: TestApp) {
@@ -312,4 +313,44 @@ async fn only_the_reconciler_function_writes_the_current_state_and_it_is_logged(
         ),
         ("current_state", "reconciler", "boom")
     );
+}
+
+async fn only_a_published_version_is_marked_imported_with_where_from_and_when(app: TestApp) {
+    let created = create(&app.store, "Orders").await;
+    let id = created.id.to_string();
+
+    // The draft: no mark, whatever is sent with it.
+    let refusal = attack(
+        &app,
+        "UPDATE versions SET imported_from = 'http://dev', imported_at = 1 WHERE integration_id = $1",
+        &[&id],
+    )
+    .await;
+    assert!(
+        refusal.contains("imported") || refusal.contains("check"),
+        "{refusal}"
+    );
+    // Published with half a mark: where from, but not when.
+    let refusal = attack(
+        &app,
+        "UPDATE versions SET published_at = 1, published_by = 'alice',
+            content_hash = '0000000000000000000000000000000000000000000000000000000000000000',
+            imported_from = 'http://dev'
+         WHERE integration_id = $1",
+        &[&id],
+    )
+    .await;
+    assert!(
+        refusal.contains("imported") || refusal.contains("check"),
+        "{refusal}"
+    );
+    accept(
+        &app,
+        "UPDATE versions SET published_at = 1, published_by = 'alice',
+            content_hash = '0000000000000000000000000000000000000000000000000000000000000000',
+            imported_from = 'http://dev', imported_at = 2
+         WHERE integration_id = $1",
+        &[&id],
+    )
+    .await;
 }

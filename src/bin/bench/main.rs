@@ -32,6 +32,7 @@ mod runtime;
 mod sql;
 mod storm;
 mod support;
+mod transfer;
 
 use actions::*;
 use amqp::*;
@@ -44,6 +45,7 @@ use runtime::*;
 use sql::*;
 use storm::*;
 use support::*;
+use transfer::*;
 
 /// Measures how fast Junction deploys, acts, reconciles, renders and runs.
 #[derive(Parser, Debug)]
@@ -82,13 +84,13 @@ struct Args {
     #[arg(long, env = "TEST_AMQP_ADDRESS", default_value = "127.0.0.1:5672")]
     amqp_address: String,
     /// Run only these scenarios (comma-separated: live, actions, auth, storm,
-    /// render, runtime, runaway, sql, amqp, footprint). Render and footprint need the storm's integrations, so
+    /// render, runtime, runaway, sql, amqp, transfer, footprint). Render and footprint need the storm's integrations, so
     /// they bring the storm with them.
     #[arg(long, value_delimiter = ',', value_parser = SCENARIOS)]
     only: Vec<String>,
 }
 
-const SCENARIOS: [&str; 10] = [
+const SCENARIOS: [&str; 11] = [
     "live",
     "actions",
     "auth",
@@ -98,6 +100,7 @@ const SCENARIOS: [&str; 10] = [
     "runaway",
     "sql",
     "amqp",
+    "transfer",
     "footprint",
 ];
 
@@ -240,6 +243,9 @@ async fn run(args: Args) -> Result<(), Failure> {
     }
     if args.runs("amqp") {
         figures.extend(amqp(&client, &base, &args.amqp_address).await?);
+    }
+    if args.runs("transfer") {
+        figures.extend(transfer(&client, &base, &store).await?);
     }
     // The in-process server stops (handing back its leases) so that a server of its
     // own can take every integration over and be measured.
