@@ -16,18 +16,6 @@ fn flow(path: &str, label: &str) -> Value {
     })
 }
 
-async fn create(app: &TestApp, name: &str, definition: Value) -> String {
-    let (status, _, body) = app
-        .api(
-            "POST",
-            "/api/v1/integrations",
-            Some(json!({ "name": name, "definition": definition })),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
 async fn state_of(app: &TestApp, id: &str) -> Value {
     app.api("GET", &format!("/api/v1/integrations/{id}"), None)
         .await
@@ -69,7 +57,7 @@ on_both_databases! {
 }
 
 async fn a_full_journey_through_the_api(app: LiveApp) {
-    let id = create(&app, "Orders", flow("orders", "v1")).await;
+    let id = app.create("Orders", flow("orders", "v1")).await;
     let base = format!("/api/v1/integrations/{id}");
 
     let (status, _, published) = app
@@ -168,12 +156,8 @@ async fn a_full_journey_through_the_api(app: LiveApp) {
 
 async fn listing_filters_by_state_and_name_and_pages(app: TestApp) {
     for name in ["Orders EU", "Orders US", "Invoices"] {
-        create(
-            &app,
-            name,
-            flow(&name.to_lowercase().replace(' ', "-"), "x"),
-        )
-        .await;
+        app.create(name, flow(&name.to_lowercase().replace(' ', "-"), "x"))
+            .await;
     }
 
     let (_, _, all) = app
@@ -242,7 +226,7 @@ async fn creating_answers_201_with_location_and_etag(app: TestApp) {
 }
 
 async fn versions_diff_restore_blueprint_and_discard(app: TestApp) {
-    let id = create(&app, "Orders", flow("orders", "v1")).await;
+    let id = app.create("Orders", flow("orders", "v1")).await;
     let base = format!("/api/v1/integrations/{id}");
     app.api("POST", &format!("{base}/publish"), None).await;
     let etag = format!("\"{}\"", state_of(&app, &id).await["revision"]);
@@ -308,7 +292,7 @@ async fn versions_diff_restore_blueprint_and_discard(app: TestApp) {
 }
 
 async fn a_never_published_integration_is_deleted_with_204(app: TestApp) {
-    let id = create(&app, "Orders", flow("orders", "v1")).await;
+    let id = app.create("Orders", flow("orders", "v1")).await;
 
     let (status, _, _) = app
         .api("DELETE", &format!("/api/v1/integrations/{id}"), None)
@@ -324,7 +308,7 @@ async fn a_never_published_integration_is_deleted_with_204(app: TestApp) {
 }
 
 async fn retry_is_refused_unless_failing(app: TestApp) {
-    let id = create(&app, "Orders", flow("orders", "v1")).await;
+    let id = app.create("Orders", flow("orders", "v1")).await;
 
     let (status, _, body) = app
         .api("POST", &format!("/api/v1/integrations/{id}/retry"), None)
@@ -339,7 +323,7 @@ async fn retry_is_refused_unless_failing(app: TestApp) {
 }
 
 async fn every_error_code_has_the_one_shape(app: TestApp) {
-    let id = create(&app, "Orders", flow("orders", "v1")).await;
+    let id = app.create("Orders", flow("orders", "v1")).await;
     let base = format!("/api/v1/integrations/{id}");
     let huge = "x".repeat(2 * 1024 * 1024);
 
@@ -455,7 +439,7 @@ async fn validation_errors_list_every_field_with_its_path(app: TestApp) {
 }
 
 async fn garbage_never_gets_a_5xx(app: TestApp) {
-    let id = create(&app, "Orders", flow("orders", "v1")).await;
+    let id = app.create("Orders", flow("orders", "v1")).await;
     let base = format!("/api/v1/integrations/{id}");
     let raw =
         |method: &'static str, path: String, body: &'static str, content_type: &'static str| {
@@ -610,7 +594,7 @@ async fn server_sent_events_report_each_change(app: TestApp) {
         .unwrap();
     assert_eq!(events.headers()["content-type"], "text/event-stream");
 
-    let id = create(&app, "Orders", flow("orders", "v1")).await;
+    let id = app.create("Orders", flow("orders", "v1")).await;
 
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

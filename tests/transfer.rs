@@ -32,18 +32,6 @@ fn flow_with_secrets() -> Value {
     })
 }
 
-async fn create(app: &TestApp, name: &str, definition: Value) -> String {
-    let (status, _, body) = app
-        .api(
-            "POST",
-            "/api/v1/integrations",
-            Some(json!({ "name": name, "definition": definition })),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
 /// Replaces the draft and publishes it with a note.
 async fn publish(app: &TestApp, id: &str, definition: Value, note: &str) {
     let base = format!("/api/v1/integrations/{id}");
@@ -127,7 +115,7 @@ fn paths(answer: &Value) -> Vec<String> {
 /// An integration on `app` with v1, v2 (with secrets), a discarded draft v3, v4 and
 /// the draft v5.
 async fn a_history_of_four(app: &TestApp) -> String {
-    let id = create(app, "Orders", flow("one")).await;
+    let id = app.create("Orders", flow("one")).await;
     let base = format!("/api/v1/integrations/{id}");
     let (status, _, _) = app
         .api(
@@ -271,7 +259,7 @@ async fn importing_the_same_document_twice_changes_nothing(a: TestApp) {
 
 async fn an_import_appends_only_new_versions_and_refuses_a_conflicting_one(a: TestApp) {
     let b = TestApp::spawn(backend_of(&a)).await;
-    let id = create(&a, "Invoices", flow("one")).await;
+    let id = a.create("Invoices", flow("one")).await;
     a.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
         .await;
     publish(&a, &id, flow("two"), "second").await;
@@ -379,7 +367,7 @@ async fn missing_connections_are_listed_and_a_mapping_renames_them(a: TestApp) {
     let b = TestApp::spawn(backend_of(&a)).await;
     connection(&a, "orders-api").await;
     connection(&b, "orders-api-prod").await;
-    let id = create(&a, "Through", flow_through("orders-api")).await;
+    let id = a.create("Through", flow_through("orders-api")).await;
     a.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
         .await;
     let document = export(&a, &id).await;
@@ -427,7 +415,7 @@ async fn missing_connections_are_listed_and_a_mapping_renames_them(a: TestApp) {
 }
 
 async fn an_export_of_everything_leaves_out_the_unpublished(app: LiveApp) {
-    let kept = create(&app, "Kept", flow("kept")).await;
+    let kept = app.create("Kept", flow("kept")).await;
     let gone = app.running("Gone", flow("gone")).await;
     let (status, _, stopped) = app
         .api("POST", &format!("/api/v1/integrations/{gone}/stop"), None)
@@ -462,7 +450,7 @@ async fn an_export_of_everything_leaves_out_the_unpublished(app: LiveApp) {
 }
 
 async fn a_viewer_exports_but_may_not_import(app: TestApp) {
-    let id = create(&app, "Watched", flow("watched")).await;
+    let id = app.create("Watched", flow("watched")).await;
     let viewer = app.client_as("vera", Role::Viewer).await;
     let exported = viewer
         .get(app.url(&format!("/api/v1/integrations/{id}/export")))
@@ -489,7 +477,7 @@ async fn a_viewer_exports_but_may_not_import(app: TestApp) {
 
 async fn an_import_starts_nothing_until_asked_to_activate(a: LiveApp) {
     let b = LiveApp::spawn(backend_of(&a)).await;
-    let id = create(&a, "Hooks", flow("one")).await;
+    let id = a.create("Hooks", flow("one")).await;
     a.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
         .await;
     publish(&a, &id, flow_with_secrets(), "guarded").await;
@@ -592,7 +580,7 @@ async fn a_promotion_makes_the_remote_history_end_with_the_version_and_is_record
         "the token was shown: {listed}"
     );
 
-    let id = create(&a, "Payments", flow("one")).await;
+    let id = a.create("Payments", flow("one")).await;
     a.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
         .await;
     let first = promote(&a, &id, 1, json!({ "remote": "prod" })).await;

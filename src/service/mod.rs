@@ -10,10 +10,11 @@ mod integrations;
 mod transfer;
 mod users;
 
+pub use crate::store::transfer::ImportOutcome;
 pub use auth::{SessionCheck, SessionClaim, SessionPolicy, SignInLimiter, TOKEN_PREFIX};
 pub use connections::TestResult;
 pub use integrations::{BlueprintRequest, CreateRequest, DraftRequest, ListRequest};
-pub use transfer::{ExportOptions, ImportReport, ImportRequest, PromoteRequest};
+pub use transfer::{ExportOptions, ImportRequest, PromoteRequest};
 pub use users::{UserChange, UserRequest};
 
 use crate::domain::access::{self, Operation, Role};

@@ -4,7 +4,6 @@
 //! hashes, connections here) before it writes, and writes all or nothing.
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,10 +14,10 @@ use crate::domain::definition::Definition;
 use crate::domain::lifecycle::{ActionKind, TargetState};
 use crate::domain::transfer::{
     ConnectionMap, ConnectionRef, ExportDocument, ExportedDraft, ExportedIntegration,
-    ExportedVersion, FORMAT, FORMAT_VERSION, Incoming, Promotion, left_out_secrets, read_document,
+    ExportedVersion, FORMAT, FORMAT_VERSION, Incoming, Promotion, read_document,
 };
 use crate::domain::version::VersionNumber;
-use crate::domain::{IntegrationId, IntegrationName, IntegrationSummary};
+use crate::domain::{IntegrationId, IntegrationName};
 use crate::error::{AppError, FieldError};
 use crate::store::transfer::{ImportOutcome, ImportPlan, NewPromotion};
 
@@ -53,54 +52,6 @@ pub struct PromoteRequest<'a> {
     pub remote: &'a str,
     pub activate: bool,
     pub connections: ConnectionMap,
-}
-
-/// What an import did to one integration.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ImportReport {
-    pub integration: IntegrationSummary,
-    /// New here.
-    pub created: bool,
-    /// Versions added, oldest first.
-    pub added: Vec<VersionNumber>,
-    /// Versions that were here already, identical.
-    pub unchanged: Vec<VersionNumber>,
-    pub draft_added: Option<VersionNumber>,
-    /// Why the document's draft was not added.
-    pub draft_skipped: Option<String>,
-    /// The places in added versions whose secrets the export left out: those versions
-    /// do not run here until they are set (restore as draft, set, publish).
-    pub secrets_left_out: Vec<String>,
-}
-
-impl ImportReport {
-    /// One line for people: "created Orders with v1, v2, v3 (stopped)".
-    pub fn summary(&self) -> String {
-        let list = |numbers: &[VersionNumber]| {
-            numbers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let name = &self.integration.name;
-        let mut text = match (self.created, self.added.as_slice()) {
-            (true, []) => format!("created {name}"),
-            (true, added) => format!("created {name} with {}", list(added)),
-            (false, []) => format!("{name} already had every version: nothing changed"),
-            (false, added) => format!("added {} to {name}", list(added)),
-        };
-        if let Some(draft) = self.draft_added {
-            text.push_str(&format!("; draft {draft}"));
-        }
-        if !self.secrets_left_out.is_empty() {
-            text.push_str(&format!(
-                "; secrets to set before it runs: {}",
-                self.secrets_left_out.join(", ")
-            ));
-        }
-        text
-    }
 }
 
 impl Service {
@@ -234,7 +185,7 @@ impl Service {
         &self,
         who: &Principal,
         request: ImportRequest<'_>,
-    ) -> Result<Vec<ImportReport>, AppError> {
+    ) -> Result<Vec<ImportOutcome>, AppError> {
         who.may(Operation::Import)?;
         if request.activate.is_some() {
             who.may(Operation::Act(ActionKind::Activate))?;
@@ -315,10 +266,8 @@ impl Service {
             return Err(AppError::ValidationFailed { fields: errors });
         }
         let mut plans = Vec::new();
-        let mut left_out = Vec::new();
         for (integration, (_, fingerprints)) in incoming.iter().zip(hashes) {
             let mut stored = Vec::new();
-            let mut secrets = Vec::new();
             for (version, fingerprint) in integration.versions.iter().zip(fingerprints) {
                 // A flow whose connections the mapping renamed is another flow here,
                 // hashed by this server; otherwise it keeps the exporting server's hash.
@@ -326,13 +275,7 @@ impl Service {
                     true => (self.store.content_hash(&version.definition), None),
                     false => (version.content_hash.clone(), fingerprint),
                 });
-                secrets.extend(
-                    left_out_secrets(&version.definition)
-                        .into_iter()
-                        .map(|place| format!("{}: {place}", version.number)),
-                );
             }
-            left_out.push(secrets);
             plans.push(ImportPlan {
                 incoming: integration,
                 hashes: stored,
@@ -345,11 +288,7 @@ impl Service {
         }
         let outcomes = self.store.import(&plans).await?;
         self.notify();
-        Ok(outcomes
-            .into_iter()
-            .zip(left_out)
-            .map(|(outcome, secrets)| report(outcome, secrets))
-            .collect())
+        Ok(outcomes)
     }
 
     /// Sends a version (with the history before it) to another Junction, which imports
@@ -567,25 +506,4 @@ fn stored_flow(value: &Value) -> Result<Definition, AppError> {
             "a stored flow does not parse: {errors:?}"
         )))
     })
-}
-
-fn report(outcome: ImportOutcome, secrets: Vec<String>) -> ImportReport {
-    let added: BTreeSet<String> = outcome.added.iter().map(ToString::to_string).collect();
-    ImportReport {
-        integration: outcome.integration,
-        created: outcome.created,
-        secrets_left_out: secrets
-            .into_iter()
-            .filter(|place| {
-                place
-                    .split(':')
-                    .next()
-                    .is_some_and(|number| added.contains(number))
-            })
-            .collect(),
-        added: outcome.added,
-        unchanged: outcome.unchanged,
-        draft_added: outcome.draft_added,
-        draft_skipped: outcome.draft_skipped,
-    }
 }

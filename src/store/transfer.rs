@@ -12,7 +12,7 @@ use super::rows::{RETURNING_SUMMARY, VERSION_COLUMNS, summary_from_row, version_
 use super::{Store, StoreError, now_ms};
 use crate::domain::definition::Definition;
 use crate::domain::lifecycle::{Action, NamedVersion, State, TargetState, decide};
-use crate::domain::transfer::{Incoming, Promotion};
+use crate::domain::transfer::{Incoming, Promotion, left_out_secrets};
 use crate::domain::version::VersionNumber;
 use crate::domain::{
     Actor, IntegrationId, IntegrationName, IntegrationSummary, NewIntegration, Version,
@@ -62,6 +62,40 @@ pub struct ImportOutcome {
     pub draft_added: Option<VersionNumber>,
     /// Why the document's draft was not added, if it had one.
     pub draft_skipped: Option<String>,
+    /// The places in added versions whose own secrets the export left out
+    /// (`v2: steps[0].headers.authorization`): those versions do not run until they
+    /// are set (restore as draft, set, publish).
+    pub secrets_left_out: Vec<String>,
+}
+
+impl ImportOutcome {
+    /// One line for people: "created Orders with v1, v2, v3".
+    pub fn summary(&self) -> String {
+        let list = |numbers: &[VersionNumber]| {
+            numbers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let name = &self.integration.name;
+        let mut text = match (self.created, self.added.as_slice()) {
+            (true, []) => format!("created {name}"),
+            (true, added) => format!("created {name} with {}", list(added)),
+            (false, []) => format!("{name} already had every version: nothing changed"),
+            (false, added) => format!("added {} to {name}", list(added)),
+        };
+        if let Some(draft) = self.draft_added {
+            text.push_str(&format!("; draft {draft}"));
+        }
+        if !self.secrets_left_out.is_empty() {
+            text.push_str(&format!(
+                "; secrets to set before it runs: {}",
+                self.secrets_left_out.join(", ")
+            ));
+        }
+        text
+    }
 }
 
 /// A promotion as it is recorded: what went where, and how it went.
@@ -269,7 +303,13 @@ impl Store {
         }
         let imported_at = now_ms();
         let mut added = Vec::new();
+        let mut secrets_left_out = Vec::new();
         for (version, hash, fingerprint) in to_add {
+            secrets_left_out.extend(
+                left_out_secrets(&version.definition)
+                    .into_iter()
+                    .map(|place| format!("{}: {place}", version.number)),
+            );
             fill_gap(tx, id, &mut held, version.number, &version.definition).await?;
             insert_version_row(tx, id, version.number, &version.definition).await?;
             sqlx::query(
@@ -392,6 +432,7 @@ impl Store {
             unchanged,
             draft_added,
             draft_skipped,
+            secrets_left_out,
         })
     }
 }

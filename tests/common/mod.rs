@@ -418,14 +418,20 @@ impl TestApp {
         )
     }
 
+    /// Creates an integration named `name` with `definition` through the API (201);
+    /// answers its id.
+    pub async fn create(&self, name: &str, definition: Value) -> String {
+        let body = serde_json::json!({ "name": name, "definition": definition });
+        let (status, _, created) = self.api("POST", "/api/v1/integrations", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().unwrap().to_owned()
+    }
+
     /// Creates an integration named `name` with `definition` through the API,
     /// publishes it and waits until it runs (a live server's reconciler brings it
     /// up); answers its id.
     pub async fn running(&self, name: &str, definition: Value) -> String {
-        let body = serde_json::json!({ "name": name, "definition": definition });
-        let (status, _, created) = self.api("POST", "/api/v1/integrations", Some(body)).await;
-        assert_eq!(status, 201, "{created}");
-        let id = created["id"].as_str().unwrap().to_owned();
+        let id = self.create(name, definition).await;
         self.api("POST", &format!("/api/v1/integrations/{id}/publish"), None)
             .await;
         self.eventually("the integration is Active", || async {

@@ -563,8 +563,8 @@ pub struct ImportedJson {
     pub summary: String,
 }
 
-impl From<crate::service::ImportReport> for ImportedJson {
-    fn from(report: crate::service::ImportReport) -> Self {
+impl From<crate::service::ImportOutcome> for ImportedJson {
+    fn from(report: crate::service::ImportOutcome) -> Self {
         let summary = report.summary();
         Self {
             integration: report.integration.into(),

@@ -26,6 +26,15 @@ pub struct ExportParams {
     transitions: bool,
 }
 
+impl ExportParams {
+    fn options(&self) -> ExportOptions {
+        ExportOptions {
+            transitions: self.transitions,
+            up_to: None,
+        }
+    }
+}
+
 fn answer(document: ExportDocument) -> Response {
     Json(document).into_response()
 }
@@ -41,13 +50,9 @@ pub async fn export(
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
-    let options = ExportOptions {
-        transitions: params.transitions,
-        up_to: None,
-    };
     let origin = crate::api::origin_of(&headers);
     let document = service
-        .export(&who, path_id(&id)?, &origin, options)
+        .export(&who, path_id(&id)?, &origin, params.options())
         .await?;
     Ok(answer(document))
 }
@@ -61,12 +66,10 @@ pub async fn export_all(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
-    let options = ExportOptions {
-        transitions: params.transitions,
-        up_to: None,
-    };
     let origin = crate::api::origin_of(&headers);
-    Ok(answer(service.export_all(&who, &origin, options).await?))
+    Ok(answer(
+        service.export_all(&who, &origin, params.options()).await?,
+    ))
 }
 
 /// Import an export: new integrations keep their id, version numbers, notes, authors
