@@ -639,6 +639,31 @@ async fn a_promotion_makes_the_remote_history_end_with_the_version_and_is_record
     assert_eq!(outcomes, [(3, false), (4, false), (3, true), (1, true)]);
     assert!(!recorded.to_string().contains(&b.token));
 
+    // Both servers' audit logs say who moved what.
+    let events = |log: Value| -> Vec<String> {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| {
+                format!(
+                    "{} {}",
+                    entry["event"].as_str().unwrap(),
+                    entry["actor"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let on_a = events(a.api("GET", "/api/v1/audit", None).await.2);
+    assert!(
+        on_a.contains(&"version_promoted admin".to_owned()),
+        "{on_a:?}"
+    );
+    let on_b = events(b.api("GET", "/api/v1/audit", None).await.2);
+    assert!(
+        on_b.contains(&"integrations_imported admin".to_owned()),
+        "{on_b:?}"
+    );
+
     let (status, _, unknown) = a
         .api(
             "POST",

@@ -18,6 +18,18 @@ ALTER TABLE connections DROP CONSTRAINT connections_kind_check;
 ALTER TABLE connections ADD CONSTRAINT connections_kind_check
     CHECK (kind IN ('postgres', 'mysql', 'sqlite', 'http', 'amqp', 'mqtt', 'nats', 'redis', 'junction'));
 
+-- The audit log also records imports and promotions: history came in from, or went
+-- out to, another server.
+ALTER TABLE audit_events DROP CONSTRAINT audit_events_event_check;
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_event_check
+    CHECK (event IN ('signed_in', 'sign_in_failed', 'signed_out',
+                     'token_created', 'token_revoked',
+                     'user_created', 'role_changed',
+                     'user_disabled', 'user_enabled',
+                     'password_changed', 'connection_created',
+                     'connection_changed', 'connection_deleted',
+                     'integrations_imported', 'version_promoted'));
+
 CREATE TABLE promotions (
     id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     integration_id TEXT   NOT NULL,

@@ -45,6 +45,29 @@ INSERT INTO connections_new SELECT * FROM connections;
 DROP TABLE connections;
 ALTER TABLE connections_new RENAME TO connections;
 
+-- The audit log also records imports and promotions: history came in from, or went
+-- out to, another server.
+CREATE TABLE audit_events_new (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        INTEGER NOT NULL,
+    actor     TEXT    NOT NULL CHECK (length(actor) BETWEEN 1 AND 100),
+    event     TEXT    NOT NULL CHECK (event IN ('signed_in', 'sign_in_failed', 'signed_out',
+                                                'token_created', 'token_revoked',
+                                                'user_created', 'role_changed',
+                                                'user_disabled', 'user_enabled',
+                                                'password_changed', 'connection_created',
+                                                'connection_changed', 'connection_deleted',
+                                                'integrations_imported', 'version_promoted')),
+    subject   TEXT    NOT NULL DEFAULT '',
+    address   TEXT    NOT NULL DEFAULT '',
+    detail    TEXT    NOT NULL DEFAULT ''
+);
+INSERT INTO audit_events_new (id, at, actor, event, subject, address, detail)
+SELECT id, at, actor, event, subject, address, detail FROM audit_events;
+DROP TABLE audit_events;
+ALTER TABLE audit_events_new RENAME TO audit_events;
+CREATE INDEX audit_events_at ON audit_events (at);
+
 CREATE TABLE promotions (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     integration_id TEXT    NOT NULL,

@@ -22,10 +22,12 @@ pub enum AuditEvent {
     ConnectionCreated,
     ConnectionChanged,
     ConnectionDeleted,
+    IntegrationsImported,
+    VersionPromoted,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 13] = [
+    pub const ALL: [AuditEvent; 15] = [
         AuditEvent::SignedIn,
         AuditEvent::SignInFailed,
         AuditEvent::SignedOut,
@@ -39,6 +41,8 @@ impl AuditEvent {
         AuditEvent::ConnectionCreated,
         AuditEvent::ConnectionChanged,
         AuditEvent::ConnectionDeleted,
+        AuditEvent::IntegrationsImported,
+        AuditEvent::VersionPromoted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +60,8 @@ impl AuditEvent {
             AuditEvent::ConnectionCreated => "connection_created",
             AuditEvent::ConnectionChanged => "connection_changed",
             AuditEvent::ConnectionDeleted => "connection_deleted",
+            AuditEvent::IntegrationsImported => "integrations_imported",
+            AuditEvent::VersionPromoted => "version_promoted",
         }
     }
 
@@ -79,6 +85,8 @@ impl AuditEvent {
             AuditEvent::ConnectionCreated => "created a connection",
             AuditEvent::ConnectionChanged => "changed a connection",
             AuditEvent::ConnectionDeleted => "deleted a connection",
+            AuditEvent::IntegrationsImported => "imported integrations",
+            AuditEvent::VersionPromoted => "promoted a version to another server",
         }
     }
 }

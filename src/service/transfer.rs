@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Principal, Service};
 use crate::domain::access::Operation;
+use crate::domain::audit::AuditEvent;
 use crate::domain::connection::ConnectionKind;
 use crate::domain::definition::Definition;
 use crate::domain::lifecycle::{ActionKind, TargetState};
@@ -238,7 +239,7 @@ impl Service {
         };
         // Hashes first: they speak for the document as it was exported.
         let mut hashes = Vec::new();
-        for (index, integration) in incoming.iter().enumerate() {
+        for integration in &incoming {
             let mut kept = Vec::new();
             for version in &integration.versions {
                 let fingerprint = match version.definition.secrets().is_empty() {
@@ -256,7 +257,7 @@ impl Service {
                 }
                 kept.push(fingerprint.map(crate::store::versions::hex));
             }
-            hashes.push((index, kept));
+            hashes.push(kept);
         }
         let (problems, renamed) = self
             .map_connections(&mut incoming, &request.connections)
@@ -266,7 +267,7 @@ impl Service {
             return Err(AppError::ValidationFailed { fields: errors });
         }
         let mut plans = Vec::new();
-        for (integration, (_, fingerprints)) in incoming.iter().zip(hashes) {
+        for (integration, fingerprints) in incoming.iter().zip(hashes) {
             let mut stored = Vec::new();
             for (version, fingerprint) in integration.versions.iter().zip(fingerprints) {
                 // A flow whose connections the mapping renamed is another flow here,
@@ -288,6 +289,15 @@ impl Service {
         }
         let outcomes = self.store.import(&plans).await?;
         self.notify();
+        let imported: Vec<String> = outcomes.iter().map(ImportOutcome::summary).collect();
+        self.audit_event(
+            who.user(),
+            AuditEvent::IntegrationsImported,
+            &origin,
+            who.address(),
+            &imported.join("; "),
+        )
+        .await?;
         Ok(outcomes)
     }
 
@@ -354,6 +364,22 @@ impl Service {
             Err(why) => (false, why),
         };
         tracing::info!(integration = %id, version = %number, remote = %request.remote, ok, "promoted");
+        self.audit_event(
+            who.user(),
+            AuditEvent::VersionPromoted,
+            &format!("{number} of integration {id}"),
+            who.address(),
+            &format!(
+                "to {} ({}): {}",
+                request.remote,
+                remote.url,
+                match ok {
+                    true => "taken",
+                    false => "not taken",
+                }
+            ),
+        )
+        .await?;
         Ok(self
             .store
             .record_promotion(&NewPromotion {
