@@ -22,6 +22,13 @@ pub(super) async fn server_memory(
     };
     let replica = "bench-footprint";
     let child_dir = data_dir.join("footprint");
+    // Servers sharing a database need the key its connection secrets are sealed under
+    // (the sql and amqp scenarios made connections): the measured one gets a copy.
+    std::fs::create_dir_all(&child_dir)?;
+    let key = data_dir.join("secret.key");
+    if key.exists() {
+        std::fs::copy(&key, child_dir.join("secret.key"))?;
+    }
     let mut child = Server(
         std::process::Command::new(std::env::current_exe()?)
             .arg("serve")
