@@ -96,6 +96,7 @@ fn driven(app: &TestApp, runtime: Arc<dyn Runtime>, owner: &str) -> Reconciler {
 }
 
 on_both_databases! {
+    the_flows_of_more_versions_than_one_statement_holds_are_read_at_once: TestApp,
     a_published_webhook_flow_answers_with_its_output: LiveApp,
     publishing_v2_replaces_v1_and_activating_v1_brings_it_back: LiveApp,
     stop_answers_404_start_answers_again_and_unpublish_releases_the_path: LiveApp,
@@ -913,4 +914,21 @@ async fn a_webhook_body_over_the_limit_answers_413_and_bad_json_400(app: LiveApp
 
     assert_eq!(too_large.status().as_u16(), 413);
     assert_eq!(not_json.status().as_u16(), 400);
+}
+
+/// A server joining others that run thousands of webhooks reads all their flows in one
+/// pass: more than SQLite's 1,000-deep expressions and one statement's parameters.
+async fn the_flows_of_more_versions_than_one_statement_holds_are_read_at_once(app: TestApp) {
+    let mut wanted = Vec::new();
+    for n in 0..1_100 {
+        let created = create(&app.store, &format!("Many {n}")).await;
+        wanted.push((created.id, VersionNumber::FIRST));
+    }
+    let read = app.store.definitions(&wanted).await.unwrap();
+    assert_eq!(read.len(), 1_100);
+    assert!(read.iter().all(Result::is_ok));
+    assert_eq!(
+        read[1_099].as_ref().unwrap().webhook_path(),
+        Some(path_of("Many 1099").as_str())
+    );
 }

@@ -15,6 +15,9 @@ use crate::domain::{Actor, IntegrationId, IntegrationSummary};
 const PENDING: &str = "(current_state <> target_state
     OR (target_state = 'active' AND coalesce(current_version, 0) <> coalesce(target_version, 0)))";
 
+/// How many versions one statement of [`Store::definitions`] reads.
+const DEFINITIONS_BATCH: usize = 400;
+
 impl Store {
     /// Pending integrations that are due (no retry scheduled later, not given up) and
     /// not leased by another live reconciler, oldest change first.
@@ -332,27 +335,33 @@ impl Store {
         if versions.is_empty() {
             return Ok(Vec::new());
         }
-        let wanted = (0..versions.len())
-            .map(|n| {
-                format!(
-                    "(integration_id = ${} AND number = ${})",
-                    2 * n + 1,
-                    2 * n + 2
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let sql = format!("SELECT integration_id, number, definition FROM versions WHERE {wanted}");
-        let mut query = sqlx::query(&sql).persistent(false);
-        for (id, number) in versions {
-            query = query.bind(id.to_string()).bind(number.get());
-        }
+        // In batches: SQLite refuses an expression more than 1,000 deep (each pair is
+        // one more OR), and both databases limit the parameters of one statement. A
+        // server joining others that run 10,000 webhooks asks for all of them at once.
         let mut found = std::collections::HashMap::new();
-        for row in query.fetch_all(&self.pool).await? {
-            let id: String = row.try_get("integration_id")?;
-            let number: i64 = row.try_get("number")?;
-            let text: String = row.try_get("definition")?;
-            found.insert((id, number), text);
+        for batch in versions.chunks(DEFINITIONS_BATCH) {
+            let wanted = (0..batch.len())
+                .map(|n| {
+                    format!(
+                        "(integration_id = ${} AND number = ${})",
+                        2 * n + 1,
+                        2 * n + 2
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let sql =
+                format!("SELECT integration_id, number, definition FROM versions WHERE {wanted}");
+            let mut query = sqlx::query(&sql).persistent(false);
+            for (id, number) in batch {
+                query = query.bind(id.to_string()).bind(number.get());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let id: String = row.try_get("integration_id")?;
+                let number: i64 = row.try_get("number")?;
+                let text: String = row.try_get("definition")?;
+                found.insert((id, number), text);
+            }
         }
         Ok(versions
             .iter()
