@@ -112,6 +112,12 @@ async fn measure(
     bare.abort();
     let rate = moved(channel, flow_in, flow_out).await?;
     let scenario = "amqp queue → filter, transform → amqp_publish (prefetch 100)";
+    // Its queues go when the scenario ends: stopped first, the flow does not die
+    // on a missing queue (and a server taking over later has nothing to bring up).
+    client
+        .post(format!("{base}/api/v1/integrations/{id}/stop"))
+        .send()
+        .await?;
     Ok(vec![
         figure(scenario, "messages/s", rate, "/s", None),
         figure(scenario, "baseline messages/s", bare_rate, "/s", None),
