@@ -456,34 +456,35 @@ impl Service {
                 if *definition != before {
                     renamed.insert(at.clone());
                 }
+                let mut here = BTreeSet::new();
                 for (place, name) in definition.connections() {
-                    match kinds.get(name) {
-                        None => {
-                            let from = map
-                                .iter()
-                                .find(|(_, to)| to.as_str() == name)
-                                .map_or(name, |(from, _)| from.as_str());
-                            missing
-                                .entry(from.to_owned())
-                                .or_insert_with(|| known.get(from).cloned().flatten());
-                        }
-                        Some(_) => {
-                            // Of the kind the step needs: the same check an edit gets.
-                            errors.extend(
-                                definition
-                                    .check_connections(&|name| kinds.get(name).copied())
-                                    .into_iter()
-                                    .filter(|error| error.path == place)
-                                    .map(|error| {
-                                        FieldError::new(
-                                            format!("document.{at}.definition.{}", error.path),
-                                            error.message,
-                                        )
-                                    }),
-                            );
-                        }
+                    if kinds.contains_key(name) {
+                        here.insert(place);
+                        continue;
                     }
+                    let from = map
+                        .iter()
+                        .find(|(_, to)| to.as_str() == name)
+                        .map_or(name, |(from, _)| from.as_str());
+                    missing
+                        .entry(from.to_owned())
+                        .or_insert_with(|| known.get(from).cloned().flatten());
                 }
+                // The connections that are here are of the kind each step needs: the
+                // same check an edit gets, once per flow (the missing ones are named
+                // above, once each).
+                errors.extend(
+                    definition
+                        .check_connections(&|name| kinds.get(name).copied())
+                        .into_iter()
+                        .filter(|error| here.contains(&error.path))
+                        .map(|error| {
+                            FieldError::new(
+                                format!("document.{at}.definition.{}", error.path),
+                                error.message,
+                            )
+                        }),
+                );
             }
         }
         for (from, to) in map {
