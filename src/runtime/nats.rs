@@ -58,6 +58,7 @@ impl Listen {
         let permits = Arc::new(Semaphore::new(usize::from(self.prefetch)));
         let mut in_flight: JoinSet<Result<(), String>> = JoinSet::new();
         let mut watchdog = tokio::time::interval(Duration::from_secs(1));
+        let (settler, settler_place) = (client.clone(), place.clone());
         let mut down_since: Option<tokio::time::Instant> = None;
         let mut down = move || {
             if client.connection_state() == async_nats::connection::State::Connected {
@@ -188,6 +189,18 @@ impl Listen {
             }
         };
         while in_flight.join_next().await.is_some() {}
+        // An acknowledgement is a publish the client buffers: when this was the
+        // target's last client, the connection closes with it and an unsent one is
+        // lost, so the message would run again in the next version after `ACK_WAIT`.
+        let flushed = match tokio::time::timeout(DOWN_FOR, settler.flush()).await {
+            Ok(flushed) => flushed.map_err(|err| err.to_string()),
+            Err(_) => Err(format!("no answer within {} s", DOWN_FOR.as_secs())),
+        };
+        if let Err(why) = flushed {
+            tracing::warn!(
+                "the last acknowledgements to NATS at {settler_place} may not have been sent: {why}"
+            );
+        }
         ended
     }
 
