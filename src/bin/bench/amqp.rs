@@ -126,7 +126,7 @@ async fn measure(
             "ratio to baseline",
             rate / bare_rate,
             "×",
-            Some("≥ 0.3"),
+            Some("≥ 0.7"),
         ),
     ])
 }

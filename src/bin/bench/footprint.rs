@@ -8,6 +8,7 @@ use super::*;
 /// called through it to check that it really runs them.
 pub(super) async fn server_memory(
     database_url: &str,
+    empty_database_url: &str,
     data_dir: &std::path::Path,
     stormed: usize,
 ) -> Result<Vec<Figure>, Failure> {
@@ -16,31 +17,10 @@ pub(super) async fn server_memory(
         sqlx::query_scalar("SELECT count(*) FROM integrations WHERE target_state = 'active'")
             .fetch_one(store.pool())
             .await?;
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
-        probe.local_addr()?.port()
-    };
     let replica = "bench-footprint";
-    let child_dir = data_dir.join("footprint");
-    // Servers sharing a database need the key its connection secrets are sealed under
-    // (the sql and amqp scenarios made connections): the measured one gets a copy.
-    std::fs::create_dir_all(&child_dir)?;
-    let key = data_dir.join("secret.key");
-    if key.exists() {
-        std::fs::copy(&key, child_dir.join("secret.key"))?;
-    }
-    let mut child = Server(
-        std::process::Command::new(std::env::current_exe()?)
-            .arg("serve")
-            .args(["--addr", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(&child_dir)
-            .args(["--database-url", database_url])
-            .args(["--replica-id", replica])
-            .args(["--log", "warn"])
-            .spawn()?,
-    );
+    let mut child = spawn_server(database_url, data_dir, "footprint", replica)?;
     let pid = child.0.id();
+    let port = child.1;
     let started = Instant::now();
     loop {
         if let Some(status) = child.0.try_wait()? {
@@ -73,6 +53,8 @@ pub(super) async fn server_memory(
     let after_calls = resident_mb(pid)?;
     drop(child);
     store.close().await;
+    let empty = empty_server_mb(empty_database_url, data_dir).await?;
+    let per_integration = (idle - empty) * 1024.0 / active.max(1) as f64;
     Ok(vec![
         figure(
             "footprint",
@@ -81,7 +63,21 @@ pub(super) async fn server_memory(
             "s",
             None,
         ),
-        figure("footprint", "server RSS, idle", idle, "MB", Some("≤ 64 MB")),
+        figure("footprint", "server RSS, idle", idle, "MB", None),
+        figure(
+            "footprint",
+            "baseline: an empty server's RSS, idle",
+            empty,
+            "MB",
+            None,
+        ),
+        figure(
+            "footprint",
+            "RSS per running integration beyond the empty server",
+            per_integration,
+            "KB",
+            Some("≤ 3 KB"),
+        ),
         figure(
             "footprint",
             format!("server RSS after {stormed} webhook calls"),
@@ -92,8 +88,70 @@ pub(super) async fn server_memory(
     ])
 }
 
-/// The measured server; killed when dropped, whatever went wrong.
-pub(super) struct Server(std::process::Child);
+/// The baseline for memory: a server of its own on an empty database, idle for as
+/// long as the measured one.
+async fn empty_server_mb(database_url: &str, data_dir: &std::path::Path) -> Result<f64, Failure> {
+    let server = spawn_ready(database_url, data_dir, "empty", "bench-empty").await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    resident_mb(server.0.id())
+}
+
+/// A server of its own (as [`spawn_server`]) once it answers.
+pub(super) async fn spawn_ready(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    name: &str,
+    replica: &str,
+) -> Result<Server, Failure> {
+    let server = spawn_server(database_url, data_dir, name, replica)?;
+    let up = format!("http://127.0.0.1:{}/api/openapi.json", server.1);
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while !matches!(client.get(&up).send().await, Ok(answer) if answer.status() == 200) {
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(fail(format!(
+                "the server {name} did not answer within 60 s"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(server)
+}
+
+/// `bench serve` as a process of its own on `database_url`, with a data directory
+/// under `data_dir` named `name`, listening on a free port (the second field).
+fn spawn_server(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    name: &str,
+    replica: &str,
+) -> Result<Server, Failure> {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+        probe.local_addr()?.port()
+    };
+    let child_dir = data_dir.join(name);
+    // Servers sharing a database need the key its connection secrets are sealed under
+    // (the sql and amqp scenarios made connections): the measured one gets a copy.
+    std::fs::create_dir_all(&child_dir)?;
+    let key = data_dir.join("secret.key");
+    if key.exists() {
+        std::fs::copy(&key, child_dir.join("secret.key"))?;
+    }
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .arg("serve")
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(&child_dir)
+        .args(["--database-url", database_url])
+        .args(["--replica-id", replica])
+        .args(["--log", "warn"])
+        .spawn()?;
+    Ok(Server(child, port))
+}
+
+/// A measured server and its port; killed when dropped, whatever went wrong.
+pub(super) struct Server(std::process::Child, u16);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -127,7 +185,7 @@ pub(super) fn bundle_sizes(bundle: &std::path::Path) -> Result<Vec<Figure>, Fail
     let mut figures = Vec::new();
     let mut entry_brotli = None;
     for (kind, file, target) in [
-        ("WASM", "junction.wasm", Some("≤ 300 KB")),
+        ("WASM", "junction.wasm", Some("≤ 250 KB")),
         ("JS", "junction.js", None),
     ] {
         let Ok(bytes) = std::fs::read(bundle.join(file)) else {

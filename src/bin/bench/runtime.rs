@@ -97,7 +97,7 @@ pub(super) async fn runtime(
             "ratio to baseline",
             rate / baseline_rate,
             "×",
-            Some("≥ 0.5"),
+            Some("≥ 0.8"),
         ),
     ])
 }

@@ -164,7 +164,7 @@ async fn measure(
             "ratio to baseline",
             rate / baseline_rate,
             "×",
-            Some("≥ 0.5"),
+            Some("≥ 0.7"),
         ),
     ])
 }
