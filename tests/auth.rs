@@ -20,6 +20,7 @@ on_both_databases! {
     an_editor_may_not_unpublish_and_an_administrator_may: TestApp,
     a_token_works_until_revoked_then_answers_401: TestApp,
     a_disabled_users_session_and_tokens_stop_working_at_once: TestApp,
+    a_token_acts_with_its_users_new_role_at_once: TestApp,
     a_new_password_ends_the_users_sessions: TestApp,
     the_history_names_the_signed_in_user_and_the_reconciler_only_for_its_own_changes: TestApp,
     a_script_turns_a_name_and_password_into_a_token: TestApp,
@@ -302,6 +303,28 @@ async fn a_disabled_users_session_and_tokens_stop_working_at_once(app: TestApp) 
     assert_eq!(disable.status(), 200);
     assert_eq!((token_after, session_after), (401, 401));
     assert_eq!(again, 401, "a disabled user cannot sign in");
+}
+
+async fn a_token_acts_with_its_users_new_role_at_once(app: TestApp) {
+    let id = create(&app.store, "Orders").await.id;
+    let publish = format!("/api/v1/integrations/{id}/publish");
+    let bob = app.client_as("bob", Role::Editor).await;
+    let (as_editor, me) = get(&bob, app.url("/api/v1/me")).await;
+
+    let demoted = app
+        .client
+        .patch(app.url("/api/v1/users/bob"))
+        .json(&json!({ "role": "viewer" }))
+        .send()
+        .await
+        .unwrap();
+    let refused = bob.post(app.url(&publish)).send().await.unwrap();
+    let (_, me_after) = get(&bob, app.url("/api/v1/me")).await;
+
+    assert_eq!((as_editor, me["role"].as_str()), (200, Some("editor")));
+    assert_eq!(demoted.status(), 200);
+    assert_eq!(refused.status(), 403, "the token read a moment ago is not trusted");
+    assert_eq!(me_after["role"], "viewer");
 }
 
 async fn a_new_password_ends_the_users_sessions(app: TestApp) {

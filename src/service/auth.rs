@@ -168,11 +168,29 @@ impl Service {
         if !looks_like_token(token) {
             return Ok(None);
         }
-        let Some(found) = self.store.token_by_hash(&token_hash(token)).await? else {
-            return Ok(None);
+        let hash = token_hash(token);
+        let found = match self.callers.get(&hash, Instant::now()) {
+            Ok(found) => found,
+            Err(generation) => {
+                let Some(stored) = self.store.token_by_hash(&hash).await? else {
+                    return Ok(None);
+                };
+                if stored.owner.user.disabled {
+                    return Ok(None);
+                }
+                let found = super::callers::Found {
+                    principal: Principal::signed_in(&stored.owner.user, Some(&stored.token_name)),
+                    token_id: stored.token_id,
+                    expires_at: stored.expires_at,
+                    last_used_at: stored.last_used_at,
+                };
+                self.callers
+                    .remember(&hash, found.clone(), generation, Instant::now());
+                found
+            }
         };
         let now = now_ms();
-        if found.owner.user.disabled || found.expires_at.is_some_and(|expires| expires <= now) {
+        if found.expires_at.is_some_and(|expires| expires <= now) {
             return Ok(None);
         }
         if found
@@ -180,11 +198,9 @@ impl Service {
             .is_none_or(|used| now.saturating_sub(used) > TOKEN_USE_EVERY_MS)
         {
             self.store.touch_token(&found.token_id).await?;
+            self.callers.used(&hash, now);
         }
-        Ok(Some(Principal::signed_in(
-            &found.owner.user,
-            Some(&found.token_name),
-        )))
+        Ok(Some(found.principal))
     }
 
     /// Makes a personal token for the caller. The answer is the only time the token
@@ -259,6 +275,7 @@ impl Service {
             return Err(not_found());
         }
         self.store.delete_token(&token.id).await?;
+        self.callers.forget_all();
         self.audit_event(
             who.user(),
             AuditEvent::TokenRevoked,

@@ -4,6 +4,7 @@
 //! authorization) is written once.
 
 mod auth;
+mod callers;
 mod connections;
 pub mod input;
 mod integrations;
@@ -116,6 +117,8 @@ pub struct Service {
     store: Store,
     waker: Waker,
     sign_ins: std::sync::Arc<auth::SignInLimiter>,
+    /// Bearer tokens found recently (forgotten on every revocation or user change).
+    callers: std::sync::Arc<callers::Callers>,
     /// Set once a user exists: users are never deleted, so it never goes back.
     has_users: std::sync::Arc<std::sync::atomic::AtomicBool>,
     sessions: auth::SessionPolicy,
@@ -139,6 +142,7 @@ impl Service {
             store,
             waker,
             sign_ins: Default::default(),
+            callers: Default::default(),
             has_users: Default::default(),
             sessions,
             stopping: tokio::sync::watch::channel(false).1,

@@ -84,6 +84,7 @@ impl Service {
         let (actor, address, subject) = (who.user(), who.address(), name.as_str());
         if let Some(role) = role.filter(|role| *role != current.role) {
             self.store.set_role(&name, role).await?;
+            self.callers.forget_all();
             let detail = format!("{} → {role}", current.role);
             self.audit_event(actor, AuditEvent::RoleChanged, subject, address, &detail)
                 .await?;
@@ -93,6 +94,7 @@ impl Service {
             .filter(|disabled| *disabled != current.disabled)
         {
             self.store.set_disabled(&name, disabled).await?;
+            self.callers.forget_all();
             if disabled {
                 // Its sessions end here; its tokens stop working with the flag.
                 self.store.end_sessions_of(&name).await?;
@@ -219,6 +221,7 @@ impl Service {
     ) -> Result<(), AppError> {
         let hash = hash(password).await?;
         self.store.set_password_hash(name, &hash).await?;
+        self.callers.forget_all();
         self.store.end_sessions_of(name).await?;
         self.audit_event(
             who.user(),
