@@ -46,7 +46,7 @@ impl Store {
         // database (on SQLite, to the connection's thread) per webhook call.
         for chunk in newest.chunks(ROWS_PER_INSERT) {
             let rows = (0..chunk.len())
-                .map(|row| format!("({})", super::placeholders(row * 8 + 1, 8)))
+                .map(|row| format!("({})", super::in_order(self.dialect, row * 8 + 1, 8)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
@@ -93,7 +93,7 @@ impl Store {
         let counts: Vec<_> = counts.into_iter().collect();
         for chunk in counts.chunks(ROWS_PER_INSERT) {
             let rows = (0..chunk.len())
-                .map(|row| format!("({})", super::placeholders(row * 4 + 1, 4)))
+                .map(|row| format!("({})", super::in_order(self.dialect, row * 4 + 1, 4)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(

@@ -308,6 +308,18 @@ pub(crate) fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// `n` parameters numbered from `from` as [`placeholders`], but anonymous (`?`) on
+/// SQLite: only for statements whose every parameter comes from this, bound in order.
+/// SQLite finds a numbered parameter's name by walking the list of names, once per
+/// parameter at every execution: a batch of 800 spent more in that walk than in the
+/// INSERT itself.
+pub(crate) fn in_order(dialect: Dialect, from: usize, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => vec!["?"; n].join(", "),
+        Dialect::Postgres => placeholders(from, n),
+    }
+}
+
 /// Now, as stored: milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

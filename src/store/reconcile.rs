@@ -312,7 +312,7 @@ impl Store {
         let sql = format!(
             "{} WHERE i.id IN ({})",
             super::rows::SUMMARY_SELECT,
-            placeholders(1, ids.len())
+            super::in_order(self.dialect, 1, ids.len())
         );
         let mut query = sqlx::query(&sql).persistent(false);
         for id in ids {
@@ -342,11 +342,9 @@ impl Store {
         for batch in versions.chunks(DEFINITIONS_BATCH) {
             let wanted = (0..batch.len())
                 .map(|n| {
-                    format!(
-                        "(integration_id = ${} AND number = ${})",
-                        2 * n + 1,
-                        2 * n + 2
-                    )
+                    let [id, number] =
+                        [2 * n + 1, 2 * n + 2].map(|at| super::in_order(self.dialect, at, 1));
+                    format!("(integration_id = {id} AND number = {number})")
                 })
                 .collect::<Vec<_>>()
                 .join(" OR ");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{Store, StoreError, placeholders};
+use super::{Store, StoreError, in_order};
 use crate::domain::IntegrationId;
 
 impl Store {
@@ -21,7 +21,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         let values = (0..wanted.len())
-            .map(|n| format!("(${}, ${})", 2 * n + 1, 2 * n + 2))
+            .map(|n| format!("({})", in_order(self.dialect, 2 * n + 1, 2)))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
@@ -35,7 +35,7 @@ impl Store {
         insert.execute(&mut **tx).await?;
         let sql = format!(
             "SELECT path, integration_id FROM webhook_routes WHERE path IN ({})",
-            placeholders(1, wanted.len())
+            in_order(self.dialect, 1, wanted.len())
         );
         let mut select = sqlx::query(&sql).persistent(false);
         for (_, path) in wanted {
@@ -75,12 +75,12 @@ impl Store {
         // integration that now serves it, so one condition serves the whole batch.
         let mut sql = format!(
             "DELETE FROM webhook_routes WHERE integration_id IN ({})",
-            placeholders(1, ids.len())
+            in_order(self.dialect, 1, ids.len())
         );
         if !keep.is_empty() {
             sql.push_str(&format!(
                 " AND path NOT IN ({})",
-                placeholders(ids.len() + 1, keep.len())
+                in_order(self.dialect, ids.len() + 1, keep.len())
             ));
         }
         let _gate = self.write_gate().await;
