@@ -48,9 +48,42 @@ pub enum StartupError {
     },
 }
 
-/// What every request handler and server function can reach.
-#[derive(Clone, axum::extract::FromRef)]
-pub struct AppState {
+/// What every request handler and server function can reach, behind one pointer:
+/// axum clones the state for every request it routes.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Each part of the state as an extractor's `State<T>`.
+macro_rules! state_parts {
+    ($($field:ident: $kind:ty),* $(,)?) => {$(
+        impl axum::extract::FromRef<AppState> for $kind {
+            fn from_ref(state: &AppState) -> Self {
+                state.0.$field.clone()
+            }
+        }
+    )*};
+}
+
+state_parts!(
+    leptos_options: LeptosOptions,
+    service: Service,
+    runtime: Arc<dyn Runtime>,
+    webhook_body_limit: BodyLimit,
+    boundary: crate::api::boundary::Boundary,
+    metrics: crate::metrics::Metrics,
+    limits: crate::api::limits::RequestLimits,
+    events: crate::api::rest::events::EventHub,
+);
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub service: Service,
     /// Where webhook calls are dispatched: the runtime the reconciler deploys to.
@@ -154,7 +187,7 @@ impl Application {
             .with_connectors(connectors, http, brokers, protected_paths(config))
             .with_runtime(runtime.clone() as Arc<dyn Runtime>);
         first_admin(config, &service).await?;
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             leptos_options: leptos_options(config, addr),
             service: service.clone(),
             runtime: runtime.clone() as Arc<dyn Runtime>,
@@ -167,7 +200,7 @@ impl Application {
                 config.max_concurrent_requests,
                 config.max_event_streams,
             ),
-        };
+        }));
         let sessions = crate::api::auth::session_layer(
             &store,
             config.session_policy().idle,
@@ -406,16 +439,12 @@ fn router(
         .layer(sessions)
         .merge(hooks)
         .layer(axum::middleware::from_fn_with_state(
-            state.boundary.clone(),
-            crate::api::boundary::guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.limits.clone(),
-            crate::api::limits::limit,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            count_request,
+            Edge(Arc::new((
+                state.metrics.clone(),
+                state.limits.clone(),
+                state.boundary.clone(),
+            ))),
+            edge,
         ))
         .layer(
             ServiceBuilder::new()
@@ -427,13 +456,28 @@ fn router(
         .with_state(state)
 }
 
-/// Counts each request by the route it matched and the status answered. Outside
-/// every other layer, so that a refusal by the boundary or the sign-in counts too.
-async fn count_request(
-    axum::extract::State(metrics): axum::extract::State<crate::metrics::Metrics>,
+/// What the edge of the server needs, behind one pointer: the state of a middleware
+/// is cloned for every request.
+#[derive(Clone)]
+struct Edge(
+    Arc<(
+        crate::metrics::Metrics,
+        crate::api::limits::RequestLimits,
+        crate::api::boundary::Boundary,
+    )>,
+);
+
+/// Every request's first middleware: counted by the route it matched and the status
+/// answered (outside everything else, so that a refusal by the boundary or the
+/// sign-in counts too), then the request limits, then the boundary. One middleware,
+/// not three: each `from_fn` layer clones the whole service inside it for every
+/// request, which cost a webhook call a few per cent of its time.
+async fn edge(
+    axum::extract::State(Edge(edge)): axum::extract::State<Edge>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let (metrics, limits, boundary) = &*edge;
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
@@ -443,7 +487,10 @@ async fn count_request(
             || "(unmatched)".to_owned(),
             |path| path.as_str().replace('{', ":").replace('}', ""),
         );
-    let response = next.run(request).await;
+    let response = crate::api::limits::within(limits, request, |request| {
+        crate::api::boundary::within(boundary, request, |request| next.run(request))
+    })
+    .await;
     metrics
         .requests
         .get_or_create(&crate::metrics::RequestLabels {

@@ -7,9 +7,8 @@
 //! Webhooks (`/hooks/...`) are how other systems call in: they are exempt from the
 //! origin check (they carry no cookies), not from the host check.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
@@ -55,10 +54,15 @@ fn host_name(host: &str) -> String {
     }
 }
 
-/// The middleware: refuses what crosses the boundary, and adds the headers.
-pub async fn guard(State(boundary): State<Boundary>, request: Request, next: Next) -> Response {
+/// Refuses what crosses the boundary, and adds the headers; `inner` answers the
+/// rest. Part of the server's edge middleware (`startup::edge`).
+pub async fn within<F, Fut>(boundary: &Boundary, request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     if let Err(why) = check(
-        &boundary,
+        boundary,
         request.method(),
         request.uri().path(),
         request.headers(),
@@ -71,7 +75,7 @@ pub async fn guard(State(boundary): State<Boundary>, request: Request, next: Nex
         add_headers(refused.headers_mut());
         return refused;
     }
-    let mut response = next.run(request).await;
+    let mut response = inner(request).await;
     add_headers(response.headers_mut());
     response
 }

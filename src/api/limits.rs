@@ -54,9 +54,18 @@ impl RequestLimits {
 /// The middleware: a place among the requests answered at once, and (but for
 /// webhooks and the event stream) a time limit.
 pub async fn limit(State(limits): State<RequestLimits>, request: Request, next: Next) -> Response {
+    within(&limits, request, |request| next.run(request)).await
+}
+
+/// The limits around `inner`, for a middleware that does more than this.
+pub async fn within<F, Fut>(limits: &RequestLimits, request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let path = request.uri().path();
     if path == EVENTS_PATH {
-        return next.run(request).await;
+        return inner(request).await;
     }
     let Ok(_place) = limits.requests.clone().try_acquire_owned() else {
         return ApiError(AppError::Unavailable {
@@ -71,9 +80,9 @@ pub async fn limit(State(limits): State<RequestLimits>, request: Request, next: 
     // A webhook's flow is bounded by its steps' own timeouts and the render deadline;
     // cutting it off would lose the record of what it did.
     if path.starts_with("/hooks/") {
-        return next.run(request).await;
+        return inner(request).await;
     }
-    match tokio::time::timeout(limits.timeout, next.run(request)).await {
+    match tokio::time::timeout(limits.timeout, inner(request)).await {
         Ok(response) => response,
         Err(_) => ApiError(AppError::Unavailable {
             message: format!(
