@@ -323,7 +323,11 @@ async fn a_token_acts_with_its_users_new_role_at_once(app: TestApp) {
 
     assert_eq!((as_editor, me["role"].as_str()), (200, Some("editor")));
     assert_eq!(demoted.status(), 200);
-    assert_eq!(refused.status(), 403, "the token read a moment ago is not trusted");
+    assert_eq!(
+        refused.status(),
+        403,
+        "the token read a moment ago is not trusted"
+    );
     assert_eq!(me_after["role"], "viewer");
 }
 
