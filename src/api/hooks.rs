@@ -15,13 +15,15 @@ use crate::startup::BodyLimit;
 
 pub async fn call_webhook(
     State(runtime): State<Arc<dyn Runtime>>,
-    headers: axum::http::HeaderMap,
     State(BodyLimit(limit)): State<BodyLimit>,
     Path(path): Path<String>,
     request: Request,
 ) -> Response {
-    let declared = request
-        .headers()
+    // The headers taken from the request, not extracted: an extracted `HeaderMap` is
+    // a copy of them all, for every call.
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
@@ -36,7 +38,7 @@ pub async fn call_webhook(
     if declared.is_some_and(|length| length > DRAIN_AT_MOST) {
         return too_large();
     }
-    let Some(bytes) = read_at_most(request.into_body(), limit).await else {
+    let Some(bytes) = read_at_most(body, limit).await else {
         return too_large();
     };
     let body = if bytes.iter().all(u8::is_ascii_whitespace) {

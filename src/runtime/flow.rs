@@ -573,7 +573,7 @@ impl CompiledFlow {
                 } => {
                     // The parameters are a few small templates: rendered here.
                     let mut budget = Budget::new(limits.output, deadline);
-                    let result = match self.evaluate(params, &run.body, &mut budget) {
+                    let result = match self.evaluate(params, &Scope::new(&run.body), &mut budget) {
                         Ok(Value::Array(params)) => pool
                             .run(query, &params, *timeout, *max_rows, super::sql::AtCap::Fail)
                             .await
@@ -603,7 +603,7 @@ impl CompiledFlow {
                     expire_seconds,
                 } => {
                     let mut budget = Budget::new(limits.output, deadline);
-                    let result = match self.evaluate(args, &run.body, &mut budget) {
+                    let result = match self.evaluate(args, &Scope::new(&run.body), &mut budget) {
                         Ok(Value::Array(args)) => target
                             .run(*command, &args, *expire_seconds)
                             .await
@@ -624,7 +624,7 @@ impl CompiledFlow {
                     jetstream,
                 } => {
                     let mut budget = Budget::new(limits.output, deadline);
-                    let result = match self.render(subject, &run.body, &mut budget) {
+                    let result = match self.render(subject, &Scope::new(&run.body), &mut budget) {
                         Ok(subject) if subject.is_empty() || subject.contains(' ') => {
                             Err(format!("the subject {subject:?} is empty or holds a space"))
                         }
@@ -650,7 +650,8 @@ impl CompiledFlow {
                     routing_key,
                 } => {
                     let mut budget = Budget::new(limits.output, deadline);
-                    let result = match self.render(routing_key, &run.body, &mut budget) {
+                    let result = match self.render(routing_key, &Scope::new(&run.body), &mut budget)
+                    {
                         Ok(key) if key.len() > 255 => Err(format!(
                             "the routing key is {} bytes; AMQP carries at most 255",
                             key.len()
@@ -685,7 +686,7 @@ impl CompiledFlow {
                     retain,
                 } => {
                     let mut budget = Budget::new(limits.output, deadline);
-                    let result = match self.render(topic, &run.body, &mut budget) {
+                    let result = match self.render(topic, &Scope::new(&run.body), &mut budget) {
                         Ok(topic) if topic.is_empty() || topic.contains(['+', '#']) => Err(
                             format!("the topic {topic:?} is empty or holds a wildcard (+ or #)"),
                         ),
@@ -826,9 +827,10 @@ impl CompiledFlow {
         body: &Value,
         budget: &mut Budget,
     ) -> Result<StepResult, String> {
+        let scope = Scope::new(body);
         match step {
             CompiledStep::Log { template } => {
-                let message = self.render(template, body, budget)?;
+                let message = self.render(template, &scope, budget)?;
                 tracing::info!(target: "junction::flow", "{message}");
                 Ok(StepResult::Continue {
                     body: None,
@@ -836,7 +838,7 @@ impl CompiledFlow {
                 })
             }
             CompiledStep::Transform { template } => {
-                let next = self.evaluate(template, body, budget)?;
+                let next = self.evaluate(template, &scope, budget)?;
                 let detail = short(&next.to_string());
                 Ok(StepResult::Continue {
                     body: Some(next),
@@ -844,7 +846,7 @@ impl CompiledFlow {
                 })
             }
             CompiledStep::Filter { template } => {
-                match self.render(template, body, budget)?.as_str() {
+                match self.render(template, &scope, budget)?.as_str() {
                     "true" => Ok(StepResult::Continue {
                         body: None,
                         detail: "the condition holds".into(),
@@ -866,7 +868,7 @@ impl CompiledFlow {
     fn render(
         &self,
         template: &TemplateRef,
-        body: &Value,
+        scope: &Scope<'_>,
         budget: &mut Budget,
     ) -> Result<String, String> {
         let shared = self.templates.read();
@@ -878,10 +880,7 @@ impl CompiledFlow {
             text: Vec::new(),
             budget,
         };
-        let rendered = compiled.render_captured_to(
-            context! { body => TemplateValue::from(minijinja::value::Serde(body)) },
-            &mut out,
-        );
+        let rendered = compiled.render_captured_to(scope.context(), &mut out);
         let CappedWriter { text, budget } = out;
         if let Some(limit) = budget.passed.take() {
             if let Passed::Inline = limit {
@@ -894,27 +893,59 @@ impl CompiledFlow {
         String::from_utf8(text).map_err(|err| format!("{}: {err}", template.path))
     }
 
-    fn evaluate(&self, tree: &Tree, body: &Value, budget: &mut Budget) -> Result<Value, String> {
+    fn evaluate(
+        &self,
+        tree: &Tree,
+        scope: &Scope<'_>,
+        budget: &mut Budget,
+    ) -> Result<Value, String> {
         Ok(match tree {
             Tree::Literal(value) => value.clone(),
-            Tree::Text(template) => Value::String(self.render(template, body, budget)?),
+            Tree::Text(template) => Value::String(self.render(template, scope, budget)?),
             Tree::Typed(template) => {
-                let json = self.render(template, body, budget)?;
+                let json = self.render(template, scope, budget)?;
                 serde_json::from_str(&json).map_err(|err| format!("{}: {err}", template.path))?
             }
             Tree::Array(items) => Value::Array(
                 items
                     .iter()
-                    .map(|item| self.evaluate(item, body, budget))
+                    .map(|item| self.evaluate(item, scope, budget))
                     .collect::<Result<_, _>>()?,
             ),
             Tree::Object(fields) => Value::Object(
                 fields
                     .iter()
-                    .map(|(key, value)| Ok((key.clone(), self.evaluate(value, body, budget)?)))
+                    .map(|(key, value)| Ok((key.clone(), self.evaluate(value, scope, budget)?)))
                     .collect::<Result<_, String>>()?,
             ),
         })
+    }
+}
+
+/// The body as a step's templates see it. Converting it for the template engine
+/// copies all of it, so it is converted once per step, at the first template that
+/// needs it, not once per template (a transform of twenty fields converted it twenty
+/// times).
+struct Scope<'a> {
+    body: &'a Value,
+    context: std::cell::OnceCell<TemplateValue>,
+}
+
+impl<'a> Scope<'a> {
+    fn new(body: &'a Value) -> Self {
+        Self {
+            body,
+            context: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// `{ body }`, made on first use; a clone shares it.
+    fn context(&self) -> TemplateValue {
+        self.context
+            .get_or_init(
+                || context! { body => TemplateValue::from(minijinja::value::Serde(self.body)) },
+            )
+            .clone()
     }
 }
 
