@@ -83,6 +83,11 @@ struct Args {
     /// The RabbitMQ server (guest/guest) the amqp scenario uses.
     #[arg(long, env = "TEST_AMQP_ADDRESS", default_value = "127.0.0.1:5672")]
     amqp_address: String,
+    /// The in-process server's reconciler tick, in ms: the server's own default
+    /// unless told otherwise (a shorter tick runs the full pass, which checks every
+    /// running integration, more often).
+    #[arg(long, default_value_t = 1000)]
+    reconcile_tick_ms: u64,
     /// Run only these scenarios (comma-separated: live, actions, auth, storm,
     /// render, runtime, runaway, sql, amqp, transfer, footprint). Render and footprint need the storm's integrations, so
     /// they bring the storm with them.
@@ -186,7 +191,7 @@ async fn run(args: Args) -> Result<(), Failure> {
     };
     let mut config = Config::for_database(database_url, data_dir.path().to_owned());
     config.log_filter = "warn".into();
-    config.reconcile_tick_ms = 100;
+    config.reconcile_tick_ms = args.reconcile_tick_ms;
     config.admin_user = Some(ADMIN.0.into());
     config.admin_password = Some(ADMIN.1.into());
     // The key connection secrets are sealed under: generated into the data directory.
