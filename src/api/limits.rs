@@ -3,8 +3,7 @@
 //! answer is 503 (`unavailable`, with `Retry-After`), never a queue that grows until
 //! the server falls over.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,13 +50,9 @@ impl RequestLimits {
     }
 }
 
-/// The middleware: a place among the requests answered at once, and (but for
-/// webhooks and the event stream) a time limit.
-pub async fn limit(State(limits): State<RequestLimits>, request: Request, next: Next) -> Response {
-    within(&limits, request, |request| next.run(request)).await
-}
-
-/// The limits around `inner`, for a middleware that does more than this.
+/// A place among the requests answered at once, and (but for webhooks and the event
+/// stream) a time limit, around `inner`. Part of the server's edge middleware
+/// (`startup::edge`).
 pub async fn within<F, Fut>(limits: &RequestLimits, request: Request, inner: F) -> Response
 where
     F: FnOnce(Request) -> Fut,
@@ -101,6 +96,15 @@ mod tests {
     use axum::body::Body;
     use axum::routing::get;
     use tower::ServiceExt;
+
+    /// The limits alone as a middleware.
+    async fn limit(
+        axum::extract::State(limits): axum::extract::State<RequestLimits>,
+        request: Request,
+        next: axum::middleware::Next,
+    ) -> Response {
+        within(&limits, request, |request| next.run(request)).await
+    }
 
     /// A router whose `/slow` takes 2 s and `/hooks/slow` as long, behind the limits.
     fn slow_app(limits: RequestLimits) -> Router {
