@@ -91,6 +91,40 @@ async fn the_data_directory_and_the_sqlite_file_are_created_on_first_start() {
 }
 
 #[tokio::test]
+async fn sqlite_copies_its_write_ahead_log_into_the_database_beside_the_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("j.db");
+    let store = Store::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE scratch (bytes TEXT NOT NULL)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let before = std::fs::metadata(&file).unwrap().len();
+
+    // A megabyte: far below the automatic checkpoint's mark, so only the background
+    // checkpoint can bring it into the database file.
+    for _ in 0..64 {
+        sqlx::query("INSERT INTO scratch (bytes) VALUES ($1)")
+            .bind("x".repeat(16 * 1024))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::metadata(&file).unwrap().len() < before + 1024 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {} bytes",
+            std::fs::metadata(&file).unwrap().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
 async fn migrations_can_run_again_on_a_database_that_has_them() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let database = TestDatabase::create(backend).await;
