@@ -13,6 +13,7 @@ use common::{LiveApp, TestApp};
 use junction::domain::definition::Definition;
 use junction::domain::lifecycle::Action;
 use junction::domain::lifecycle::State;
+use junction::domain::reconcile::Phase;
 use junction::domain::version::VersionNumber;
 use junction::domain::{IntegrationId, NewIntegration, PageRequest};
 use junction::reconciler::retry::RetryPolicy;
@@ -105,6 +106,7 @@ on_both_databases! {
     deploy_failures_are_retried_with_growing_backoff_then_given_up_and_publish_rearms: TestApp,
     a_failure_is_logged_as_a_transition_to_error_by_the_reconciler: TestApp,
     a_flow_still_connecting_is_waited_for_then_recorded_running_without_a_second_deploy: TestApp,
+    a_phase_that_takes_a_while_is_shown_while_it_runs: TestApp,
     the_database_holds_each_webhook_path_for_one_integration_until_it_stops: TestApp,
     a_new_version_on_another_path_gives_the_old_path_back: TestApp,
     a_dead_runtime_task_is_an_error_and_the_retry_policy_brings_it_back: TestApp,
@@ -326,6 +328,27 @@ async fn a_failure_is_logged_as_a_transition_to_error_by_the_reconciler(app: Tes
     );
 }
 
+async fn a_phase_that_takes_a_while_is_shown_while_it_runs(app: TestApp) {
+    let runtime = Arc::new(ScriptedRuntime::default());
+    runtime.hold_deploys();
+    let reconciler = driven(&app, runtime.clone(), "solo");
+    let id = create(&app.store, "Orders").await.id;
+    publish(&app.store, id, "").await;
+
+    let reconciling = tokio::spawn({
+        let reconciler = reconciler.clone();
+        async move { reconciler.reconcile(id).await.unwrap() }
+    });
+    app.eventually("the deploy is shown while it runs", || async {
+        app.store.summary(id).await.unwrap().reconcile.phase == Some(Phase::Deploying)
+    })
+    .await;
+    runtime.release_deploys();
+
+    assert_eq!(reconciling.await.unwrap(), Outcome::Reached(State::Active));
+    assert_eq!(app.store.summary(id).await.unwrap().reconcile.phase, None);
+}
+
 async fn a_flow_still_connecting_is_waited_for_then_recorded_running_without_a_second_deploy(
     app: TestApp,
 ) {
@@ -341,6 +364,7 @@ async fn a_flow_still_connecting_is_waited_for_then_recorded_running_without_a_s
         connecting.pending(),
         "not Active while it connects: {connecting:?}"
     );
+    assert_eq!(connecting.reconcile.phase, Some(Phase::Starting));
     assert_eq!(reconciler.reconcile(id).await.unwrap(), Outcome::Waiting);
 
     runtime.connected(id);

@@ -28,6 +28,9 @@ use crate::store::{Store, StoreError};
 use decision::{Decision, Observed, decide};
 use retry::{AfterFailure, RetryPolicy};
 
+/// How long a phase of bringing a version up runs before it is shown (`shown_if_slow`).
+const PHASE_SHOWN_AFTER: Duration = Duration::from_millis(20);
+
 /// Why an integration recorded as running is brought up again.
 const NOT_HERE: &str = "not running here: the server that ran it restarted or is gone";
 
@@ -351,11 +354,12 @@ impl Reconciler {
     pub async fn reconcile_due(&self) -> Result<Vec<(IntegrationId, Outcome)>, StoreError> {
         let owner = self.config.owner.as_str();
         self.renew_if_due().await?;
-        let due = self
+        let claimed = self
             .store
-            .due_for_reconcile(owner, self.config.batch)
+            .claim_due(owner, self.config.batch, self.config.lease)
             .await?;
-        self.reconcile_many(&due).await
+        self.fence.claimed(&claimed);
+        self.reconcile_claimed(&claimed, &claimed).await
     }
 
     /// Renews the leases held when a third of their time has gone since the last
@@ -528,6 +532,20 @@ impl Reconciler {
         let owner = self.config.owner.as_str();
         let claimed = self.store.claim_many(ids, owner, self.config.lease).await?;
         self.fence.claimed(&claimed);
+        self.reconcile_claimed(ids, &claimed).await
+    }
+
+    /// Reconciles `ids`, of which this reconciler holds the lease on `claimed` (the
+    /// others are Busy).
+    async fn reconcile_claimed(
+        &self,
+        ids: &[IntegrationId],
+        claimed: &[IntegrationId],
+    ) -> Result<Vec<(IntegrationId, Outcome)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let owner = self.config.owner.as_str();
         let mut outcomes: Vec<(IntegrationId, Outcome)> = ids
             .iter()
             .filter(|id| !claimed.contains(id))
@@ -538,7 +556,7 @@ impl Reconciler {
         let mut bring_up = Vec::new();
         let mut because: HashMap<IntegrationId, String> = HashMap::new();
         let revisions = self.connection_revisions().await?;
-        for summary in self.store.summaries(&claimed).await? {
+        for summary in self.store.summaries(claimed).await? {
             let id = summary.id;
             let observed = Observed::new(&summary, self.runtime.status(id))
                 .with_changed_connections(self.changed_connections(id, &revisions));
@@ -676,70 +694,42 @@ impl Reconciler {
                 break;
             }
             let ids: Vec<IntegrationId> = going.iter().map(|(id, _)| *id).collect();
-            self.store.set_phase_many(&ids, phase).await?;
             if phase == Phase::Validating {
                 let read = self.store.definitions(&going).await?;
-                definitions = ids.into_iter().zip(read).collect();
+                definitions = ids.iter().copied().zip(read).collect();
             }
-            let taken = match phase {
-                Phase::Deploying => {
-                    let paths: Vec<(IntegrationId, &str)> = going
-                        .iter()
-                        .filter_map(|(id, _)| {
-                            let definition = definitions.get(id)?.as_ref().ok()?;
-                            Some((*id, definition.webhook_path()?))
-                        })
-                        .collect();
-                    self.store.claim_webhook_paths(&paths).await?
-                }
-                Phase::Validating | Phase::Building | Phase::Starting | Phase::Stopping => {
-                    HashMap::new()
-                }
-            };
-            let mut next = Vec::with_capacity(going.len());
-            for (id, version) in going {
-                let result = match (phase, definitions.get(&id)) {
-                    (_, None) => Err("the stored flow was not read".to_owned()),
-                    (_, Some(Err(err))) => Err(err.to_string()),
-                    (Phase::Validating, Some(Ok(definition))) => {
-                        // An imported version whose own secrets were left out of the
-                        // export would send the mask in their place.
-                        match crate::domain::transfer::left_out_secrets(definition).as_slice() {
-                            [] => Ok(()),
-                            places => Err(format!(
-                                "{version} came from another server without its secrets ({}): \
-                                 restore it as the draft, set them, and publish",
-                                places.join(", ")
-                            )),
-                        }
+            let definitions = &definitions;
+            let work = async {
+                let taken = match phase {
+                    Phase::Deploying => {
+                        let paths: Vec<(IntegrationId, &str)> = going
+                            .iter()
+                            .filter_map(|(id, _)| {
+                                let definition = definitions.get(id)?.as_ref().ok()?;
+                                Some((*id, definition.webhook_path()?))
+                            })
+                            .collect();
+                        self.store.claim_webhook_paths(&paths).await?
                     }
-                    (Phase::Stopping, Some(Ok(_))) => Ok(()),
-                    (Phase::Building, Some(Ok(definition))) => self
-                        .runtime
-                        .build(id, version, definition)
-                        .await
-                        .map_err(|err| err.to_string()),
-                    (Phase::Deploying, Some(Ok(definition))) => {
-                        match (definition.webhook_path(), taken.get(&id)) {
-                            (Some(path), Some(owner)) => Err(format!(
-                                "the webhook path /hooks/{path} is already used by integration {owner}"
-                            )),
-                            (Some(_) | None, _) => self
-                                .runtime
-                                .deploy(id, version)
-                                .await
-                                .map_err(|err| err.to_string()),
-                        }
-                    }
-                    (Phase::Starting, Some(Ok(_))) => {
-                        self.runtime.start(id).await.map_err(|err| err.to_string())
+                    Phase::Validating | Phase::Building | Phase::Starting | Phase::Stopping => {
+                        HashMap::new()
                     }
                 };
-                match result {
-                    Ok(()) => next.push((id, version)),
-                    Err(error) => failed.push((id, phase, error)),
+                let mut next = Vec::with_capacity(going.len());
+                let mut failing = Vec::new();
+                for (id, version) in going {
+                    match self
+                        .run_phase(phase, id, version, definitions.get(&id), &taken)
+                        .await
+                    {
+                        Ok(()) => next.push((id, version)),
+                        Err(error) => failing.push((id, phase, error)),
+                    }
                 }
-            }
+                Ok::<_, StoreError>((next, failing))
+            };
+            let (next, failing) = self.shown_if_slow(&ids, phase, work).await??;
+            failed.extend(failing);
             going = next;
         }
         let mut came_up = CameUp {
@@ -765,7 +755,97 @@ impl Reconciler {
                 )),
             }
         }
+        // What is still coming up once started (a consumer connecting) is shown
+        // Starting until it runs or fails, however quickly `start` returned.
+        self.store
+            .set_phase_many(&came_up.progressing, Phase::Starting)
+            .await?;
         Ok(came_up)
+    }
+
+    /// One phase of bringing `version` of `id` up.
+    async fn run_phase(
+        &self,
+        phase: Phase,
+        id: IntegrationId,
+        version: VersionNumber,
+        definition: Option<&Result<crate::domain::definition::Definition, StoreError>>,
+        taken: &HashMap<IntegrationId, IntegrationId>,
+    ) -> Result<(), String> {
+        match (phase, definition) {
+            (_, None) => Err("the stored flow was not read".to_owned()),
+            (_, Some(Err(err))) => Err(err.to_string()),
+            (Phase::Validating, Some(Ok(definition))) => {
+                // An imported version whose own secrets were left out of the export
+                // would send the mask in their place.
+                match crate::domain::transfer::left_out_secrets(definition).as_slice() {
+                    [] => Ok(()),
+                    places => Err(format!(
+                        "{version} came from another server without its secrets ({}): \
+                         restore it as the draft, set them, and publish",
+                        places.join(", ")
+                    )),
+                }
+            }
+            (Phase::Stopping, Some(Ok(_))) => Ok(()),
+            (Phase::Building, Some(Ok(definition))) => self
+                .runtime
+                .build(id, version, definition)
+                .await
+                .map_err(|err| err.to_string()),
+            (Phase::Deploying, Some(Ok(definition))) => {
+                match (definition.webhook_path(), taken.get(&id)) {
+                    (Some(path), Some(owner)) => Err(format!(
+                        "the webhook path /hooks/{path} is already used by integration {owner}"
+                    )),
+                    (Some(_) | None, _) => self
+                        .runtime
+                        .deploy(id, version)
+                        .await
+                        .map_err(|err| err.to_string()),
+                }
+            }
+            (Phase::Starting, Some(Ok(_))) => {
+                self.runtime.start(id).await.map_err(|err| err.to_string())
+            }
+        }
+    }
+
+    /// Runs `work`, a phase of bringing `ids` up, and shows the phase on them once it
+    /// has taken longer than `PHASE_SHOWN_AFTER`: a phase is there for people to watch
+    /// what takes time (a consumer connecting), and the four phases of a webhook flow,
+    /// done in microseconds, were four writes to SQLite's one writer between a publish
+    /// and the new version answering. The work goes on while the phase is written (it
+    /// may hold the write gate the phase waits for); a write begun is finished before
+    /// the next one, so that phases are recorded in order.
+    async fn shown_if_slow<T>(
+        &self,
+        ids: &[IntegrationId],
+        phase: Phase,
+        work: impl Future<Output = T>,
+    ) -> Result<T, StoreError> {
+        let began = std::time::Instant::now();
+        let show = async {
+            tokio::time::sleep(PHASE_SHOWN_AFTER).await;
+            self.store.set_phase_many(ids, phase).await
+        };
+        tokio::pin!(work);
+        tokio::pin!(show);
+        let mut shown = false;
+        let done = loop {
+            tokio::select! {
+                biased;
+                done = &mut work => break done,
+                written = &mut show, if !shown => {
+                    written?;
+                    shown = true;
+                }
+            }
+        };
+        if !shown && began.elapsed() >= PHASE_SHOWN_AFTER {
+            show.await?;
+        }
+        Ok(done)
     }
 
     /// What to record of a failure: current := Error with the message, and the next

@@ -43,6 +43,52 @@ impl Store {
         parse_ids(ids)
     }
 
+    /// Takes the lease on the integrations [`Store::due_for_reconcile`] would name, in
+    /// one statement: on SQLite every statement is a round trip to the connection's
+    /// thread, and this one is between a publish and its version answering. The lease
+    /// condition is repeated outside the subquery: PostgreSQL checks it again on a
+    /// row another server claimed meanwhile, so that only one gets it.
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        limit: u32,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<IntegrationId>, StoreError> {
+        let now = now_ms();
+        let until = now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        let sql = format!(
+            "UPDATE integrations SET lease_owner = $1, lease_expires_at = $2
+             WHERE (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $3)
+               AND id IN (
+                 SELECT id FROM integrations
+                 WHERE {PENDING} AND gave_up = 0
+                   AND (next_attempt_at IS NULL OR next_attempt_at <= $3)
+                   AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $3)
+                 ORDER BY updated_at LIMIT $4)
+             RETURNING id, updated_at"
+        );
+        let _gate = self.write_gate().await;
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(until)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        // RETURNING gives no order: oldest change first, as `due_for_reconcile`.
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<i64, _>("updated_at")?,
+                    row.try_get::<String, _>("id")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        claimed.sort();
+        parse_ids(claimed.into_iter().map(|(_, id)| id).collect())
+    }
+
     /// Integrations that should be running and are either this reconciler's (to check
     /// they still are) or nobody's live one (a server that ran them is gone), with the
     /// version recorded as running and who holds each. All of them: the caller compares

@@ -13,6 +13,9 @@ use junction::runtime::{Health, Runtime, RuntimeError, Status, WebhookAnswer, We
 #[derive(Default)]
 pub struct ScriptedRuntime {
     state: Mutex<State>,
+    /// Deploys wait for `release_deploys` while set.
+    hold_deploys: std::sync::atomic::AtomicBool,
+    released: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -29,6 +32,19 @@ impl ScriptedRuntime {
     /// Every deploy fails with `message` until `heal` is called.
     pub fn fail_deploys(&self, message: &str) {
         self.state.lock().unwrap().fail_deploy = Some(message.to_owned());
+    }
+
+    /// From now on every deploy waits until `release_deploys`.
+    pub fn hold_deploys(&self) {
+        self.hold_deploys
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn release_deploys(&self) {
+        self.hold_deploys
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.released.notify_waiters();
+        self.released.notify_one();
     }
 
     pub fn heal(&self) {
@@ -85,6 +101,9 @@ impl Runtime for ScriptedRuntime {
     }
 
     async fn deploy(&self, id: IntegrationId, version: VersionNumber) -> Result<(), RuntimeError> {
+        while self.hold_deploys.load(std::sync::atomic::Ordering::SeqCst) {
+            self.released.notified().await;
+        }
         let mut state = self.state.lock().unwrap();
         if let Some(message) = &state.fail_deploy {
             return Err(RuntimeError(message.clone()));
