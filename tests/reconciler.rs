@@ -335,6 +335,7 @@ async fn a_phase_that_takes_a_while_is_shown_while_it_runs(app: TestApp) {
     let id = create(&app.store, "Orders").await.id;
     publish(&app.store, id, "").await;
 
+    let mut changes = app.store.changes();
     let reconciling = tokio::spawn({
         let reconciler = reconciler.clone();
         async move { reconciler.reconcile(id).await.unwrap() }
@@ -343,6 +344,9 @@ async fn a_phase_that_takes_a_while_is_shown_while_it_runs(app: TestApp) {
         app.store.summary(id).await.unwrap().reconcile.phase == Some(Phase::Deploying)
     })
     .await;
+    // Pages that watch it hear of it, before the deploy is over.
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(20), changes.recv()).await;
+    assert_eq!(heard.expect("no change was announced").unwrap(), id);
     runtime.release_deploys();
 
     assert_eq!(reconciling.await.unwrap(), Outcome::Reached(State::Active));

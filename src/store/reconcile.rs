@@ -313,7 +313,8 @@ impl Store {
         .await
     }
 
-    /// Shows the same sub-step on several integrations.
+    /// Shows the same sub-step on several integrations, and tells the pages that
+    /// watch them (a phase is only written once it takes a while: worth showing).
     pub async fn set_phase_many(
         &self,
         ids: &[IntegrationId],
@@ -324,7 +325,11 @@ impl Store {
             phase.as_str(),
             ids,
         )
-        .await
+        .await?;
+        for id in ids {
+            self.changed(*id);
+        }
+        Ok(())
     }
 
     /// Runs an UPDATE whose `$1` is `first` and whose `{ids}` is the list of `ids`.
