@@ -270,7 +270,7 @@ impl Store {
     }
 
     /// SQLite only: copies the write-ahead log into the database file every
-    /// `CHECKPOINT_EVERY`, on a connection of its own, while writers go on. SQLite's
+    /// `CHECKPOINT_EVERY`, on a connection of the pool, while writers go on. SQLite's
     /// automatic checkpoint runs inside the commit that fills the log past its mark,
     /// two `fsync`s of 1 to 15 ms on these machines, and that commit holds the write
     /// gate meanwhile: every few hundred writes, whoever wrote next (a publish, the
