@@ -438,14 +438,7 @@ fn router(
         ))
         .layer(sessions)
         .merge(hooks)
-        .layer(axum::middleware::from_fn_with_state(
-            Edge(Arc::new((
-                state.metrics.clone(),
-                state.limits.clone(),
-                state.boundary.clone(),
-            ))),
-            edge,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -456,28 +449,18 @@ fn router(
         .with_state(state)
 }
 
-/// What the edge of the server needs, behind one pointer: the state of a middleware
-/// is cloned for every request.
-#[derive(Clone)]
-struct Edge(
-    Arc<(
-        crate::metrics::Metrics,
-        crate::api::limits::RequestLimits,
-        crate::api::boundary::Boundary,
-    )>,
-);
-
 /// Every request's first middleware: counted by the route it matched and the status
 /// answered (outside everything else, so that a refusal by the boundary or the
 /// sign-in counts too), then the request limits, then the boundary. One middleware,
 /// not three: each `from_fn` layer clones the whole service inside it for every
 /// request, which cost a webhook call a few per cent of its time.
 async fn edge(
-    axum::extract::State(Edge(edge)): axum::extract::State<Edge>,
+    axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let (metrics, limits, boundary) = &*edge;
+    // The state is one pointer: cloned for every request, as a middleware's is.
+    let (metrics, limits, boundary) = (&state.metrics, &state.limits, &state.boundary);
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
