@@ -15,6 +15,26 @@ use crate::domain::{Actor, IntegrationId, IntegrationSummary};
 const PENDING: &str = "(current_state <> target_state
     OR (target_state = 'active' AND coalesce(current_version, 0) <> coalesce(target_version, 0)))";
 
+/// Not leased by another live reconciler: `owner` and `now` name the statement's
+/// parameters that hold them.
+fn leasable(owner: &str, now: &str) -> String {
+    format!("(lease_owner IS NULL OR lease_owner = {owner} OR lease_expires_at < {now})")
+}
+
+/// Pending and due (no retry scheduled later, not given up), and [`leasable`].
+fn due(owner: &str, now: &str) -> String {
+    format!(
+        "{PENDING} AND gave_up = 0 AND (next_attempt_at IS NULL OR next_attempt_at <= {now})
+         AND {}",
+        leasable(owner, now)
+    )
+}
+
+/// When a lease of `ttl` taken at `now` (ms) expires.
+fn lease_until(now: i64, ttl: std::time::Duration) -> i64 {
+    now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
 /// How many versions one statement of [`Store::definitions`] reads.
 const DEFINITIONS_BATCH: usize = 400;
 
@@ -28,11 +48,8 @@ impl Store {
     ) -> Result<Vec<IntegrationId>, StoreError> {
         let now = now_ms();
         let sql = format!(
-            "SELECT id FROM integrations
-             WHERE {PENDING} AND gave_up = 0
-               AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
-               AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < $1)
-             ORDER BY updated_at LIMIT $3"
+            "SELECT id FROM integrations WHERE {} ORDER BY updated_at LIMIT $3",
+            due("$2", "$1")
         );
         let ids: Vec<String> = sqlx::query_scalar(&sql)
             .bind(now)
@@ -55,38 +72,23 @@ impl Store {
         ttl: std::time::Duration,
     ) -> Result<Vec<IntegrationId>, StoreError> {
         let now = now_ms();
-        let until = now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
         let sql = format!(
             "UPDATE integrations SET lease_owner = $1, lease_expires_at = $2
-             WHERE (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $3)
-               AND id IN (
-                 SELECT id FROM integrations
-                 WHERE {PENDING} AND gave_up = 0
-                   AND (next_attempt_at IS NULL OR next_attempt_at <= $3)
-                   AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $3)
-                 ORDER BY updated_at LIMIT $4)
-             RETURNING id, updated_at"
+             WHERE {} AND id IN (
+                 SELECT id FROM integrations WHERE {} ORDER BY updated_at LIMIT $4)
+             RETURNING id",
+            leasable("$1", "$3"),
+            due("$1", "$3")
         );
         let _gate = self.write_gate().await;
-        let rows = sqlx::query(&sql)
+        let claimed: Vec<String> = sqlx::query_scalar(&sql)
             .bind(owner)
-            .bind(until)
+            .bind(lease_until(now, ttl))
             .bind(now)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        // RETURNING gives no order: oldest change first, as `due_for_reconcile`.
-        let mut claimed = rows
-            .iter()
-            .map(|row| {
-                Ok((
-                    row.try_get::<i64, _>("updated_at")?,
-                    row.try_get::<String, _>("id")?,
-                ))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        claimed.sort();
-        parse_ids(claimed.into_iter().map(|(_, id)| id).collect())
+        parse_ids(claimed)
     }
 
     /// Integrations that should be running and are either this reconciler's (to check
@@ -95,15 +97,16 @@ impl Store {
     /// them with its runtime in memory and only touches the database for the few that
     /// differ.
     pub async fn running_for(&self, owner: &str) -> Result<Vec<Running>, StoreError> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT id, current_version, lease_owner FROM integrations
-             WHERE target_state = 'active' AND current_state = 'active'
-               AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $2)",
-        )
-        .bind(owner)
-        .bind(now_ms())
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE target_state = 'active' AND current_state = 'active' AND {}",
+            leasable("$1", "$2")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(now_ms())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;
@@ -148,7 +151,7 @@ impl Store {
         ttl: std::time::Duration,
     ) -> Result<Vec<IntegrationId>, StoreError> {
         let _gate = self.write_gate().await;
-        let until = now_ms() + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        let until = lease_until(now_ms(), ttl);
         let held: Vec<String> = sqlx::query_scalar(
             "UPDATE integrations SET lease_expires_at = $2 WHERE lease_owner = $1 RETURNING id",
         )
@@ -283,12 +286,12 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let until = now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        let until = lease_until(now, ttl);
         let sql = format!(
             "UPDATE integrations SET lease_owner = $1, lease_expires_at = $2
-             WHERE id IN ({}) AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at < $3)
-             RETURNING id",
-            placeholders(4, ids.len())
+             WHERE id IN ({}) AND {} RETURNING id",
+            placeholders(4, ids.len()),
+            leasable("$1", "$3")
         );
         let mut query = sqlx::query_scalar(&sql)
             .persistent(false)
