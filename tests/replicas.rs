@@ -2,7 +2,7 @@
 //! every active webhook with the active version; a timer runs on exactly one, the
 //! holder of its lease, and still once per period after that holder stalls past its
 //! lease (`kill -STOP`) and comes back (`kill -CONT`). PostgreSQL only: SQLite is one
-//! server's file.
+//! server's file. Two servers claiming due integrations at once take different ones.
 #![cfg(feature = "ssr")]
 #![allow(clippy::unwrap_used)]
 
@@ -122,6 +122,56 @@ async fn two_servers_run_a_timer_once_per_period() {
 
     assert!((4..=6).contains(&ticks), "{ticks} ticks in 5 s");
     drop(second);
+}
+
+/// Two drafts published through the store, oldest first.
+async fn two_published(store: &Store) -> [IntegrationId; 2] {
+    let mut ids = Vec::new();
+    for name in ["Oldest", "Newer"] {
+        let flow = Definition::parse(&json!({
+            "trigger": { "kind": "webhook", "path": name.to_lowercase() },
+            "steps": [{ "kind": "log", "message": "hello" }]
+        }))
+        .unwrap();
+        let new = NewIntegration::parse(name, "").unwrap();
+        let id = store
+            .create_integration(&new, Some(&flow), &user())
+            .await
+            .unwrap()
+            .id;
+        let note = PublishNote::parse("").unwrap();
+        store
+            .perform(id, &Action::Publish { note }, &user())
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    [ids[0], ids[1]]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_claiming_due_integrations_passes_over_those_another_server_is_claiming() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let [oldest, newer] = two_published(&app.store).await;
+    // Another server's claim, caught between locking the oldest row and committing.
+    let mut other = app.store.pool().begin().await.unwrap();
+    sqlx::query("SELECT id FROM integrations WHERE id = $1 FOR UPDATE")
+        .bind(oldest.to_string())
+        .execute(&mut *other)
+        .await
+        .unwrap();
+
+    let claim = app.store.claim_due("here", 10, Duration::from_secs(30));
+    let claimed = tokio::time::timeout(Duration::from_secs(10), claim)
+        .await
+        .expect("the claim waited for the other server's")
+        .unwrap();
+
+    assert_eq!(claimed, vec![newer]);
+    // Once the other server lets go, the oldest is claimed too.
+    other.rollback().await.unwrap();
+    let later = app.store.claim_due("here", 10, Duration::from_secs(30));
+    assert!(later.await.unwrap().contains(&oldest));
 }
 
 /// A `junction` process of its own on `database`, named `replica`, with a 3 s lease.

@@ -64,7 +64,11 @@ impl Store {
     /// one statement: on SQLite every statement is a round trip to the connection's
     /// thread, and this one is between a publish and its version answering. The lease
     /// condition is repeated outside the subquery: PostgreSQL checks it again on a
-    /// row another server claimed meanwhile, so that only one gets it.
+    /// row another server claimed meanwhile, so that only one gets it. There the
+    /// subquery also passes over rows another server is claiming this moment
+    /// (`SKIP LOCKED`): without it, two servers picked the same oldest rows, the one
+    /// that waited found them taken and claimed nothing, and sat out the storm until
+    /// its next tick. SQLite has one writer, so nothing is locked to skip.
     pub async fn claim_due(
         &self,
         owner: &str,
@@ -72,10 +76,15 @@ impl Store {
         ttl: std::time::Duration,
     ) -> Result<Vec<IntegrationId>, StoreError> {
         let now = now_ms();
+        let skip_locked = match self.dialect {
+            super::Dialect::Sqlite => "",
+            super::Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        };
         let sql = format!(
             "UPDATE integrations SET lease_owner = $1, lease_expires_at = $2
              WHERE {} AND id IN (
-                 SELECT id FROM integrations WHERE {} ORDER BY updated_at LIMIT $4)
+                 SELECT id FROM integrations WHERE {} ORDER BY updated_at LIMIT $4
+                 {skip_locked})
              RETURNING id",
             leasable("$1", "$3"),
             due("$1", "$3")
