@@ -97,7 +97,7 @@ async fn empty_server_mb(database_url: &str, data_dir: &std::path::Path) -> Resu
 }
 
 /// A server of its own (as [`spawn_server`]) once it answers.
-pub(super) async fn spawn_ready(
+async fn spawn_ready(
     database_url: &str,
     data_dir: &std::path::Path,
     name: &str,
@@ -120,7 +120,7 @@ pub(super) async fn spawn_ready(
 
 /// `bench serve` as a process of its own on `database_url`, with a data directory
 /// under `data_dir` named `name`, listening on a free port (the second field).
-fn spawn_server(
+pub(super) fn spawn_server(
     database_url: &str,
     data_dir: &std::path::Path,
     name: &str,

@@ -233,10 +233,12 @@ async fn run(args: Args) -> Result<(), Failure> {
         figures.extend(authentication_share(&figures));
     }
     if args.runs("storm") {
-        // On PostgreSQL, a second server joins for a second storm: two should be faster.
-        let pair = cleanup.is_some().then(|| config.database_url());
-        let pair = pair.as_deref().map(|url| (url, data_dir.path()));
-        figures.extend(storm(&client, &base, &store, args.integrations, pair).await?);
+        figures.extend(storm(&client, &base, &store, args.integrations).await?);
+        // On PostgreSQL, servers share the work: one, then two, bring a storm up.
+        if let Some((admin, name)) = &cleanup {
+            let n = args.integrations;
+            figures.extend(storm_scaling(admin, name, data_dir.path(), n).await?);
+        }
     }
     if args.runs("render") {
         figures.extend(render(&client, &base, &store, args.versions).await?);
@@ -285,7 +287,8 @@ async fn run(args: Args) -> Result<(), Failure> {
     write_json(&args.out, database, cores, &figures)?;
     println!("\nFigures written to {}", args.out.display());
     if let Some((admin, name)) = cleanup {
-        for database in [name.clone(), format!("{name}_empty")] {
+        let made = ["", "_empty", "_scale1", "_scale2"];
+        for database in made.map(|suffix| format!("{name}{suffix}")) {
             execute_admin(
                 &admin,
                 &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),

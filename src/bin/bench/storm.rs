@@ -2,20 +2,17 @@
 
 use super::*;
 
-/// Scenario 3: many integrations published at once; time until all are Active. With
-/// `pair` (PostgreSQL: the database's URL and the data directory), the same again with
-/// a second server of its own beside the in-process one, to compare.
+/// Scenario 3: many integrations published at once; time until all are Active.
 pub(super) async fn storm(
     client: &reqwest::Client,
     base: &str,
     store: &Store,
     n: usize,
-    pair: Option<(&str, &std::path::Path)>,
 ) -> Result<Vec<Figure>, Failure> {
     let (published, took) = publish_storm(store, "storm", n).await?;
     // And really running: every webhook answers with its own flow's output.
     call_stormed(client, base, n).await?;
-    let mut figures = vec![
+    Ok(vec![
         figure(
             "reconcile storm",
             format!("{n} published in"),
@@ -37,28 +34,66 @@ pub(super) async fn storm(
             "/s",
             None,
         ),
-    ];
-    if let Some((database_url, data_dir)) = pair {
-        let _second = spawn_ready(database_url, data_dir, "second", "bench-second").await?;
-        let (_, two) = publish_storm(store, "pair", n).await?;
-        figures.extend([
-            figure(
-                "reconcile storm",
-                "two servers: all Active after",
-                two.as_secs_f64(),
-                "s",
-                None,
-            ),
-            figure(
-                "reconcile storm",
-                "one server's time over two servers'",
-                took.as_secs_f64() / two.as_secs_f64(),
-                "×",
-                Some("> 1"),
-            ),
-        ]);
+    ])
+}
+
+/// Scenario 3 on PostgreSQL: do two servers bring a storm up sooner than one? The
+/// reconcilers alone are timed: `n` integrations are published into a database no
+/// server runs on, then one server (and, on a second database, two) starts on it, and
+/// the clock runs from their start until all are Active. (Timing publish and reconcile
+/// together, as the storm above does, measures the publishing, which one server or
+/// two do not change.) `admin` is the PostgreSQL server's URL, `name` the prefix of the
+/// databases made here (dropped by the caller with the others).
+pub(super) async fn storm_scaling(
+    admin: &str,
+    name: &str,
+    data_dir: &std::path::Path,
+    n: usize,
+) -> Result<Vec<Figure>, Failure> {
+    let mut took = Vec::new();
+    for servers in [1, 2] {
+        let database = format!("{name}_scale{servers}");
+        execute_admin(admin, &format!("CREATE DATABASE {database}")).await?;
+        let url = with_database(admin, &database);
+        let store = Store::connect(&url).await?;
+        let ids = create_stormed(&store, "scale", n).await?;
+        publish_all(&store, &ids).await?;
+        let started = Instant::now();
+        let running = (0..servers)
+            .map(|i| {
+                let server = format!("scale{servers}-{i}");
+                spawn_server(&url, data_dir, &server, &format!("bench-{server}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        all_active(&store, "scale", n).await?;
+        took.push(started.elapsed());
+        drop(running);
+        store.pool().close().await;
     }
-    Ok(figures)
+    let [one, two] = [took[0], took[1]];
+    Ok(vec![
+        figure(
+            "reconcile storm",
+            format!("PostgreSQL, {n} already published: one server, all Active after"),
+            one.as_secs_f64(),
+            "s",
+            None,
+        ),
+        figure(
+            "reconcile storm",
+            "PostgreSQL, two servers: all Active after",
+            two.as_secs_f64(),
+            "s",
+            None,
+        ),
+        figure(
+            "reconcile storm",
+            "one server's time over two servers'",
+            one.as_secs_f64() / two.as_secs_f64(),
+            "×",
+            Some("> 1"),
+        ),
+    ])
 }
 
 /// Creates `n` integrations named `{prefix} {i}` (webhooks `{prefix}-{i}`), publishes
@@ -69,6 +104,20 @@ async fn publish_storm(
     prefix: &str,
     n: usize,
 ) -> Result<(Duration, Duration), Failure> {
+    let ids = create_stormed(store, prefix, n).await?;
+    let started = Instant::now();
+    publish_all(store, &ids).await?;
+    let published = started.elapsed();
+    all_active(store, prefix, n).await?;
+    Ok((published, started.elapsed()))
+}
+
+/// Creates `n` integrations named `{prefix} {i}` (webhooks `{prefix}-{i}`), drafts.
+async fn create_stormed(
+    store: &Store,
+    prefix: &str,
+    n: usize,
+) -> Result<Vec<IntegrationId>, Failure> {
     let actor = Actor::user("bench");
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
@@ -82,19 +131,24 @@ async fn publish_storm(
                 .id,
         );
     }
-    let started = Instant::now();
-    for id in &ids {
-        store
-            .perform(
-                *id,
-                &Action::Publish {
-                    note: Default::default(),
-                },
-                &actor,
-            )
-            .await?;
+    Ok(ids)
+}
+
+/// Publishes `ids` one after another, as fast as the store takes them.
+async fn publish_all(store: &Store, ids: &[IntegrationId]) -> Result<(), Failure> {
+    let actor = Actor::user("bench");
+    for id in ids {
+        let publish = Action::Publish {
+            note: Default::default(),
+        };
+        store.perform(*id, &publish, &actor).await?;
     }
-    let published = started.elapsed();
+    Ok(())
+}
+
+/// Waits until the `n` integrations named `{prefix} ...` are all Active at the version
+/// they should run.
+async fn all_active(store: &Store, prefix: &str, n: usize) -> Result<(), Failure> {
     // Counted in SQL: listing 10,000 integrations ten times a second would compete with
     // the reconciler it measures.
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -108,7 +162,7 @@ async fn publish_storm(
         .fetch_one(store.pool())
         .await?;
         if usize::try_from(active).unwrap_or(0) >= n {
-            break;
+            return Ok(());
         }
         if Instant::now() > deadline {
             return Err(fail(format!(
@@ -117,7 +171,6 @@ async fn publish_storm(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok((published, started.elapsed()))
 }
 
 /// Calls every stormed integration's webhook, 64 at a time: each must answer with its
