@@ -76,8 +76,18 @@ struct Deployed {
     flow: Arc<CompiledFlow>,
     built_with: BuiltWith,
     started: bool,
-    timer: Option<AbortHandle>,
-    /// Why the flow's task died, once it has.
+    /// The flow's own task, for a trigger that runs one (a webhook flow runs in the
+    /// requests that call it): allocated for those alone, since a server may run ten
+    /// thousand webhook flows.
+    task: Option<Box<Task>>,
+    /// Why a flow without a task of its own was killed (`kill`).
+    killed: Option<Box<str>>,
+}
+
+/// A flow's own task (a timer, a schedule, a poller, a consumer) and its health.
+struct Task {
+    abort: AbortHandle,
+    /// Why the task died, once it has.
     death: Arc<Mutex<Option<String>>>,
     /// Set before a deliberate stop, so that the watcher does not report a death.
     stopping: Arc<std::sync::atomic::AtomicBool>,
@@ -85,9 +95,10 @@ struct Deployed {
     /// or `None` once it is.
     coming_up: Arc<Mutex<Option<String>>>,
     /// For a task that drains before it ends (a broker's consumer): told to stop
-    /// taking messages; and the watcher, which ends once the task has.
+    /// taking messages.
     drain: Option<tokio::sync::watch::Sender<bool>>,
-    watcher: Option<tokio::task::JoinHandle<()>>,
+    /// Ends once the task has, having recorded how.
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 impl BuiltinRuntime {
@@ -163,12 +174,16 @@ impl BuiltinRuntime {
     /// Kills the task that runs an integration, as a crash would: for tests and for
     /// operators checking that the reconciler brings it back.
     pub fn kill(&self, id: IntegrationId, reason: &str) {
-        let inner = self.lock();
-        if let Some(deployed) = inner.deployed.get(&id) {
-            *deployed.death.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_owned());
-            if let Some(timer) = &deployed.timer {
-                timer.abort();
+        let mut inner = self.lock();
+        let Some(deployed) = inner.deployed.get_mut(&id) else {
+            return;
+        };
+        match &deployed.task {
+            Some(task) => {
+                *task.death.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_owned());
+                task.abort.abort();
             }
+            None => deployed.killed = Some(reason.into()),
         }
     }
 
@@ -195,7 +210,7 @@ impl BuiltinRuntime {
             #[allow(unreachable_code)]
             Ok::<(), String>(())
         });
-        self.watch(id, deployed, ticking);
+        self.watch(id, deployed, ticking, Arc::default(), None);
     }
 
     /// Starts a cron trigger's task: it sleeps until the schedule's next time, and runs
@@ -229,7 +244,7 @@ impl BuiltinRuntime {
             // A schedule that names no more times (a year long past) has ended.
             Err::<(), String>("the schedule names no time after now".to_owned())
         });
-        self.watch(id, deployed, ticking);
+        self.watch(id, deployed, ticking, Arc::default(), None);
     }
 
     /// Starts a sql_poll trigger's task: every `every`, the rows after the cursor, each
@@ -259,9 +274,8 @@ impl BuiltinRuntime {
         let fence = self.fence.clone();
         // Progressing until the first poll answers: a poller that never reaches its
         // database fails as a deployment does, counted by the retry policy.
-        let coming_up = deployed.coming_up.clone();
-        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some("polling for the first time".to_owned());
+        let coming_up = Arc::new(Mutex::new(Some("polling for the first time".to_owned())));
+        let polled = coming_up.clone();
         let polling = tokio::spawn(async move {
             let mut interval = tokio::time::interval(every);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -289,7 +303,7 @@ impl BuiltinRuntime {
                     )
                     .await
                     .map_err(|why| format!("polling failed: {why}"))?;
-                coming_up.lock().unwrap_or_else(|p| p.into_inner()).take();
+                polled.lock().unwrap_or_else(|p| p.into_inner()).take();
                 for row in found.rows {
                     let Some(next) = row.get(&cursor).cloned() else {
                         return Err(format!(
@@ -315,7 +329,7 @@ impl BuiltinRuntime {
             #[allow(unreachable_code)]
             Ok::<(), String>(())
         });
-        self.watch(id, deployed, polling);
+        self.watch(id, deployed, polling, coming_up, None);
         Ok(())
     }
 
@@ -461,33 +475,36 @@ impl BuiltinRuntime {
         Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
     {
         let runner = self.runner(id, deployed);
-        let coming_up = deployed.coming_up.clone();
-        *coming_up.lock().unwrap_or_else(|p| p.into_inner()) = Some(connecting);
+        let coming_up = Arc::new(Mutex::new(Some(connecting)));
         let (drain, drained) = tokio::sync::watch::channel(false);
-        deployed.drain = Some(drain);
         let consuming = tokio::spawn(consume(Taking {
             runner,
             fence: self.fence.clone(),
             drain: drained,
-            coming_up,
+            coming_up: coming_up.clone(),
         }));
-        self.watch(id, deployed, consuming);
+        self.watch(id, deployed, consuming, coming_up, Some(drain));
     }
 
-    /// Watches a flow's task: how it ended says whether (and why) it died.
+    /// Watches a flow's task, which says in `coming_up` why it is not taking messages
+    /// yet and stops taking them when told through `drain` (if it drains): how it
+    /// ended says whether (and why) it died.
     fn watch<T: Send + 'static>(
         &self,
         id: IntegrationId,
         deployed: &mut Deployed,
         ticking: tokio::task::JoinHandle<Result<T, String>>,
+        coming_up: Arc<Mutex<Option<String>>>,
+        drain: Option<tokio::sync::watch::Sender<bool>>,
     ) {
-        deployed.timer = Some(ticking.abort_handle());
-        let death = deployed.death.clone();
-        let stopping = deployed.stopping.clone();
+        let abort = ticking.abort_handle();
+        let death: Arc<Mutex<Option<String>>> = Arc::default();
+        let stopping: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (died, stopped) = (death.clone(), stopping.clone());
         // The watcher: how the task ended says whether it died.
-        deployed.watcher = Some(tokio::spawn(async move {
+        let watcher = tokio::spawn(async move {
             let ended = ticking.await;
-            if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            if stopped.load(std::sync::atomic::Ordering::SeqCst) {
                 return;
             }
             let reason = match ended {
@@ -504,11 +521,19 @@ impl BuiltinRuntime {
                 Ok(Err(reason)) => reason,
                 Ok(Ok(_)) => "the timer task ended".to_owned(),
             };
-            let mut slot = death.lock().unwrap_or_else(|p| p.into_inner());
+            let mut slot = died.lock().unwrap_or_else(|p| p.into_inner());
             if slot.is_none() {
                 tracing::error!(integration = %id, %reason, "a running integration died");
                 *slot = Some(reason);
             }
+        });
+        deployed.task = Some(Box::new(Task {
+            abort,
+            death,
+            stopping,
+            coming_up,
+            drain,
+            watcher,
         }));
     }
 }
@@ -621,11 +646,19 @@ async fn run_and_record(
 
 /// Stops what runs for a deployed version: a consumer drains (its messages in flight
 /// finish, within [`DRAIN_TIMEOUT`]), any other task ends at once.
-async fn stop_deployed(mut deployed: Deployed) {
-    deployed
-        .stopping
-        .store(true, std::sync::atomic::Ordering::SeqCst);
-    if let (Some(drain), Some(watcher)) = (deployed.drain.take(), deployed.watcher.take()) {
+async fn stop_deployed(deployed: Deployed) {
+    let Some(task) = deployed.task else {
+        return;
+    };
+    let Task {
+        abort,
+        stopping,
+        drain,
+        watcher,
+        ..
+    } = *task;
+    stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(drain) = drain {
         let _ = drain.send(true);
         if tokio::time::timeout(DRAIN_TIMEOUT, watcher).await.is_ok() {
             return;
@@ -635,9 +668,7 @@ async fn stop_deployed(mut deployed: Deployed) {
             DRAIN_TIMEOUT.as_secs()
         );
     }
-    if let Some(timer) = &deployed.timer {
-        timer.abort();
-    }
+    abort.abort();
 }
 
 #[async_trait::async_trait]
@@ -748,12 +779,8 @@ impl Runtime for BuiltinRuntime {
                 flow,
                 built_with,
                 started: false,
-                timer: None,
-                death: Arc::default(),
-                stopping: Arc::default(),
-                coming_up: Arc::default(),
-                drain: None,
-                watcher: None,
+                task: None,
+                killed: None,
             },
         );
         self.count_running(&inner);
@@ -890,16 +917,17 @@ impl Runtime for BuiltinRuntime {
             .deployed
             .get(&id)
             .filter(|deployed| deployed.started)?;
-        let death = deployed
-            .death
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let coming_up = deployed
-            .coming_up
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let (death, coming_up) = match &deployed.task {
+            Some(task) => (
+                task.death.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+                task.coming_up
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            ),
+            None => (None, None),
+        };
+        let death = death.or_else(|| deployed.killed.as_deref().map(str::to_owned));
         Some(Status {
             version: deployed.version,
             health: match (death, coming_up) {

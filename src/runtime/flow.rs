@@ -37,10 +37,11 @@ pub struct Templates(Arc<RwLock<Shared>>);
 
 struct Shared {
     env: Environment<'static>,
-    /// The name of the template compiled from each source.
-    by_source: HashMap<String, String>,
+    /// The name of the template compiled from each source: shared by every flow that
+    /// uses it (ten thousand flows of one template hold one name, not ten thousand).
+    by_source: HashMap<String, Arc<str>>,
     /// Each template's source and how many flows use it.
-    by_name: HashMap<String, (String, usize)>,
+    by_name: HashMap<Arc<str>, (String, usize)>,
     next: u64,
 }
 
@@ -87,22 +88,22 @@ pub struct CompiledFlow {
     source: TriggerSource,
     templates: Templates,
     /// The names of the templates this flow uses in the shared environment.
-    names: Vec<String>,
-    steps: Vec<CompiledStep>,
+    names: Box<[Arc<str>]>,
+    steps: Box<[CompiledStep]>,
 }
 
 impl Drop for CompiledFlow {
     fn drop(&mut self) {
         let mut shared = self.templates.write();
         for name in &self.names {
-            let unused = match shared.by_name.get_mut(name) {
+            let unused = match shared.by_name.get_mut(&**name) {
                 Some((_, uses)) => {
                     *uses -= 1;
                     *uses == 0
                 }
                 None => false,
             };
-            if unused && let Some((source, _)) = shared.by_name.remove(name) {
+            if unused && let Some((source, _)) = shared.by_name.remove(&**name) {
                 shared.by_source.remove(&source);
                 shared.env.remove_template(name);
             }
@@ -113,15 +114,15 @@ impl Drop for CompiledFlow {
 /// A template of a flow: its name in the shared environment, and where it is in the
 /// definition (errors name that, not the shared name).
 struct TemplateRef {
-    name: String,
-    path: String,
+    name: Arc<str>,
+    path: Box<str>,
 }
 
 /// Adds the templates of one flow, remembering which it uses; errors name the place
 /// in the definition.
 struct Builder<'a> {
     shared: &'a mut Shared,
-    names: Vec<String>,
+    names: Vec<Arc<str>>,
 }
 
 impl Builder<'_> {
@@ -139,6 +140,7 @@ impl Builder<'_> {
                         message: describe_template_error(&err).replace(&name, path),
                     })?;
                 shared.next += 1;
+                let name: Arc<str> = name.into();
                 shared.by_source.insert(source.clone(), name.clone());
                 shared.by_name.insert(name.clone(), (source, 0));
                 name
@@ -150,7 +152,7 @@ impl Builder<'_> {
         self.names.push(name.clone());
         Ok(TemplateRef {
             name,
-            path: path.to_owned(),
+            path: path.into(),
         })
     }
 }
@@ -235,15 +237,20 @@ pub struct Connected {
     pub mqtt: HashMap<String, Arc<super::brokers::MqttTarget>>,
 }
 
-/// A transform template: literal JSON, with string leaves compiled.
+/// A transform template: literal JSON, with string leaves compiled. Held by every
+/// running flow, so it is kept small: a literal leaf is a scalar stored as itself
+/// (not a `Value`, which is 72 bytes each), and arrays and objects are boxed slices.
 enum Tree {
-    Literal(Value),
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(Box<str>),
     /// Renders to a string.
     Text(TemplateRef),
     /// Exactly one `{{ expr }}`: keeps the expression's JSON type.
     Typed(TemplateRef),
-    Array(Vec<Tree>),
-    Object(Vec<(String, Tree)>),
+    Array(Box<[Tree]>),
+    Object(Box<[(Box<str>, Tree)]>),
 }
 
 /// How one message went.
@@ -452,7 +459,7 @@ impl CompiledFlow {
             names: Vec::new(),
         };
         let steps = compile_steps(definition, &mut builder, connected);
-        let names = std::mem::take(&mut builder.names);
+        let names = std::mem::take(&mut builder.names).into_boxed_slice();
         drop(shared);
         let missing = |connection: &str| BuildError {
             path: "trigger.connection".into(),
@@ -503,10 +510,10 @@ impl CompiledFlow {
             source,
             templates: templates.clone(),
             names,
-            steps: Vec::new(),
+            steps: Box::default(),
         };
         // On failure, dropping `flow` removes what was added before the error.
-        flow.steps = steps?;
+        flow.steps = steps?.into_boxed_slice();
         Ok(flow)
     }
 
@@ -888,8 +895,9 @@ impl CompiledFlow {
             }
             return Err(format!("{}: {}", template.path, limit.describe(budget)));
         }
-        rendered
-            .map_err(|err| describe_template_error(&err).replace(&template.name, &template.path))?;
+        rendered.map_err(|err| {
+            describe_template_error(&err).replace(&*template.name, &template.path)
+        })?;
         String::from_utf8(text).map_err(|err| format!("{}: {err}", template.path))
     }
 
@@ -900,7 +908,10 @@ impl CompiledFlow {
         budget: &mut Budget,
     ) -> Result<Value, String> {
         Ok(match tree {
-            Tree::Literal(value) => value.clone(),
+            Tree::Null => Value::Null,
+            Tree::Bool(value) => Value::Bool(*value),
+            Tree::Number(value) => Value::Number(value.clone()),
+            Tree::String(value) => Value::String(value.to_string()),
             Tree::Text(template) => Value::String(self.render(template, scope, budget)?),
             Tree::Typed(template) => {
                 let json = self.render(template, scope, budget)?;
@@ -915,7 +926,7 @@ impl CompiledFlow {
             Tree::Object(fields) => Value::Object(
                 fields
                     .iter()
-                    .map(|(key, value)| Ok((key.clone(), self.evaluate(value, scope, budget)?)))
+                    .map(|(key, value)| Ok((key.to_string(), self.evaluate(value, scope, budget)?)))
                     .collect::<Result<_, String>>()?,
             ),
         })
@@ -1164,7 +1175,7 @@ impl CompiledStep {
 fn compile_tree(builder: &mut Builder<'_>, path: &str, value: &Value) -> Result<Tree, BuildError> {
     Ok(match value {
         Value::String(text) if !text.contains("{{") && !text.contains("{%") => {
-            Tree::Literal(value.clone())
+            Tree::String(text.as_str().into())
         }
         Value::String(text) => match single_expression(text) {
             Some(expression) => {
@@ -1184,13 +1195,15 @@ fn compile_tree(builder: &mut Builder<'_>, path: &str, value: &Value) -> Result<
                 .iter()
                 .map(|(key, item)| {
                     Ok((
-                        key.clone(),
+                        key.as_str().into(),
                         compile_tree(builder, &format!("{path}.{key}"), item)?,
                     ))
                 })
                 .collect::<Result<_, BuildError>>()?,
         ),
-        Value::Null | Value::Bool(_) | Value::Number(_) => Tree::Literal(value.clone()),
+        Value::Null => Tree::Null,
+        Value::Bool(value) => Tree::Bool(*value),
+        Value::Number(value) => Tree::Number(value.clone()),
     })
 }
 
