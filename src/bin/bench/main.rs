@@ -233,7 +233,8 @@ async fn run(args: Args) -> Result<(), Failure> {
         figures.extend(authentication_share(&figures));
     }
     if args.runs("storm") {
-        figures.extend(storm(&client, &base, &store, args.integrations).await?);
+        let lease = Duration::from_secs(config.lease_seconds);
+        figures.extend(storm(&client, &base, &store, args.integrations, lease).await?);
         // On PostgreSQL, servers share the work: one, then two, bring a storm up.
         if let Some((admin, name)) = &cleanup {
             let n = args.integrations;
