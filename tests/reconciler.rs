@@ -115,6 +115,7 @@ on_both_databases! {
     a_running_integration_whose_server_died_is_taken_over_once_its_lease_expires: TestApp,
     a_death_is_noticed_among_more_running_integrations_than_one_pass_takes: TestApp,
     a_server_takes_over_more_integrations_than_one_pass_takes_without_waiting_for_ticks: TestApp,
+    renewing_extends_every_lease_a_server_holds_however_many_and_no_other: TestApp,
     a_reconciler_letting_work_gather_stops_at_once_when_told_and_hands_its_leases_back: TestApp,
     two_reconcilers_on_one_database_deploy_each_of_200_integrations_exactly_once: TestApp,
     a_flow_with_filter_transform_and_http_works_end_to_end_and_shows_each_step: LiveApp,
@@ -638,6 +639,38 @@ async fn a_server_takes_over_more_integrations_than_one_pass_takes_without_waiti
     })
     .await;
     running.abort();
+}
+
+async fn renewing_extends_every_lease_a_server_holds_however_many_and_no_other(app: TestApp) {
+    // More than one statement of the renewal takes (it goes a chunk at a time).
+    let mut ids = Vec::new();
+    for n in 0..1_201 {
+        ids.push(create(&app.store, &format!("Flow {n}")).await.id);
+    }
+    let minute = std::time::Duration::from_secs(60);
+    let (theirs, ours) = ids.split_last().unwrap();
+    app.store.claim_many(ours, "here", minute).await.unwrap();
+    app.store
+        .claim_many(&[*theirs], "there", minute)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE integrations SET lease_expires_at = 1")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+
+    let mut renewed = app.store.renew_leases("here", minute).await.unwrap();
+
+    renewed.sort();
+    let mut expected = ours.to_vec();
+    expected.sort();
+    assert_eq!(renewed, expected);
+    let still_expired: Vec<String> =
+        sqlx::query_scalar("SELECT lease_owner FROM integrations WHERE lease_expires_at = 1")
+            .fetch_all(app.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(still_expired, vec!["there".to_owned()]);
 }
 
 async fn a_reconciler_letting_work_gather_stops_at_once_when_told_and_hands_its_leases_back(

@@ -35,6 +35,9 @@ fn lease_until(now: i64, ttl: std::time::Duration) -> i64 {
     now + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
+/// How many leases one statement of [`Store::renew_leases`] extends.
+const RENEW_CHUNK: i64 = 500;
+
 /// How many versions one statement of [`Store::definitions`] reads.
 const DEFINITIONS_BATCH: usize = 400;
 
@@ -153,21 +156,45 @@ impl Store {
 
     /// Extends every lease this reconciler holds: it is alive and still runs them.
     /// Answers the integrations it still holds: one another server took over while
-    /// this one stalled is not among them.
+    /// this one stalled is not among them. A chunk at a time, in the order of their
+    /// ids, letting go of the write gate between chunks: a server holding ten
+    /// thousand leases would otherwise hold every other write (a publish, an action)
+    /// up for the whole renewal, every few seconds.
     pub async fn renew_leases(
         &self,
         owner: &str,
         ttl: std::time::Duration,
     ) -> Result<Vec<IntegrationId>, StoreError> {
-        let _gate = self.write_gate().await;
         let until = lease_until(now_ms(), ttl);
-        let held: Vec<String> = sqlx::query_scalar(
-            "UPDATE integrations SET lease_expires_at = $2 WHERE lease_owner = $1 RETURNING id",
-        )
-        .bind(owner)
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut held = Vec::new();
+        // Every id (a UUID) sorts after the empty string.
+        let mut after = String::new();
+        loop {
+            let chunk: Vec<String> = {
+                let _gate = self.write_gate().await;
+                sqlx::query_scalar(
+                    "UPDATE integrations SET lease_expires_at = $2
+                     WHERE lease_owner = $1 AND id IN (
+                         SELECT id FROM integrations WHERE lease_owner = $1 AND id > $3
+                         ORDER BY id LIMIT $4)
+                     RETURNING id",
+                )
+                .bind(owner)
+                .bind(until)
+                .bind(&after)
+                .bind(RENEW_CHUNK)
+                .fetch_all(&self.pool)
+                .await?
+            };
+            // Until a chunk comes back empty, not merely short: on PostgreSQL a row
+            // another server took between the subquery and the update is left out of
+            // a chunk that still had rows after it.
+            let Some(last) = chunk.iter().max() else {
+                break;
+            };
+            after.clone_from(last);
+            held.extend(chunk);
+        }
         parse_ids(held)
     }
 
