@@ -417,7 +417,6 @@ impl Reconciler {
             .collect()
     }
 
-    /// Whether the runtime runs this version, healthy.
     /// Whether `version` runs here, or is still coming up (a consumer connecting):
     /// either way, not to be brought up again.
     fn runs_or_comes_up(&self, id: IntegrationId, version: VersionNumber) -> bool {
@@ -427,6 +426,7 @@ impl Reconciler {
         })
     }
 
+    /// Whether the runtime runs this version, healthy.
     fn runs(&self, id: IntegrationId, version: Option<VersionNumber>) -> bool {
         self.runtime.status(id).is_some_and(|status| {
             Some(status.version) == version && status.health == Health::Running
