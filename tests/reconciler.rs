@@ -107,6 +107,7 @@ on_both_databases! {
     a_failure_is_logged_as_a_transition_to_error_by_the_reconciler: TestApp,
     a_flow_still_connecting_is_waited_for_then_recorded_running_without_a_second_deploy: TestApp,
     a_phase_that_takes_a_while_is_shown_while_it_runs: TestApp,
+    a_flow_stopped_in_a_pass_is_recorded_stopped_before_the_others_in_it_come_up: TestApp,
     the_database_holds_each_webhook_path_for_one_integration_until_it_stops: TestApp,
     a_new_version_on_another_path_gives_the_old_path_back: TestApp,
     a_dead_runtime_task_is_an_error_and_the_retry_policy_brings_it_back: TestApp,
@@ -352,6 +353,40 @@ async fn a_phase_that_takes_a_while_is_shown_while_it_runs(app: TestApp) {
 
     assert_eq!(reconciling.await.unwrap(), Outcome::Reached(State::Active));
     assert_eq!(app.store.summary(id).await.unwrap().reconcile.phase, None);
+}
+
+async fn a_flow_stopped_in_a_pass_is_recorded_stopped_before_the_others_in_it_come_up(
+    app: TestApp,
+) {
+    let runtime = Arc::new(ScriptedRuntime::default());
+    let reconciler = driven(&app, runtime.clone(), "solo");
+    let stopped = create(&app.store, "Stopped").await.id;
+    publish(&app.store, stopped, "").await;
+    let running = reconciler.reconcile(stopped).await.unwrap();
+    assert_eq!(running, Outcome::Reached(State::Active));
+    let coming = create(&app.store, "Coming").await.id;
+    publish(&app.store, coming, "").await;
+    perform(&app.store, stopped, Action::Stop).await;
+    runtime.hold_deploys();
+
+    let pass = tokio::spawn({
+        let reconciler = reconciler.clone();
+        async move { reconciler.reconcile_many(&[stopped, coming]).await.unwrap() }
+    });
+    app.eventually("the other one is deploying", || async {
+        app.store.summary(coming).await.unwrap().reconcile.phase == Some(Phase::Deploying)
+    })
+    .await;
+    // Asked to run again while the pass is still bringing the other one up.
+    let asked = perform(&app.store, stopped, Action::Start).await;
+
+    assert!(runtime.status(stopped).is_none(), "the pass stopped it");
+    assert!(
+        asked.pending(),
+        "not settled while nothing runs it: {asked:?}"
+    );
+    runtime.release_deploys();
+    pass.await.unwrap();
 }
 
 async fn a_flow_still_connecting_is_waited_for_then_recorded_running_without_a_second_deploy(

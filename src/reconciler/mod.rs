@@ -608,6 +608,13 @@ impl Reconciler {
                 }
             }
         }
+        // What was stopped above is recorded now, before the others come up: until
+        // it is, the record still says it runs, and an action that meanwhile asked
+        // for it again (a Stop, then a Start) would make that look settled while
+        // nothing answers. Empty in a storm, where every one comes up.
+        self.store
+            .record_many(&std::mem::take(&mut records))
+            .await?;
         let came_up = self.bring_up(&bring_up).await?;
         for (summary, version) in &bring_up {
             let id = summary.id;
