@@ -73,7 +73,8 @@ struct Args {
     #[arg(long, default_value = "target/site/pkg")]
     bundle: PathBuf,
     /// The PostgreSQL server the sql scenario writes to (a database of its own is
-    /// created there and dropped afterwards).
+    /// created there and dropped afterwards), and, on an SQLite run, where the storm
+    /// compares one server with two.
     #[arg(
         long,
         env = "TEST_DATABASE_URL",
@@ -235,11 +236,17 @@ async fn run(args: Args) -> Result<(), Failure> {
     if args.runs("storm") {
         let lease = Duration::from_secs(config.lease_seconds);
         figures.extend(storm(&client, &base, &store, args.integrations, lease).await?);
-        // On PostgreSQL, servers share the work: one, then two, bring a storm up.
-        if let Some((admin, name)) = &cleanup {
-            let n = args.integrations;
-            figures.extend(storm_scaling(admin, name, data_dir.path(), n).await?);
-        }
+        // Servers share the work on PostgreSQL: one, then two, bring a storm up. On
+        // an SQLite run, on the PostgreSQL server the sql scenario uses.
+        let (admin, name) = match &cleanup {
+            Some((admin, name)) => (admin.clone(), name.clone()),
+            None => (
+                args.sql_target.clone(),
+                format!("junction_bench_{}", uuid::Uuid::new_v4().simple()),
+            ),
+        };
+        let n = args.integrations;
+        figures.extend(storm_scaling(&admin, &name, data_dir.path(), n).await?);
     }
     if args.runs("render") {
         figures.extend(render(&client, &base, &store, args.versions).await?);
@@ -288,8 +295,7 @@ async fn run(args: Args) -> Result<(), Failure> {
     write_json(&args.out, database, cores, &figures)?;
     println!("\nFigures written to {}", args.out.display());
     if let Some((admin, name)) = cleanup {
-        let made = ["", "_empty", "_scale1", "_scale2"];
-        for database in made.map(|suffix| format!("{name}{suffix}")) {
+        for database in [name.clone(), format!("{name}_empty")] {
             execute_admin(
                 &admin,
                 &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),

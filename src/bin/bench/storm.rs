@@ -71,7 +71,7 @@ async fn renewal(store: &Store, lease: Duration) -> Result<Duration, Failure> {
 /// the clock runs from their start until all are Active. (Timing publish and reconcile
 /// together, as the storm above does, measures the publishing, which one server or
 /// two do not change.) `admin` is the PostgreSQL server's URL, `name` the prefix of the
-/// databases made here (dropped by the caller with the others).
+/// databases made here, each dropped once measured.
 pub(super) async fn storm_scaling(
     admin: &str,
     name: &str,
@@ -97,6 +97,7 @@ pub(super) async fn storm_scaling(
         took.push(started.elapsed());
         drop(running);
         store.pool().close().await;
+        execute_admin(admin, &format!("DROP DATABASE {database} WITH (FORCE)")).await?;
     }
     let [one, two] = [took[0], took[1]];
     Ok(vec![
