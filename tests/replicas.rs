@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::fixtures::user;
+use common::fixtures::{create, publish, user};
 use common::{Backend, TestApp, TestDatabase, live};
 use junction::domain::definition::Definition;
 use junction::domain::lifecycle::Action;
@@ -124,26 +124,12 @@ async fn two_servers_run_a_timer_once_per_period() {
     drop(second);
 }
 
-/// Two drafts published through the store, oldest first.
+/// Two integrations published through the store, oldest first.
 async fn two_published(store: &Store) -> [IntegrationId; 2] {
     let mut ids = Vec::new();
     for name in ["Oldest", "Newer"] {
-        let flow = Definition::parse(&json!({
-            "trigger": { "kind": "webhook", "path": name.to_lowercase() },
-            "steps": [{ "kind": "log", "message": "hello" }]
-        }))
-        .unwrap();
-        let new = NewIntegration::parse(name, "").unwrap();
-        let id = store
-            .create_integration(&new, Some(&flow), &user())
-            .await
-            .unwrap()
-            .id;
-        let note = PublishNote::parse("").unwrap();
-        store
-            .perform(id, &Action::Publish { note }, &user())
-            .await
-            .unwrap();
+        let id = create(store, name).await.id;
+        publish(store, id, "").await;
         ids.push(id);
     }
     [ids[0], ids[1]]
