@@ -124,13 +124,23 @@ async fn rotate(store: &Store, config: &Config) -> Result<String, String> {
     }
 }
 
-/// The first line of standard input, without its line ending.
+/// The password a command needs: typed at the terminal without echo (with a prompt),
+/// or, when standard input is not a terminal (a script, a pipe), its first line.
 fn read_password() -> Result<String, String> {
+    read_secret("Password: ")
+        .map_err(|err| format!("cannot read the password from standard input: {err}"))
+}
+
+/// A secret from the person at the terminal, not shown as it is typed, after `prompt`
+/// on the terminal; from a script or a pipe, the first line of standard input, without
+/// its line ending (and without a prompt, which would only clutter its output).
+pub(crate) fn read_secret(prompt: &str) -> std::io::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(prompt);
+    }
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|err| format!("cannot read the password from standard input: {err}"))?;
+    std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 

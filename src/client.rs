@@ -154,21 +154,22 @@ fn read_saved(path: &Path) -> Option<Saved> {
 }
 
 async fn login(server: &str, name: Option<&str>, path: &Path) -> Result<String, Failure> {
-    let mut input = std::io::stdin().lock();
-    let mut read = |prompt: &str| -> Result<String, Failure> {
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        input
-            .read_line(&mut line)
-            .map_err(|err| Failure::usage(format!("cannot read standard input: {err}")))?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-    };
     let name = match name {
         Some(name) => name.to_owned(),
-        None => read("Name: ")?,
+        None => {
+            eprint!("Name: ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|err| Failure::usage(format!("cannot read standard input: {err}")))?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
     };
-    let password = read("Password: ")?;
+    // Not echoed at a terminal; from a script, the next line of standard input.
+    let password = crate::cli::read_secret("Password: ")
+        .map_err(|err| Failure::usage(format!("cannot read standard input: {err}")))?;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "a terminal".to_owned());
     let token_name = format!(
         "junction cli on {host} {}",
