@@ -139,6 +139,11 @@ pub(crate) fn read_secret(prompt: &str) -> std::io::Result<String> {
     if std::io::stdin().is_terminal() {
         return rpassword::prompt_password(prompt);
     }
+    read_line()
+}
+
+/// The next line of standard input, without its line ending.
+pub(crate) fn read_line() -> std::io::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())

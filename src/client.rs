@@ -13,7 +13,7 @@
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -154,22 +154,18 @@ fn read_saved(path: &Path) -> Option<Saved> {
 }
 
 async fn login(server: &str, name: Option<&str>, path: &Path) -> Result<String, Failure> {
+    let unreadable =
+        |err: std::io::Error| Failure::usage(format!("cannot read standard input: {err}"));
     let name = match name {
         Some(name) => name.to_owned(),
         None => {
             eprint!("Name: ");
             let _ = std::io::stderr().flush();
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|err| Failure::usage(format!("cannot read standard input: {err}")))?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
+            crate::cli::read_line().map_err(unreadable)?
         }
     };
     // Not echoed at a terminal; from a script, the next line of standard input.
-    let password = crate::cli::read_secret("Password: ")
-        .map_err(|err| Failure::usage(format!("cannot read standard input: {err}")))?;
+    let password = crate::cli::read_secret("Password: ").map_err(unreadable)?;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "a terminal".to_owned());
     let token_name = format!(
         "junction cli on {host} {}",
